@@ -1,0 +1,58 @@
+// Command trident runs batches of commands with a measured concurrency
+// (trident run), explains its choice of concurrency model (trident advise) and
+// reruns the Python concurrency articles' experiments side by side with
+// CPython (trident lab).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+var rootCmd = &cobra.Command{
+	Use:           "trident",
+	Short:         "Python's three concurrency models, and the rule for choosing between them, for Go and the shell",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func init() {
+	rootCmd.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print trident's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "trident", version)
+		},
+	})
+}
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "trident:", err)
+		os.Exit(exitCodeFor(err))
+	}
+}
+
+// exitCodeFor maps an error to the process exit status. Subcommands return
+// an *exitError to choose their own status; anything else is a usage or
+// setup error and exits 255, as GNU parallel does.
+func exitCodeFor(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 255
+}
+
+// exitError carries a chosen exit status out of a subcommand.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }

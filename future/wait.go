@@ -1,0 +1,179 @@
+package future
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+)
+
+// WaitMode says when Wait returns (Python's return_when).
+type WaitMode int
+
+const (
+	// AllCompleted: return when every future is final (Python's ALL_COMPLETED).
+	AllCompleted WaitMode = iota
+	// FirstCompleted: return when any future is final (FIRST_COMPLETED).
+	FirstCompleted
+	// FirstError: return when any future fails or is cancelled, or when all
+	// are final (FIRST_EXCEPTION; a cancelled future counts as an error here,
+	// where Python counts only exceptions).
+	FirstError
+)
+
+// String names the mode as Python does.
+func (m WaitMode) String() string {
+	switch m {
+	case AllCompleted:
+		return "ALL_COMPLETED"
+	case FirstCompleted:
+		return "FIRST_COMPLETED"
+	case FirstError:
+		return "FIRST_EXCEPTION"
+	}
+	return fmt.Sprintf("WaitMode(%d)", int(m))
+}
+
+// Wait waits for the futures as mode says and returns them split into those
+// that are final and those that are not (Python's concurrent.futures.wait).
+// Both slices keep the input order. If ctx ends first, Wait returns the
+// split at that moment and ctx.Err(); the futures themselves are not
+// cancelled. Duplicates in fs are allowed and kept.
+func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone []F, err error) {
+	if mode < AllCompleted || mode > FirstError {
+		return nil, nil, fmt.Errorf("future.Wait: unknown mode %d", int(mode))
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	split := func() ([]F, []F) {
+		done, notDone = nil, nil
+		for _, f := range fs {
+			if f.State().Final() {
+				done = append(done, f)
+			} else {
+				notDone = append(notDone, f)
+			}
+		}
+		return done, notDone
+	}
+	satisfied := func() bool {
+		all := true
+		for _, f := range fs {
+			s := f.State()
+			if !s.Final() {
+				all = false
+				continue
+			}
+			if mode == FirstCompleted {
+				return true
+			}
+			if mode == FirstError && s != Done {
+				return true
+			}
+		}
+		return all
+	}
+	if satisfied() {
+		done, notDone = split()
+		return done, notDone, nil
+	}
+	wake := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	for _, f := range fs {
+		f.OnDone(notify)
+	}
+	for !satisfied() {
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			done, notDone = split()
+			return done, notDone, ctx.Err()
+		}
+	}
+	done, notDone = split()
+	return done, notDone, nil
+}
+
+// AsCompleted yields the futures in the order they complete (Python's
+// as_completed). Futures already final when iteration starts come first, in
+// input order. If ctx ends before all are final, it yields the zero F with
+// ctx.Err() once and stops; unlike Python's TimeoutError this leaves the
+// remaining futures running. Breaking out of the loop early is allowed.
+func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
+	return func(yield func(F, error) bool) {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if len(fs) == 0 {
+			return
+		}
+		var (
+			mu      sync.Mutex
+			ready   []F
+			pending = len(fs)
+			wake    = make(chan struct{}, 1)
+		)
+		for _, f := range fs {
+			f.OnDone(func() {
+				mu.Lock()
+				ready = append(ready, f)
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})
+		}
+		var batch []F
+		for pending > 0 {
+			mu.Lock()
+			batch = append(batch[:0], ready...)
+			ready = ready[:0]
+			mu.Unlock()
+			if len(batch) == 0 {
+				select {
+				case <-wake:
+					continue
+				case <-ctx.Done():
+					var zero F
+					yield(zero, ctx.Err())
+					return
+				}
+			}
+			for _, f := range batch {
+				pending--
+				if !yield(f, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Results waits for every future and returns their values in input order
+// with the errors joined by position. It stops waiting when ctx ends.
+// It is a convenience for the common "submit many, collect all" loop.
+func Results[T any](ctx context.Context, fs []*Future[T]) ([]T, error) {
+	out := make([]T, len(fs))
+	var errs []error
+	for i, f := range fs {
+		v, err := f.Result(ctx)
+		if err != nil {
+			if ctx.Err() != nil && err == ctx.Err() {
+				return out, err
+			}
+			errs = append(errs, fmt.Errorf("future %d: %w", i, err))
+			continue
+		}
+		out[i] = v
+	}
+	return out, errors.Join(errs...)
+}
+
