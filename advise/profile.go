@@ -1,0 +1,153 @@
+package advise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trident-go/trident/internal/rusage"
+)
+
+// ProfileFunc runs fn n times, one after the other, on a goroutine locked to
+// its OS thread, and measures each run's wall time and the thread's CPU time
+// (getrusage(RUSAGE_THREAD) on Linux; other systems fall back to the whole
+// process). CPU spent by goroutines that fn starts is not counted.
+//
+// It stops at the first error of fn (returned wrapped, with the profile of
+// the runs so far) and when ctx ends (ctx.Err()). A panic in fn is returned
+// as an error, not re-raised.
+//
+// Python counterpart: timing a function with time.perf_counter and
+// time.thread_time; trident does it for you and keeps every run.
+func ProfileFunc(ctx context.Context, fn func(context.Context) error, n int) (Profile, error) {
+	p := Profile{What: "func", Cores: runtime.NumCPU()}
+	if n < 1 {
+		return p, ErrBadRuns
+	}
+	if fn == nil {
+		return p, errors.New("advise: nil function")
+	}
+	type result struct {
+		samples []Sample
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var r result
+		defer func() {
+			if v := recover(); v != nil {
+				r.err = fmt.Errorf("advise: function panicked: %v", v)
+			}
+			done <- r
+		}()
+		for i := 0; i < n; i++ {
+			if err := ctx.Err(); err != nil {
+				r.err = err
+				return
+			}
+			u0, err := rusage.Thread()
+			if err != nil {
+				r.err = err
+				return
+			}
+			t0 := time.Now()
+			ferr := fn(ctx)
+			wall := time.Since(t0)
+			u1, err := rusage.Thread()
+			if err != nil {
+				r.err = err
+				return
+			}
+			d := u1.Sub(u0)
+			r.samples = append(r.samples, Sample{Wall: wall, User: d.User, Sys: d.Sys})
+			if ferr != nil {
+				r.err = fmt.Errorf("advise: run %d of the function failed: %w", i+1, ferr)
+				return
+			}
+		}
+	}()
+	r := <-done
+	p.Samples = r.samples
+	return p, r.err
+}
+
+// CommandError is returned by ProfileCommand when a run of the command fails
+// to start or exits with a non-zero status.
+type CommandError struct {
+	// Argv is the command line.
+	Argv []string
+	// Run is the 1-based run that failed.
+	Run int
+	// Err is the underlying error (*exec.ExitError, exec.ErrNotFound, ...).
+	Err error
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("advise: run %d of %q failed: %v", e.Run, strings.Join(e.Argv, " "), e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// ProfileCommand runs the command argv n times, one after the other, with
+// stdin from /dev/null and its output discarded, and measures each run's
+// wall time and the child's CPU time from its rusage (wait4), which counts
+// all of the child's threads and its waited-for descendants.
+//
+// A run that cannot start or exits non-zero stops the profiling with a
+// *CommandError (the profile of the runs so far is returned too). When ctx
+// ends, the running child's process group is killed and ctx.Err() returned.
+//
+// Python counterpart: subprocess.run plus resource.getrusage(RUSAGE_CHILDREN)
+// differences, done for you per run.
+func ProfileCommand(ctx context.Context, argv []string, n int) (Profile, error) {
+	return ProfileCommandIO(ctx, argv, n, nil, nil)
+}
+
+// ProfileCommandIO is ProfileCommand with the command's stdout and stderr
+// sent to the given writers (nil discards).
+func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr io.Writer) (Profile, error) {
+	p := Profile{What: strings.Join(argv, " "), Cores: runtime.NumCPU()}
+	if n < 1 {
+		return p, ErrBadRuns
+	}
+	if len(argv) == 0 {
+		return p, errors.New("advise: empty command")
+	}
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return p, err
+		}
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		if stdout != nil {
+			cmd.Stdout = stdout
+		}
+		if stderr != nil {
+			cmd.Stderr = stderr
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		t0 := time.Now()
+		err := cmd.Run()
+		wall := time.Since(t0)
+		if cerr := ctx.Err(); cerr != nil {
+			return p, cerr
+		}
+		if cmd.ProcessState != nil {
+			u := rusage.FromProcessState(cmd.ProcessState)
+			p.Samples = append(p.Samples, Sample{Wall: wall, User: u.User, Sys: u.Sys})
+		}
+		if err != nil {
+			return p, &CommandError{Argv: argv, Run: i + 1, Err: err}
+		}
+	}
+	return p, nil
+}
