@@ -1,0 +1,57 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"sync"
+)
+
+// Codec turns arguments and results into bytes and back. Python's
+// multiprocessing always pickles; trident lets an executor choose, with gob
+// as the default because it needs no schema and handles any exported Go
+// type. Implementations must be safe for concurrent use, and both ends of a
+// call must use the same codec (executors check its Name in their handshake).
+type Codec interface {
+	// Name identifies the codec on the wire, for example "gob".
+	Name() string
+	// Marshal encodes v.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into the value pointed to by v.
+	Unmarshal(data []byte, v any) error
+}
+
+// Gob is the default codec: encoding/gob, one self-contained stream per
+// value. Values held in interface-typed fields need gob.Register, exactly as
+// with encoding/gob itself.
+var Gob Codec = gobCodec{}
+
+// JSON is a codec based on encoding/json, handy when workers are written in
+// another language or payloads should be readable.
+var JSON Codec = jsonCodec{}
+
+type gobCodec struct{}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (gobCodec) Name() string { return "gob" }
+
+func (gobCodec) Marshal(v any) ([]byte, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := gob.NewEncoder(buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+func (gobCodec) Unmarshal(data []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
+}
+
+type jsonCodec struct{}
+
+func (jsonCodec) Name() string                       { return "json" }
+func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

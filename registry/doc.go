@@ -1,0 +1,55 @@
+// Package registry is the shared vocabulary of trident's out-of-process
+// executors: a table of functions registered by name, typed handles to call
+// them, the codec that turns arguments and results into bytes, and the typed
+// error that carries a worker's failure back across the process boundary.
+//
+// Python's multiprocessing pickles a reference to a module-level function and
+// the worker re-imports it. Go cannot send code, so trident does the same
+// thing explicitly: every binary that may act as a worker registers its
+// functions under stable names at package level, and the caller sends only
+// the name and the encoded argument.
+//
+// # API at a glance
+//
+//	// Registration (package level, so a re-executed worker has it too):
+//	var Fib = registry.Register("fib", func(ctx context.Context, n int) (int, error) { ... })
+//	var ErrOdd = registry.RegisterError("example.ErrOdd", errors.New("odd"))
+//
+//	// Calling, with any Executor (procpool.Pool, a cluster executor, Local):
+//	f := Fib.Submit(ex, ctx, 30)                         // *future.Future[int]
+//	fs := Fib.Map(ex, ctx, []int{1, 2, 3}, registry.ChunkSize(0)) // []*future.Future[int]
+//	v, err := f.Result(ctx)
+//
+//	// Executors implement:
+//	type Executor interface {
+//		Codec() Codec
+//		SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
+//	}
+//	// and, to support chunked Map, optionally:
+//	type BatchExecutor interface {
+//		Executor
+//		MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
+//	}
+//
+//	// Worker side: run a call by name (decode, call, recover panics, encode):
+//	out, err := registry.Invoke(ctx, codec, name, payload)
+//	wire := registry.EncodeError(name, err)   // *WireError, travels as bytes
+//	b := wire.MarshalBinary() / registry.UnmarshalWireError(b)
+//	err = wire.Err()                          // *RemoteError on the caller's side
+//
+//	// Codecs: registry.Gob (the default) and registry.JSON; or your own Codec.
+//	// Errors: ErrUnknownFunction, ErrEncode, ErrDecode, *RemoteError (errors.Is
+//	// sees registered sentinels through it; errors.As finds *future.PanicError
+//	// for a task that panicked, with the worker-side stack).
+//
+// # Rules
+//
+//   - Register and RegisterError panic on a duplicate name, like
+//     net/http.Handle: names are part of the wire protocol and must be unique.
+//   - Register at package level (a var or init), never inside main after the
+//     worker hook: a worker is a fresh process and only knows what its own
+//     initialisation registered.
+//   - A typed handle's Submit never blocks and never returns nil: an argument
+//     that cannot be encoded gives a future that has already failed with an
+//     error matching ErrEncode.
+package registry

@@ -1,0 +1,48 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/trident-go/trident/future"
+)
+
+// Local is an Executor that runs each call in a new goroutine of the calling
+// process, going through the codec and the error encoding exactly as a
+// remote worker would. It exists for tests and for checking that a function
+// and its types survive the trip before sending them to processes; it has no
+// Python counterpart (the closest is running a pool's function inline).
+// The zero value uses Gob.
+type Local struct {
+	// C is the codec; nil means Gob.
+	C Codec
+}
+
+// Codec implements Executor.
+func (l Local) Codec() Codec {
+	if l.C == nil {
+		return Gob
+	}
+	return l.C
+}
+
+// SubmitRaw implements Executor: it runs the call in a goroutine with the
+// future's context and reports failures as *RemoteError, like a worker.
+func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+	f := future.New[[]byte](ctx)
+	c := l.Codec()
+	go f.Run(func(ctx context.Context) ([]byte, error) {
+		out, err := Invoke(ctx, c, name, payload)
+		if err != nil {
+			re := EncodeError(name, err)
+			// Round-trip the error through its wire form, as a worker does.
+			b, _ := re.MarshalBinary()
+			var back RemoteError
+			if uerr := back.UnmarshalBinary(b); uerr != nil {
+				return nil, uerr
+			}
+			return nil, &back
+		}
+		return out, nil
+	})
+	return f
+}

@@ -1,0 +1,274 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/trident-go/trident/future"
+)
+
+// Executor is what a typed handle submits to: anything that can run a named
+// function on encoded bytes and deliver encoded bytes back. procpool.Pool
+// implements it with worker processes; a cluster executor with remote
+// workers; Local in the calling process.
+type Executor interface {
+	// Codec returns the codec the executor's workers use.
+	Codec() Codec
+	// SubmitRaw runs the function registered under name on payload (the
+	// argument encoded with Codec) and returns a future of the encoded
+	// result. A failure of the function arrives as a *RemoteError; failures
+	// of the executor itself (a crashed worker, a shutdown) as the
+	// executor's own errors.
+	SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
+}
+
+// BatchExecutor is an Executor that can send many calls of one function in
+// chunks, paying one round trip per chunk instead of one per call. Map uses
+// it when the executor offers it.
+type BatchExecutor interface {
+	Executor
+	// MapRaw submits one call per payload and returns one future per
+	// payload, in order. chunk is the number of calls sent together; 0
+	// asks the executor to choose (and adapt) it, 1 disables chunking.
+	MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
+}
+
+// Invoker is the untyped side of a registered function, used by workers.
+type Invoker interface {
+	// Name is the registered name.
+	Name() string
+	// Invoke decodes payload with c, calls the function, and encodes its
+	// result with c. A panic is recovered into a *future.PanicError.
+	Invoke(ctx context.Context, c Codec, payload []byte) ([]byte, error)
+}
+
+var funcs = struct {
+	sync.RWMutex
+	m map[string]Invoker
+}{m: map[string]Invoker{}}
+
+// Func is a typed handle to a function registered by name: the value you
+// submit with. It is Python's "a module-level function that can be pickled
+// by reference", made explicit.
+type Func[A, R any] struct {
+	name string
+	fn   func(context.Context, A) (R, error)
+}
+
+// Register records fn under name in this process's registry and returns a
+// typed handle to it. Call it at package level so that a worker process,
+// which is a fresh run of the same binary, registers the same functions. It
+// panics if name is empty or already registered, or fn is nil.
+func Register[A, R any](name string, fn func(context.Context, A) (R, error)) *Func[A, R] {
+	if name == "" || fn == nil {
+		panic("registry: Register needs a name and a non-nil function")
+	}
+	f := &Func[A, R]{name: name, fn: fn}
+	funcs.Lock()
+	defer funcs.Unlock()
+	if _, dup := funcs.m[name]; dup {
+		panic(fmt.Sprintf("registry: function name %q registered twice", name))
+	}
+	funcs.m[name] = f
+	return f
+}
+
+// Lookup returns the function registered under name.
+func Lookup(name string) (Invoker, bool) {
+	funcs.RLock()
+	defer funcs.RUnlock()
+	f, ok := funcs.m[name]
+	return f, ok
+}
+
+// Names returns the registered function names, sorted.
+func Names() []string {
+	funcs.RLock()
+	defer funcs.RUnlock()
+	out := make([]string, 0, len(funcs.m))
+	for n := range funcs.m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Invoke runs the function registered under name on payload, the worker's
+// half of a call: an unknown name gives ErrUnknownFunction, an argument that
+// cannot be decoded ErrDecode, a result that cannot be encoded ErrEncode,
+// and a panic a *future.PanicError. It never panics.
+func Invoke(ctx context.Context, c Codec, name string, payload []byte) ([]byte, error) {
+	f, ok := Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownFunction, describe(name))
+	}
+	return f.Invoke(ctx, c, payload)
+}
+
+// Name returns the name the function was registered under.
+func (f *Func[A, R]) Name() string { return f.name }
+
+// Call runs the function in this process, without encoding: handy in tests
+// and for the serial baseline of a benchmark.
+func (f *Func[A, R]) Call(ctx context.Context, arg A) (R, error) { return f.fn(ctx, arg) }
+
+// Invoke implements Invoker.
+func (f *Func[A, R]) Invoke(ctx context.Context, c Codec, payload []byte) (out []byte, err error) {
+	var arg A
+	if err := c.Unmarshal(payload, &arg); err != nil {
+		return nil, fmt.Errorf("%w: argument of %q as %T: %v", ErrDecode, f.name, arg, err)
+	}
+	var res R
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = future.NewPanicError(r)
+			}
+		}()
+		res, err = f.fn(ctx, arg)
+	}()
+	if err != nil {
+		return nil, err
+	}
+	out, err = encode(c, res)
+	if err != nil {
+		return nil, fmt.Errorf("%w: result of %q (%T): %v", ErrEncode, f.name, res, err)
+	}
+	return out, nil
+}
+
+// encode calls c.Marshal, turning a panic of the codec into an error.
+func encode(c Codec, v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("codec %s panicked: %v", c.Name(), r)
+		}
+	}()
+	return c.Marshal(v)
+}
+
+// Encode encodes arg with the executor's codec; an error matches ErrEncode.
+func (f *Func[A, R]) Encode(c Codec, arg A) ([]byte, error) {
+	b, err := encode(c, arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: argument of %q (%T): %v", ErrEncode, f.name, arg, err)
+	}
+	return b, nil
+}
+
+// Submit calls the function with arg on ex and returns a future of its
+// result (Python's executor.submit(fn, arg)). It does not block. An argument
+// that cannot be encoded gives a future that has already failed with an
+// error matching ErrEncode.
+//
+// The returned future stays Pending until the result arrives. Cancel on it
+// reports true and ends it at once, and the cancellation is passed on to the
+// executor: a queued call is dropped, a running one has its context
+// cancelled in the worker. (Python's Future.cancel refuses once the call
+// runs.)
+func (f *Func[A, R]) Submit(ex Executor, ctx context.Context, arg A) *future.Future[R] {
+	c := ex.Codec()
+	b, err := f.Encode(c, arg)
+	if err != nil {
+		var zero R
+		return future.Resolved(zero, err)
+	}
+	out := future.New[R](ctx)
+	if out.Finished() {
+		return out
+	}
+	bridge(out, ex.SubmitRaw(ctx, f.name, b), c, f.name)
+	return out
+}
+
+// MapOption configures Map.
+type MapOption func(*mapConfig)
+
+type mapConfig struct{ chunk int }
+
+// ChunkSize sets how many calls travel together: 1 sends each call on its
+// own, n > 1 sends chunks of n, 0 (the default) lets the executor size
+// chunks from the measured time of the calls. Python's
+// ProcessPoolExecutor.map defaults to chunks of 1, multiprocessing.Pool.map
+// to len(inputs)/(4*workers); executors without chunking ignore it.
+func ChunkSize(n int) MapOption {
+	return func(c *mapConfig) {
+		if n < 0 {
+			n = 0
+		}
+		c.chunk = n
+	}
+}
+
+// Map calls the function once per input on ex and returns one future per
+// input, in input order (Python's executor.map, which returns an iterator
+// of results instead; future.Results turns these into a slice and
+// future.AsCompleted yields them as they finish). Inputs that cannot be
+// encoded give futures that have already failed with ErrEncode; the others
+// still run. Cancelling one future of a chunk that is already running does
+// not stop the chunk.
+func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...MapOption) []*future.Future[R] {
+	var cfg mapConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := ex.Codec()
+	outs := make([]*future.Future[R], len(inputs))
+	be, batching := ex.(BatchExecutor)
+	if !batching {
+		for i, a := range inputs {
+			outs[i] = f.Submit(ex, ctx, a)
+		}
+		return outs
+	}
+	payloads := make([][]byte, 0, len(inputs))
+	idx := make([]int, 0, len(inputs))
+	for i, a := range inputs {
+		b, err := f.Encode(c, a)
+		if err != nil {
+			var zero R
+			outs[i] = future.Resolved(zero, err)
+			continue
+		}
+		payloads = append(payloads, b)
+		idx = append(idx, i)
+	}
+	if len(payloads) == 0 {
+		return outs
+	}
+	raws := be.MapRaw(ctx, f.name, payloads, cfg.chunk)
+	for j, raw := range raws {
+		out := future.New[R](ctx)
+		outs[idx[j]] = out
+		if out.Finished() {
+			raw.Cancel()
+			continue
+		}
+		bridge(out, raw, c, f.name)
+	}
+	return outs
+}
+
+// bridge completes the typed future out from the raw future, decoding the
+// result, and passes a cancellation of out on to raw.
+func bridge[R any](out *future.Future[R], raw *future.Future[[]byte], c Codec, name string) {
+	out.OnDone(func() {
+		if out.Cancelled() {
+			raw.Cancel()
+		}
+	})
+	raw.OnDone(func() {
+		b, err, _ := raw.Value()
+		var v R
+		if err == nil {
+			if derr := c.Unmarshal(b, &v); derr != nil {
+				err = fmt.Errorf("%w: result of %q as %T: %v", ErrDecode, name, v, derr)
+			}
+		}
+		if out.Start() {
+			out.Complete(v, err)
+		}
+	})
+}
