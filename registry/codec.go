@@ -55,3 +55,32 @@ type jsonCodec struct{}
 func (jsonCodec) Name() string                       { return "json" }
 func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+var codecs = struct {
+	sync.RWMutex
+	m map[string]Codec
+}{m: map[string]Codec{"gob": Gob, "json": JSON}}
+
+// RegisterCodec makes c findable by its Name with LookupCodec, which is how
+// a worker process picks the codec its pool asked for. Register custom
+// codecs at package level. It panics if the name is empty or taken.
+func RegisterCodec(c Codec) {
+	codecs.Lock()
+	defer codecs.Unlock()
+	if c == nil || c.Name() == "" {
+		panic("registry: RegisterCodec needs a named codec")
+	}
+	if _, dup := codecs.m[c.Name()]; dup {
+		panic("registry: codec " + c.Name() + " registered twice")
+	}
+	codecs.m[c.Name()] = c
+}
+
+// LookupCodec returns the codec registered under name ("gob" and "json" are
+// always there).
+func LookupCodec(name string) (Codec, bool) {
+	codecs.RLock()
+	defer codecs.RUnlock()
+	c, ok := codecs.m[name]
+	return c, ok
+}

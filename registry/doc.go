@@ -33,11 +33,12 @@
 //
 //	// Worker side: run a call by name (decode, call, recover panics, encode):
 //	out, err := registry.Invoke(ctx, codec, name, payload)
-//	wire := registry.EncodeError(name, err)   // *WireError, travels as bytes
-//	b := wire.MarshalBinary() / registry.UnmarshalWireError(b)
-//	err = wire.Err()                          // *RemoteError on the caller's side
+//	re := registry.EncodeError(name, err)     // *RemoteError, for any error
+//	b, _ := re.MarshalBinary()                // codec-independent bytes
+//	var back registry.RemoteError; back.UnmarshalBinary(b) // caller's side
 //
-//	// Codecs: registry.Gob (the default) and registry.JSON; or your own Codec.
+//	// Codecs: registry.Gob (the default) and registry.JSON; or your own Codec,
+//	// made known to workers with RegisterCodec and found with LookupCodec.
 //	// Errors: ErrUnknownFunction, ErrEncode, ErrDecode, *RemoteError (errors.Is
 //	// sees registered sentinels through it; errors.As finds *future.PanicError
 //	// for a task that panicked, with the worker-side stack).
