@@ -1,0 +1,332 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/registry"
+)
+
+// ErrClosed is the error of a Submit after Shutdown or Close, and of every
+// task still unfinished when Close is called.
+var ErrClosed = errors.New("cluster: executor is closed")
+
+// ErrMaxDeliveries is matched by the error of a task that was delivered to
+// workers more than the delivery limit without completing, typically because
+// it kills its worker every time. The task is moved to the dead-letter stream.
+var ErrMaxDeliveries = registry.RegisterError("cluster.ErrMaxDeliveries",
+	errors.New("cluster: task delivered too many times without completing"))
+
+// ErrUndecodable is matched by the error of a task whose message a worker
+// could not decode (missing headers, a different codec, a corrupt argument).
+// Such a message is dead-lettered with the reason, never retried.
+var ErrUndecodable = registry.RegisterError("cluster.ErrUndecodable",
+	errors.New("cluster: task message cannot be decoded"))
+
+// ExecutorOptions configures an Executor.
+type ExecutorOptions struct {
+	// Queue names the work queue; "" means DefaultQueue. Workers serve one
+	// queue each.
+	Queue string
+	// Codec encodes arguments and results; nil means registry.Gob. Workers
+	// must use the same codec.
+	Codec registry.Codec
+}
+
+// Executor submits named functions to workers through JetStream and turns
+// their results into futures. It implements registry.Executor, so a typed
+// handle works unchanged:
+//
+//	f := Fib.Submit(ex, ctx, 30) // *future.Future[int], run on some worker
+//
+// It is the counterpart of Python's RQ queue or a Dask/Ray client, built on
+// NATS JetStream. Delivery is at least once: a task whose worker dies is run
+// again elsewhere, so a function may run more than once for one Submit (use
+// TaskID to stay idempotent); the future completes with the first result and
+// later duplicates are counted in Stats.
+//
+// A cluster future stays Pending until its result arrives (the submitter
+// does not learn when a remote worker starts), so Cancel and the submit
+// context can cancel it at any time: the future ends at once and the
+// cancellation is sent to the workers, which stop the task or drop it when
+// it arrives. A deadline on the submit context is also sent with the task and
+// enforced by the worker.
+type Executor struct {
+	conn    *Conn
+	queue   string
+	codec   registry.Codec
+	id      string
+	subject string
+	sub     *nats.Subscription
+
+	mu      sync.Mutex
+	pending map[string]*call
+	closed  bool
+	idle    chan struct{} // closed when pending becomes empty during Shutdown
+
+	acks sync.WaitGroup
+
+	submitted, completed, duplicates, redelivered atomic.Int64
+}
+
+type call struct {
+	f   *future.Future[[]byte]
+	seq atomic.Uint64
+}
+
+// NewExecutor creates an executor on conn. Several executors may share one
+// connection.
+func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor, error) {
+	if o.Queue == "" {
+		o.Queue = DefaultQueue
+	}
+	if err := validQueue(o.Queue); err != nil {
+		return nil, err
+	}
+	if o.Codec == nil {
+		o.Codec = registry.Gob
+	}
+	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}}
+	e.subject = subjectResultPrefix + e.id
+	sub, err := conn.nc.Subscribe(e.subject, e.onResult)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: subscribing to results: %w", err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	e.sub = sub
+	if err := conn.nc.FlushWithContext(ctxOrTimeout(ctx)); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("cluster: subscribing to results: %w", err)
+	}
+	return e, nil
+}
+
+func ctxOrTimeout(ctx context.Context) context.Context {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	context.AfterFunc(c, cancel)
+	return c
+}
+
+// Codec returns the codec arguments and results are encoded with.
+func (e *Executor) Codec() registry.Codec { return e.codec }
+
+// Queue returns the name of the work queue this executor submits to.
+func (e *Executor) Queue() string { return e.queue }
+
+// SubmitRaw sends a call of the function registered as name with an
+// already-encoded argument and returns a future of the encoded result. It
+// never blocks on the network and never returns nil. Typed handles call it;
+// use it directly only for custom protocols.
+func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+	return e.submit(ctx, name, payload, "")
+}
+
+func (e *Executor) submit(ctx context.Context, name string, payload []byte, id string) *future.Future[[]byte] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	f := future.New[[]byte](ctx)
+	if f.Finished() {
+		return f
+	}
+	if id == "" {
+		id = nuid.Next()
+	}
+	c := &call{f: f}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		f.Complete(nil, ErrClosed)
+		return f
+	}
+	e.pending[id] = c
+	e.mu.Unlock()
+	e.submitted.Add(1)
+
+	msg := nats.NewMsg(taskSubject(e.queue))
+	msg.Header.Set(hdrTaskID, id)
+	msg.Header.Set(hdrFunc, name)
+	msg.Header.Set(hdrReply, e.subject)
+	msg.Header.Set(hdrCodec, e.codec.Name())
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	if d, ok := ctx.Deadline(); ok {
+		msg.Header.Set(hdrDeadline, deadlineHeader(d))
+	}
+	msg.Data = payload
+
+	f.OnDone(func() { e.finished(id, c) })
+
+	ack, err := e.conn.js.PublishMsgAsync(msg)
+	if err != nil {
+		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		return f
+	}
+	e.acks.Add(1)
+	go func() {
+		defer e.acks.Done()
+		select {
+		case pa := <-ack.Ok():
+			c.seq.Store(pa.Sequence)
+			if f.Cancelled() {
+				e.deleteTask(pa.Sequence)
+			}
+		case err := <-ack.Err():
+			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		}
+	}()
+	return f
+}
+
+// finished runs once per task when its future becomes final, for any reason.
+func (e *Executor) finished(id string, c *call) {
+	e.mu.Lock()
+	delete(e.pending, id)
+	if e.idle != nil && len(e.pending) == 0 {
+		close(e.idle)
+		e.idle = nil
+	}
+	e.mu.Unlock()
+	if c.f.Cancelled() {
+		// Tell the workers: a running task is stopped, a queued one dropped.
+		_ = e.conn.nc.Publish(cancelSubject(e.queue), []byte(id))
+		if seq := c.seq.Load(); seq != 0 {
+			e.acks.Add(1)
+			go func() {
+				defer e.acks.Done()
+				e.deleteTask(seq)
+			}()
+		}
+	}
+}
+
+// deleteTask removes a cancelled task from the stream if it is still there.
+func (e *Executor) deleteTask(seq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := e.conn.js.Stream(ctx, TaskStream)
+	if err == nil {
+		_ = s.DeleteMsg(ctx, seq) // already gone (acked or in flight) is fine
+	}
+}
+
+func (e *Executor) onResult(m *nats.Msg) {
+	id := m.Header.Get(hdrTaskID)
+	if d, _ := strconv.Atoi(m.Header.Get(hdrDelivery)); d > 1 {
+		e.redelivered.Add(1)
+	}
+	e.mu.Lock()
+	c := e.pending[id]
+	e.mu.Unlock()
+	if c == nil {
+		e.duplicates.Add(1)
+		return
+	}
+	var err error
+	var val []byte
+	if m.Header.Get(hdrStatus) == statusOK {
+		val = m.Data
+	} else {
+		re := &registry.RemoteError{}
+		if uerr := re.UnmarshalBinary(m.Data); uerr != nil {
+			err = fmt.Errorf("cluster: task %s: undecodable error result: %w", id, uerr)
+		} else {
+			err = re
+		}
+	}
+	if c.f.Complete(val, err) {
+		e.completed.Add(1)
+	} else {
+		e.duplicates.Add(1)
+	}
+}
+
+// Stats counts what an executor has seen.
+type Stats struct {
+	// Submitted is the number of tasks sent.
+	Submitted int64
+	// Completed is the number of futures completed by a worker's result.
+	Completed int64
+	// Duplicates is the number of results that arrived for a task already
+	// completed (or unknown): the visible cost of at-least-once delivery.
+	Duplicates int64
+	// Redelivered is the number of results produced by a second or later
+	// delivery of a task (its first worker died or was too slow to ack).
+	Redelivered int64
+	// Pending is the number of futures still waiting for a result.
+	Pending int
+}
+
+// Stats returns the executor's counters.
+func (e *Executor) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.pending)
+	e.mu.Unlock()
+	return Stats{
+		Submitted:   e.submitted.Load(),
+		Completed:   e.completed.Load(),
+		Duplicates:  e.duplicates.Load(),
+		Redelivered: e.redelivered.Load(),
+		Pending:     n,
+	}
+}
+
+// Shutdown stops accepting tasks and waits until every submitted task has a
+// result (Python's Executor.shutdown(wait=True)), or ctx ends, in which case
+// the unfinished futures are left running and ctx.Err() is returned; call
+// Close to fail them. It does not close the connection.
+func (e *Executor) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	var idle chan struct{}
+	if len(e.pending) > 0 {
+		if e.idle == nil {
+			e.idle = make(chan struct{})
+		}
+		idle = e.idle
+	}
+	e.mu.Unlock()
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return e.Close()
+}
+
+// Close stops accepting tasks, fails every unfinished future with ErrClosed
+// (the tasks may still run on workers; their results are ignored), stops
+// receiving results and waits for its own goroutines. It does not close the
+// connection.
+func (e *Executor) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	var cs []*call
+	for _, c := range e.pending {
+		cs = append(cs, c)
+	}
+	e.mu.Unlock()
+	for _, c := range cs {
+		c.f.Complete(nil, ErrClosed)
+	}
+	err := e.sub.Unsubscribe()
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
+		err = nil
+	}
+	e.acks.Wait()
+	return err
+}

@@ -1,0 +1,460 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/registry"
+)
+
+// Handler runs one task on a worker: it receives the encoded argument and
+// returns the encoded result. Serve uses registry.Invoke (the functions
+// registered in this binary) unless WorkerOptions.Handler is set.
+type Handler func(ctx context.Context, name string, payload []byte) ([]byte, error)
+
+// WorkerOptions configures Serve.
+type WorkerOptions struct {
+	// Queue is the work queue to serve; "" means DefaultQueue.
+	Queue string
+	// Concurrency is how many tasks run at once; 0 means GOMAXPROCS.
+	Concurrency int
+	// AckWait is how long JetStream waits for a sign of life before giving
+	// a task to another worker; 0 means 30s. A running task sends an
+	// in-progress heartbeat every AckWait/3, so long tasks are not
+	// redelivered while their worker lives.
+	AckWait time.Duration
+	// MaxDeliver is how many times a task may be delivered before it fails
+	// with ErrMaxDeliveries and is dead-lettered; 0 means 5.
+	MaxDeliver int
+	// Codec must match the submitters'; nil means registry.Gob.
+	Codec registry.Codec
+	// Handler overrides how a task is run; nil means registry.Invoke.
+	Handler Handler
+	// Name identifies the worker in `trident cluster status`; "" means
+	// host:pid.
+	Name string
+	// Info, when set, adds fields to the worker's status reply.
+	Info map[string]string
+}
+
+// WorkerInfo is a worker's answer to a status ping.
+type WorkerInfo struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Queue       string            `json:"queue"`
+	PID         int               `json:"pid"`
+	Concurrency int               `json:"concurrency"`
+	Running     int64             `json:"running"`
+	Done        int64             `json:"done"`
+	Failed      int64             `json:"failed"`
+	Started     time.Time         `json:"started"`
+	Info        map[string]string `json:"info,omitempty"`
+}
+
+// TaskID returns the id of the cluster task ctx belongs to, and false
+// outside a cluster worker. The id is the same on every delivery of a task,
+// so a function can use it to stay idempotent under at-least-once delivery
+// (Python's RQ exposes job.id the same way).
+func TaskID(ctx context.Context) (string, bool) {
+	t, ok := ctx.Value(taskKey{}).(*taskInfo)
+	if !ok {
+		return "", false
+	}
+	return t.id, true
+}
+
+// Delivery returns which delivery of its task ctx belongs to (1 for the
+// first), and 0 outside a cluster worker.
+func Delivery(ctx context.Context) int {
+	t, ok := ctx.Value(taskKey{}).(*taskInfo)
+	if !ok {
+		return 0
+	}
+	return t.delivery
+}
+
+type taskKey struct{}
+
+type taskInfo struct {
+	id       string
+	delivery int
+}
+
+var errCancelRequested = errors.New("cluster: cancelled by the submitter")
+var errWorkerStopping = errors.New("cluster: worker stopping")
+
+type worker struct {
+	conn  *Conn
+	o     WorkerOptions
+	cons  jetstream.Consumer
+	id    string
+	start time.Time
+
+	mu        sync.Mutex
+	running   map[string]context.CancelCauseFunc
+	cancelled map[string]time.Time // cancel requests for tasks not (yet) running here
+
+	nRunning, nDone, nFailed atomic.Int64
+}
+
+// Serve runs tasks from the queue until ctx ends (the worker side of the
+// cluster executor, like an RQ worker). Call it in a binary that registered
+// the same functions as the submitter. On return every task it took is
+// either finished or handed back to the queue for another worker, and its
+// goroutines are gone.
+//
+// Serve refuses (ErrInsecure) a connection to a non-loopback server made
+// without credentials.
+func Serve(ctx context.Context, conn *Conn, o WorkerOptions) error {
+	if conn.anonymousRemote {
+		return fmt.Errorf("%w (worker)", ErrInsecure)
+	}
+	if o.Queue == "" {
+		o.Queue = DefaultQueue
+	}
+	if err := validQueue(o.Queue); err != nil {
+		return err
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MaxDeliver <= 0 {
+		o.MaxDeliver = 5
+	}
+	if o.Codec == nil {
+		o.Codec = registry.Gob
+	}
+	if o.Handler == nil {
+		codec := o.Codec
+		o.Handler = func(ctx context.Context, name string, payload []byte) ([]byte, error) {
+			return registry.Invoke(ctx, codec, name, payload)
+		}
+	}
+	if o.Name == "" {
+		host, _ := os.Hostname()
+		o.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cons, err := conn.js.CreateOrUpdateConsumer(cctx, TaskStream, jetstream.ConsumerConfig{
+		Durable:       consumerName(o.Queue),
+		Description:   "trident workers of queue " + o.Queue,
+		FilterSubject: taskSubject(o.Queue),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		// One more than the limit: the worker that sees the extra delivery
+		// fails the task with a clear error instead of JetStream dropping it
+		// silently.
+		MaxDeliver:    o.MaxDeliver + 1,
+		MaxAckPending: -1,
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cluster: creating consumer for queue %s: %w", o.Queue, err)
+	}
+	w := &worker{conn: conn, o: o, cons: cons, id: nuid.Next(), start: time.Now(),
+		running: map[string]context.CancelCauseFunc{}, cancelled: map[string]time.Time{}}
+
+	cancelSub, err := conn.nc.Subscribe(cancelSubject(o.Queue), w.onCancel)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribing to cancellations: %w", err)
+	}
+	defer cancelSub.Unsubscribe()
+	pingSub, err := conn.nc.Subscribe(subjectPing, w.onPing)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribing to status pings: %w", err)
+	}
+	defer pingSub.Unsubscribe()
+
+	return w.loop(ctx)
+}
+
+func (w *worker) loop(ctx context.Context) error {
+	// Tasks run under their own base context: when ctx ends they are
+	// cancelled with errWorkerStopping and handed back (Nak).
+	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stop(nil)
+	slots := make(chan struct{}, w.o.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop(errWorkerStopping)
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		n := 1
+	more:
+		for n < w.o.Concurrency {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+		batch, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err != nil {
+			fcancel()
+			for range n {
+				<-slots
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return fmt.Errorf("cluster: worker connection closed: %w", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				w.handle(base, m)
+			}()
+		}
+		fcancel()
+		for range n - got {
+			<-slots
+		}
+		if berr := batch.Error(); berr != nil && ctx.Err() == nil &&
+			!errors.Is(berr, context.DeadlineExceeded) && !errors.Is(berr, nats.ErrTimeout) {
+			if errors.Is(berr, nats.ErrConnectionClosed) {
+				return fmt.Errorf("cluster: worker connection closed: %w", berr)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+	}
+}
+
+// handle runs one delivered task message to its end: result published and
+// message acknowledged, dead-lettered, or handed back.
+func (w *worker) handle(base context.Context, m jetstream.Msg) {
+	h := m.Headers()
+	id, name, reply := h.Get(hdrTaskID), h.Get(hdrFunc), h.Get(hdrReply)
+	delivery := 1
+	if md, err := m.Metadata(); err == nil {
+		delivery = int(md.NumDelivered)
+	}
+	if id == "" || name == "" || reply == "" {
+		w.deadLetter(m, fmt.Sprintf("missing %s, %s or %s header", hdrTaskID, hdrFunc, hdrReply))
+		if reply != "" {
+			w.reply(reply, id, name, delivery, fmt.Errorf("%w: missing task headers", ErrUndecodable))
+		}
+		_ = m.Term()
+		return
+	}
+	if c := h.Get(hdrCodec); c != "" && c != w.o.Codec.Name() {
+		reason := fmt.Sprintf("codec %q, this worker uses %q", c, w.o.Codec.Name())
+		w.deadLetter(m, reason)
+		w.reply(reply, id, name, delivery, fmt.Errorf("%w: %s", ErrUndecodable, reason))
+		_ = m.Term()
+		return
+	}
+	deadline, hasDeadline, derr := parseDeadline(h)
+	if derr != nil {
+		w.deadLetter(m, derr.Error())
+		w.reply(reply, id, name, delivery, fmt.Errorf("%w: %v", ErrUndecodable, derr))
+		_ = m.Term()
+		return
+	}
+	if delivery > w.o.MaxDeliver {
+		reason := fmt.Sprintf("delivered %d times without completing (limit %d)", delivery-1, w.o.MaxDeliver)
+		w.deadLetter(m, reason)
+		w.reply(reply, id, name, delivery, fmt.Errorf("%w: task %s (%s): %s", ErrMaxDeliveries, id, name, reason))
+		_ = m.Term()
+		return
+	}
+
+	ctx, cancel := context.WithCancelCause(context.WithValue(base, taskKey{}, &taskInfo{id: id, delivery: delivery}))
+	defer cancel(nil)
+	if hasDeadline {
+		var dcancel context.CancelFunc
+		ctx, dcancel = context.WithDeadline(ctx, deadline)
+		defer dcancel()
+	}
+	w.mu.Lock()
+	if _, gone := w.cancelled[id]; gone {
+		delete(w.cancelled, id)
+		w.mu.Unlock()
+		_ = m.Ack() // cancelled before it ran: drop it
+		return
+	}
+	w.running[id] = cancel
+	w.mu.Unlock()
+	w.nRunning.Add(1)
+	defer func() {
+		w.nRunning.Add(-1)
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+	}()
+
+	type outcome struct {
+		out []byte
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		defer func() {
+			if r := recover(); r != nil {
+				o = outcome{nil, future.NewPanicError(r)}
+			}
+			done <- o
+		}()
+		o.out, o.err = w.o.Handler(ctx, name, m.Data())
+	}()
+	beat := time.NewTicker(max(w.o.AckWait/3, 10*time.Millisecond))
+	defer beat.Stop()
+	var res outcome
+wait:
+	for {
+		select {
+		case res = <-done:
+			break wait
+		case <-beat.C:
+			_ = m.InProgress()
+		case <-ctx.Done():
+			// Deadline, cancellation or shutdown: give the function a short
+			// grace to return, then abandon it.
+			select {
+			case res = <-done:
+			case <-time.After(100 * time.Millisecond):
+				res = outcome{nil, context.Cause(ctx)}
+			}
+			break wait
+		}
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errWorkerStopping):
+		_ = m.Nak() // someone else will run it
+		return
+	case errors.Is(cause, errCancelRequested):
+		_ = m.Ack()
+		w.nFailed.Add(1)
+		w.reply(reply, id, name, delivery, future.CancelledError(errCancelRequested))
+		return
+	case errors.Is(cause, context.DeadlineExceeded) && res.err != nil:
+		res.err = fmt.Errorf("cluster: task %s (%s) passed its deadline on worker %s: %w", id, name, w.o.Name, context.DeadlineExceeded)
+	}
+	if res.err != nil && (errors.Is(res.err, registry.ErrDecode) || errors.Is(res.err, registry.ErrUnknownFunction)) {
+		w.deadLetter(m, res.err.Error())
+		if errors.Is(res.err, registry.ErrDecode) {
+			res.err = fmt.Errorf("%w: %w", ErrUndecodable, res.err)
+		}
+		w.nFailed.Add(1)
+		w.reply(reply, id, name, delivery, res.err)
+		_ = m.Term()
+		return
+	}
+	if res.err != nil {
+		w.nFailed.Add(1)
+		w.reply(reply, id, name, delivery, res.err)
+	} else {
+		w.nDone.Add(1)
+		w.publish(reply, id, delivery, statusOK, res.out)
+	}
+	_ = m.Ack()
+}
+
+func (w *worker) reply(reply, id, name string, delivery int, err error) {
+	b, merr := registry.EncodeError(name, err).MarshalBinary()
+	if merr != nil {
+		b, _ = (&registry.RemoteError{Func: name, Message: err.Error()}).MarshalBinary()
+	}
+	w.publish(reply, id, delivery, statusErr, b)
+}
+
+func (w *worker) publish(reply, id string, delivery int, status string, data []byte) {
+	msg := nats.NewMsg(reply)
+	msg.Header.Set(hdrTaskID, id)
+	msg.Header.Set(hdrStatus, status)
+	msg.Header.Set(hdrDelivery, strconv.Itoa(delivery))
+	msg.Header.Set(hdrWorker, w.o.Name)
+	msg.Data = data
+	_ = w.conn.nc.PublishMsg(msg)
+}
+
+// deadLetter copies m to the dead-letter stream with the reason.
+func (w *worker) deadLetter(m jetstream.Msg, reason string) {
+	dl := nats.NewMsg(subjectDeadPrefix + w.o.Queue)
+	for k, v := range m.Headers() {
+		if k == jetstream.MsgIDHeader {
+			continue
+		}
+		dl.Header[k] = v
+	}
+	dl.Header.Set(hdrReason, reason)
+	dl.Header.Set(hdrWorker, w.o.Name)
+	dl.Data = m.Data()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = w.conn.js.PublishMsg(ctx, dl)
+}
+
+func (w *worker) onCancel(m *nats.Msg) {
+	id := string(m.Data)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cancel, ok := w.running[id]; ok {
+		cancel(errCancelRequested)
+		return
+	}
+	now := time.Now()
+	if len(w.cancelled) > 10000 {
+		for k, t := range w.cancelled {
+			if now.Sub(t) > 10*time.Minute {
+				delete(w.cancelled, k)
+			}
+		}
+	}
+	w.cancelled[id] = now
+}
+
+func (w *worker) onPing(m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(WorkerInfo{
+		ID: w.id, Name: w.o.Name, Queue: w.o.Queue, PID: os.Getpid(), Concurrency: w.o.Concurrency,
+		Running: w.nRunning.Load(), Done: w.nDone.Load(), Failed: w.nFailed.Load(), Started: w.start, Info: w.o.Info,
+	})
+	_ = m.Respond(b)
+}
