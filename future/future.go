@@ -153,14 +153,13 @@ type Waitable interface {
 type Future[T any] struct {
 	state atomic.Int32
 
-	mu    sync.Mutex
-	done  chan struct{} // created lazily by Done
-	val   T
-	err   error
-	cbs   []func()
-	tctx  taskCtx
-	stop  func() bool // stops the parent-context watcher
-	start time.Time
+	mu   sync.Mutex
+	done chan struct{} // created lazily by Done
+	val  T
+	err  error
+	cbs  []func()
+	tctx taskCtx
+	stop func() bool // stops the parent-context watcher
 }
 
 // New returns a pending future for a task submitted with ctx. While the
@@ -203,11 +202,14 @@ func Resolved[T any](v T, err error) *Future[T] {
 func (f *Future[T]) parentDone() {
 	err := f.tctx.parent.Err()
 	f.mu.Lock()
-	switch State(f.state.Load()) {
-	case Pending:
+	// The CAS (not a load-then-store) matters: Start moves Pending to Running
+	// without the lock, so a plain check could cancel a task that has just
+	// started running.
+	if f.state.CompareAndSwap(int32(Pending), int32(Cancelled)) {
 		f.finishLocked(Cancelled, CancelledError(err))
 		return // finishLocked unlocks
-	case Running:
+	}
+	if State(f.state.Load()) == Running {
 		f.tctx.cancelLocked(err)
 	}
 	f.mu.Unlock()
@@ -223,11 +225,7 @@ func (f *Future[T]) Context() context.Context { return &f.tctx }
 // if the future was cancelled (or is otherwise final) and must not be run:
 // Python's set_running_or_notify_cancel.
 func (f *Future[T]) Start() bool {
-	if !f.state.CompareAndSwap(int32(Pending), int32(Running)) {
-		return false
-	}
-	f.start = time.Now()
-	return true
+	return f.state.CompareAndSwap(int32(Pending), int32(Running))
 }
 
 // Complete makes the future final with v (err == nil) or err. It reports
@@ -297,11 +295,13 @@ func (f *Future[T]) finishLocked(s State, err error) {
 // early; the future then ends with whatever the task returns.
 func (f *Future[T]) Cancel() bool {
 	f.mu.Lock()
-	switch State(f.state.Load()) {
-	case Pending:
+	// CAS, not load-then-store: Start takes Pending to Running without the
+	// lock, and a task that has started must never be reported cancelled.
+	if f.state.CompareAndSwap(int32(Pending), int32(Cancelled)) {
 		f.finishLocked(Cancelled, ErrCancelled)
 		return true
-	case Running:
+	}
+	if State(f.state.Load()) == Running {
 		f.tctx.cancelLocked(context.Canceled)
 	}
 	f.mu.Unlock()
@@ -323,9 +323,10 @@ func (f *Future[T]) Done() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.done == nil {
-		f.done = make(chan struct{})
 		if State(f.state.Load()).Final() {
-			close(f.done)
+			f.done = closedChan // no allocation for an already final future
+		} else {
+			f.done = make(chan struct{})
 		}
 	}
 	return f.done

@@ -161,6 +161,9 @@ func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 // with the errors joined by position. It stops waiting when ctx ends.
 // It is a convenience for the common "submit many, collect all" loop.
 func Results[T any](ctx context.Context, fs []*Future[T]) ([]T, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	out := make([]T, len(fs))
 	var errs []error
 	for i, f := range fs {
@@ -176,4 +179,3 @@ func Results[T any](ctx context.Context, fs []*Future[T]) ([]T, error) {
 	}
 	return out, errors.Join(errs...)
 }
-

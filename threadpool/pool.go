@@ -1,0 +1,457 @@
+package threadpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trident-go/trident/future"
+)
+
+// ErrShutdown is returned (or carried by the returned future) when work is
+// submitted after Shutdown or ShutdownNow began (Python raises RuntimeError
+// "cannot schedule new futures after shutdown").
+var ErrShutdown = errors.New("threadpool: pool is shut down")
+
+// ErrBrokenPool is matched (errors.Is) by the error of every queued and later
+// submit once a worker's initializer failed (Python's BrokenThreadPool). The
+// error also wraps the initializer's error.
+var ErrBrokenPool = errors.New("threadpool: pool is broken")
+
+// ErrQueueFull is returned by TrySubmit when the queue bound set with
+// WithQueueSize is reached. Python's executor has no bounded queue.
+var ErrQueueFull = errors.New("threadpool: queue is full")
+
+// errCancelledByShutdown is the abort reason of tasks dropped by ShutdownNow.
+var errCancelledByShutdown = future.CancelledError(ErrShutdown)
+
+type brokenError struct{ cause error }
+
+func (e *brokenError) Error() string {
+	return "threadpool: pool is broken: initializer failed: " + e.cause.Error()
+}
+func (e *brokenError) Is(target error) bool { return target == ErrBrokenPool }
+func (e *brokenError) Unwrap() error        { return e.cause }
+
+func nilFuncError(what string) error {
+	return fmt.Errorf("threadpool: %s: task function is nil", what)
+}
+
+var errNilPool = errors.New("threadpool: pool is nil (create one with threadpool.New)")
+
+// outcome is what running (or aborting) a task came to.
+type outcome uint8
+
+const (
+	completed outcome = iota
+	failed
+	skipped // cancelled before it ran
+)
+
+// runner runs one kind of task. Implementations are zero-size types, so
+// storing one in a task allocates nothing; for generic tasks the method
+// carries the type parameter that the queue cannot.
+type runner interface {
+	// run runs t, or resolves it without running when abort is not nil.
+	run(p *Pool, t *task, abort error) outcome
+}
+
+// task is one queue entry. Its fields hold pointer-shaped values only, so
+// building a task allocates nothing.
+type task struct {
+	r   runner
+	ctx context.Context
+	a   any
+	b   any
+}
+
+type worker struct {
+	wake  chan struct{} // capacity 1: one token per park
+	timer *time.Timer
+	cur   task // the task being run (a field, so that &cur does not allocate)
+
+	// counters written by this worker only, read by Stats
+	completed atomic.Uint64
+	failed    atomic.Uint64
+	cancelled atomic.Uint64
+}
+
+// Pool runs tasks on a bounded set of worker goroutines (Python's
+// concurrent.futures.ThreadPoolExecutor). Create it with New; all methods
+// are safe for concurrent use. A Pool must be shut down with Shutdown or
+// ShutdownNow to release its workers (Python's shutdown, or leaving a with
+// block).
+type Pool struct {
+	cfg config
+
+	initCtx    context.Context
+	initCancel context.CancelFunc
+
+	mu        sync.Mutex
+	q         ring
+	idle      []*worker // parked workers, most recent last
+	all       []*worker // live workers
+	nworkers  int
+	waking    int // workers woken or spawned that have not reached the queue yet
+	closing   bool
+	broken    error
+	space     chan struct{} // closed when the bounded queue frees a slot
+	exited    chan struct{} // closed when closing and no worker is left
+	exitedSet bool
+	submitted uint64
+	retired   struct{ completed, failed, cancelled uint64 } // of exited workers and of aborted tasks
+}
+
+// New returns a pool configured by opts. It starts no goroutine: workers
+// start with the first submits. It returns an error naming the bad option
+// when an option is invalid (for example WithWorkers(0)).
+func New(opts ...Option) (*Pool, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, exited: make(chan struct{})}
+	p.initCtx, p.initCancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// Workers returns the most workers the pool runs at once.
+func (p *Pool) Workers() int { return p.cfg.workers }
+
+// submit queues t, waiting for room in a bounded queue unless try is set.
+func (p *Pool) submit(ctx context.Context, t task, try bool) error {
+	p.mu.Lock()
+	for {
+		if p.broken != nil {
+			err := p.broken
+			p.mu.Unlock()
+			return err
+		}
+		if p.closing {
+			p.mu.Unlock()
+			return ErrShutdown
+		}
+		if p.cfg.queueSize == 0 || p.q.n < p.cfg.queueSize {
+			break
+		}
+		if try {
+			p.mu.Unlock()
+			return ErrQueueFull
+		}
+		if p.space == nil {
+			p.space = make(chan struct{})
+		}
+		space := p.space
+		p.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	p.q.push(t)
+	p.submitted++
+	var w *worker
+	if p.waking < p.q.n {
+		if n := len(p.idle); n > 0 {
+			w = p.idle[n-1]
+			p.idle[n-1] = nil
+			p.idle = p.idle[:n-1]
+			p.waking++
+		} else if p.nworkers < p.cfg.workers {
+			nw := &worker{wake: make(chan struct{}, 1)}
+			p.nworkers++
+			p.waking++
+			p.all = append(p.all, nw)
+			go p.work(nw)
+		}
+	}
+	p.mu.Unlock()
+	if w != nil {
+		w.wake <- struct{}{}
+	}
+	return nil
+}
+
+// freeSpaceLocked wakes submitters blocked on a full queue.
+func (p *Pool) freeSpaceLocked() {
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
+}
+
+func (p *Pool) work(w *worker) {
+	if p.cfg.lockThread {
+		// Never unlocked: when the worker exits, its thread exits with it,
+		// taking any thread-local state the initializer set up.
+		runtime.LockOSThread()
+	}
+	if p.cfg.init != nil {
+		if err := p.runInit(); err != nil {
+			p.breakPool(err)
+			p.mu.Lock()
+			p.waking--
+			p.exitLocked(w)
+			p.mu.Unlock()
+			return
+		}
+	}
+	p.mu.Lock()
+	p.waking--
+	for {
+		if p.q.n > 0 {
+			w.cur = p.q.pop()
+			p.freeSpaceLocked()
+			p.mu.Unlock()
+			o := w.cur.r.run(p, &w.cur, nil)
+			w.cur = task{} // drop references to the finished task
+			switch o {
+			case completed:
+				w.completed.Add(1)
+			case failed:
+				w.failed.Add(1)
+			default:
+				w.cancelled.Add(1)
+			}
+			p.mu.Lock()
+			continue
+		}
+		if p.closing || p.broken != nil {
+			break
+		}
+		p.idle = append(p.idle, w)
+		p.mu.Unlock()
+		if !p.park(w) {
+			return
+		}
+		p.mu.Lock()
+		p.waking--
+	}
+	p.exitLocked(w)
+	p.mu.Unlock()
+}
+
+// park waits for a wake-up token. It reports false when the worker timed
+// out and retired (it then has already left the pool).
+func (p *Pool) park(w *worker) bool {
+	d := p.cfg.idleTimeout
+	if d <= 0 {
+		<-w.wake
+		return true
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.wake:
+		w.timer.Stop()
+		return true
+	case <-w.timer.C:
+	}
+	p.mu.Lock()
+	i := slices.Index(p.idle, w)
+	if i < 0 {
+		// Someone took us off the idle list and is sending a token.
+		p.mu.Unlock()
+		<-w.wake
+		return true
+	}
+	p.idle = slices.Delete(p.idle, i, i+1)
+	if p.q.n > 0 && !p.closing && p.broken == nil {
+		p.waking++ // the caller's loop undoes this
+		p.mu.Unlock()
+		return true
+	}
+	p.exitLocked(w)
+	p.mu.Unlock()
+	return false
+}
+
+// exitLocked removes w from the pool. p.mu is held.
+func (p *Pool) exitLocked(w *worker) {
+	p.nworkers--
+	if i := slices.Index(p.all, w); i >= 0 {
+		p.all = slices.Delete(p.all, i, i+1)
+	}
+	p.retired.completed += w.completed.Load()
+	p.retired.failed += w.failed.Load()
+	p.retired.cancelled += w.cancelled.Load()
+	if p.nworkers == 0 && (p.closing || p.broken != nil) && !p.exitedSet {
+		p.exitedSet = true
+		close(p.exited)
+	}
+}
+
+func (p *Pool) runInit() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = future.NewPanicError(r)
+		}
+	}()
+	return p.cfg.init(p.initCtx)
+}
+
+// breakPool marks the pool broken and fails every queued task.
+func (p *Pool) breakPool(cause error) {
+	p.mu.Lock()
+	if p.broken != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.broken = &brokenError{cause: cause}
+	abort := p.broken
+	drained := p.q.drain()
+	idle := p.idle
+	p.idle = nil
+	p.waking += len(idle)
+	p.freeSpaceLocked()
+	p.mu.Unlock()
+	for _, w := range idle {
+		w.wake <- struct{}{}
+	}
+	p.abortAll(drained, abort)
+}
+
+func (p *Pool) abortAll(ts []task, abort error) {
+	var c, f, s uint64
+	for i := range ts {
+		switch ts[i].r.run(p, &ts[i], abort) {
+		case completed:
+			c++
+		case failed:
+			f++
+		default:
+			s++
+		}
+	}
+	p.mu.Lock()
+	p.retired.completed += c
+	p.retired.failed += f
+	p.retired.cancelled += s
+	p.mu.Unlock()
+}
+
+func (p *Pool) close(cancelPending bool) {
+	p.mu.Lock()
+	var drained []task
+	if cancelPending {
+		drained = p.q.drain()
+	}
+	p.closing = true
+	idle := p.idle
+	p.idle = nil
+	p.waking += len(idle)
+	p.freeSpaceLocked()
+	if p.nworkers == 0 && !p.exitedSet {
+		p.exitedSet = true
+		close(p.exited)
+	}
+	p.mu.Unlock()
+	for _, w := range idle {
+		w.wake <- struct{}{}
+	}
+	if cancelPending {
+		p.initCancel()
+		p.abortAll(drained, errCancelledByShutdown)
+	}
+}
+
+// Shutdown stops the pool accepting work, lets the queued and running tasks
+// finish, and waits until every worker has exited (Python's
+// shutdown(wait=True)). If ctx ends first it returns ctx.Err(); the work goes
+// on and a later Shutdown can wait again. Submits after Shutdown began fail
+// with ErrShutdown. It is safe to call more than once.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	if p == nil {
+		return errNilPool
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	p.close(false)
+	select {
+	case <-p.exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ShutdownNow stops the pool accepting work and cancels every queued task
+// (Python's shutdown(wait=False, cancel_futures=True)): their futures end
+// Cancelled, their Group records the cancellation. Running tasks are not
+// interrupted and finish on their own; ShutdownNow does not wait for them:
+// call Shutdown afterwards to wait. The initializer's context is cancelled.
+func (p *Pool) ShutdownNow() {
+	if p == nil {
+		return
+	}
+	p.close(true)
+}
+
+// Stats is a snapshot of a pool's counters. Python's executor exposes none.
+type Stats struct {
+	Submitted uint64 // tasks accepted into the queue
+	Queued    int    // tasks waiting for a worker
+	Running   int    // tasks being run now
+	Completed uint64 // tasks that ran and succeeded
+	Failed    uint64 // tasks that ran and failed (error or panic), or failed because the pool broke
+	Cancelled uint64 // tasks that never ran: cancelled while queued
+	Workers   int    // live worker goroutines
+	Idle      int    // workers parked waiting for work
+}
+
+// Stats returns the pool's counters. It is cheap (one short lock and a few
+// atomic loads per worker) and fine to call often; the figures are a
+// consistent-enough snapshot, not an atomic one.
+func (p *Pool) Stats() Stats {
+	if p == nil {
+		return Stats{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{
+		Submitted: p.submitted,
+		Queued:    p.q.n,
+		Completed: p.retired.completed,
+		Failed:    p.retired.failed,
+		Cancelled: p.retired.cancelled,
+		Workers:   p.nworkers,
+		Idle:      len(p.idle),
+	}
+	for _, w := range p.all {
+		s.Completed += w.completed.Load()
+		s.Failed += w.failed.Load()
+		s.Cancelled += w.cancelled.Load()
+	}
+	if r := int(s.Submitted-s.Completed-s.Failed-s.Cancelled) - s.Queued; r > 0 {
+		s.Running = r
+	}
+	return s
+}
+
+// String describes the pool for logs.
+func (p *Pool) String() string {
+	s := p.Stats()
+	return fmt.Sprintf("threadpool.Pool{workers: %d/%d, queued: %d, running: %d}", s.Workers, p.cfg.workers, s.Queued, s.Running)
+}
+
+// logPanic reports a panic of a fire-and-forget task that has no handler.
+func logPanic(err error) {
+	log.Printf("threadpool: task started with Go panicked: %v", err)
+}

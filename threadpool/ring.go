@@ -1,0 +1,58 @@
+package threadpool
+
+// ring is a growable FIFO of tasks in a power-of-two circular buffer. It is
+// guarded by Pool.mu.
+type ring struct {
+	buf  []task
+	head int
+	n    int
+}
+
+const (
+	ringMin    = 16
+	ringShrink = 8192 // an empty queue larger than this gives its memory back
+)
+
+func (r *ring) push(t task) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = t
+	r.n++
+}
+
+func (r *ring) pop() task {
+	t := r.buf[r.head]
+	r.buf[r.head] = task{}
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	if r.n == 0 {
+		r.head = 0
+		if len(r.buf) > ringShrink {
+			r.buf = nil
+		}
+	}
+	return t
+}
+
+func (r *ring) grow() {
+	size := max(ringMin, 2*len(r.buf))
+	nb := make([]task, size)
+	for i := 0; i < r.n; i++ {
+		nb[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+	}
+	r.buf = nb
+	r.head = 0
+}
+
+// drain removes and returns every queued task in FIFO order.
+func (r *ring) drain() []task {
+	if r.n == 0 {
+		return nil
+	}
+	out := make([]task, r.n)
+	for i := range out {
+		out[i] = r.pop()
+	}
+	return out
+}

@@ -1,0 +1,242 @@
+package threadpool
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/trident-go/trident/future"
+)
+
+// futureRunner runs a task submitted with Submit: a is the
+// *future.Future[T], b the function.
+type futureRunner[T any] struct{}
+
+func (futureRunner[T]) run(_ *Pool, t *task, abort error) outcome {
+	f := t.a.(*future.Future[T])
+	if abort != nil {
+		if errors.Is(abort, future.ErrCancelled) {
+			if f.Cancel() {
+				return skipped
+			}
+		} else {
+			var zero T
+			f.Complete(zero, abort)
+		}
+		if f.State() == future.Cancelled {
+			return skipped
+		}
+		return failed
+	}
+	// Run does nothing when the future was cancelled while queued (by Cancel
+	// or by its context ending): the worker moves straight on.
+	if !f.Run(t.b.(func(context.Context) (T, error))) {
+		return skipped
+	}
+	if f.State() == future.Done {
+		return completed
+	}
+	return failed
+}
+
+// Submit queues fn to run on a worker and returns its future (Python's
+// executor.submit). fn receives the future's task context: it carries ctx's
+// values and deadline and is cancelled when ctx ends or the future is
+// cancelled while running.
+//
+// While the task waits in the queue, ctx ending or Cancel resolves the
+// future as cancelled at once; a worker later skips it without running it.
+// A panic in fn fails only this future, with a *future.PanicError.
+//
+// Submit never panics and never returns nil: a submit that cannot be
+// accepted comes back as an already failed future whose error says why —
+// a nil fn, ErrShutdown, ErrBrokenPool, or ctx ending while Submit waited
+// for room in a full bounded queue (then the future is cancelled).
+func Submit[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) *future.Future[T] {
+	f, _ := submitFuture(p, ctx, fn, false)
+	return f
+}
+
+// TrySubmit is Submit that never waits for room: when the bounded queue is
+// full it returns a nil future and ErrQueueFull at once. Other submit errors
+// (nil fn, ErrShutdown, ErrBrokenPool, ctx already ended) are returned as the
+// error too, with the already failed future. Python has no counterpart.
+func TrySubmit[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error)) (*future.Future[T], error) {
+	f, err := submitFuture(p, ctx, fn, true)
+	if errors.Is(err, ErrQueueFull) {
+		return nil, err
+	}
+	return f, err
+}
+
+func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) (T, error), try bool) (*future.Future[T], error) {
+	var zero T
+	if p == nil {
+		return future.Resolved(zero, errNilPool), errNilPool
+	}
+	if fn == nil {
+		err := nilFuncError("Submit")
+		return future.Resolved(zero, err), err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	f := future.New[T](ctx)
+	if f.State() != future.Pending { // ctx already ended
+		return f, f.Err()
+	}
+	if err := p.submit(ctx, task{r: futureRunner[T]{}, a: f, b: fn}, try); err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			// ctx ended while we waited for room: the future's own watcher
+			// cancels it (with ctx's error as the cause); wait for that so
+			// the caller gets a final future.
+			<-f.Done()
+			return f, f.Err()
+		}
+		f.Complete(zero, err)
+		return f, err
+	}
+	return f, nil
+}
+
+// goRunner runs a task started with Pool.Go: a is the function.
+type goRunner struct{}
+
+func (goRunner) run(p *Pool, t *task, abort error) outcome {
+	if abort != nil || t.ctx.Err() != nil {
+		return skipped
+	}
+	err := callGo(t.ctx, t.a.(func(context.Context) error))
+	if err == nil {
+		return completed
+	}
+	if p.cfg.onError != nil {
+		p.cfg.onError(err)
+	} else if pe := (*future.PanicError)(nil); errors.As(err, &pe) {
+		logPanic(err)
+	}
+	return failed
+}
+
+func callGo(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = future.NewPanicError(r)
+		}
+	}()
+	return fn(ctx)
+}
+
+// Go queues fn to run on a worker without a future: the cheapest way to run
+// a task (no allocation by the pool). It returns an error only when the task
+// could not be queued: nil fn, ErrShutdown, ErrBrokenPool, or ctx ended
+// (before queueing or while waiting for room in a full queue). If ctx ends
+// while the task is queued, the task is skipped. fn's error, or its panic as
+// a *future.PanicError, goes to the WithErrorHandler function and is counted
+// in Stats.Failed. Use a Group to wait for tasks and collect their first
+// error. Python's executor has no fire-and-forget submit.
+func (p *Pool) Go(ctx context.Context, fn func(context.Context) error) error {
+	if p == nil {
+		return errNilPool
+	}
+	if fn == nil {
+		return nilFuncError("Go")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return p.submit(ctx, task{r: goRunner{}, ctx: ctx, a: fn}, false)
+}
+
+// Group runs tasks on a pool and waits for them all, keeping the first error
+// (like golang.org/x/sync/errgroup, but on the pool's bounded workers and
+// with no goroutine per task). Its context is cancelled by the first
+// error, so queued tasks of the group are then skipped and running ones can
+// stop early. Create it with Pool.NewGroup. Python's closest counterpart is
+// concurrent.futures.wait(fs, return_when=FIRST_EXCEPTION).
+type Group struct {
+	p      *Pool
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+// NewGroup returns a group whose tasks run on p with a context derived from
+// ctx.
+func (p *Pool) NewGroup(ctx context.Context) *Group {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	gctx, cancel := context.WithCancelCause(ctx)
+	return &Group{p: p, ctx: gctx, cancel: cancel}
+}
+
+// Context returns the group's context, the one its tasks receive.
+func (g *Group) Context() context.Context { return g.ctx }
+
+func (g *Group) fail(err error) {
+	g.once.Do(func() {
+		g.err = err
+		g.cancel(err)
+	})
+}
+
+// Go queues fn in the group. If it cannot be queued (nil fn, pool shut down
+// or broken, group context ended while waiting for room) that error becomes
+// the group's error if it is the first. Go blocks only while a bounded queue
+// is full.
+func (g *Group) Go(fn func(context.Context) error) {
+	if fn == nil {
+		g.fail(nilFuncError("Group.Go"))
+		return
+	}
+	if g.p == nil {
+		g.fail(errNilPool)
+		return
+	}
+	if err := g.ctx.Err(); err != nil {
+		g.fail(future.CancelledError(context.Cause(g.ctx)))
+		return
+	}
+	g.wg.Add(1)
+	if err := g.p.submit(g.ctx, task{r: groupRunner{}, a: g, b: fn}, false); err != nil {
+		g.fail(err)
+		g.wg.Done()
+	}
+}
+
+// Wait waits for every task queued with Go and returns the first error, or
+// nil. It then cancels the group's context.
+func (g *Group) Wait() error {
+	g.wg.Wait()
+	g.cancel(context.Canceled)
+	return g.err
+}
+
+type groupRunner struct{}
+
+func (groupRunner) run(_ *Pool, t *task, abort error) outcome {
+	g := t.a.(*Group)
+	defer g.wg.Done()
+	if abort != nil {
+		g.fail(abort)
+		if errors.Is(abort, future.ErrCancelled) {
+			return skipped
+		}
+		return failed
+	}
+	if g.ctx.Err() != nil {
+		g.fail(future.CancelledError(context.Cause(g.ctx)))
+		return skipped
+	}
+	if err := callGo(g.ctx, t.b.(func(context.Context) error)); err != nil {
+		g.fail(err)
+		return failed
+	}
+	return completed
+}
