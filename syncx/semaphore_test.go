@@ -50,8 +50,10 @@ func TestBoundedSemaphoreOverRelease(t *testing.T) {
 	if err := s.Release(); !errors.Is(err, ErrReleasedTooMany) {
 		t.Fatalf("Release on full = %v", err)
 	}
-	if !s.TryAcquire() || !s.TryAcquire() || s.TryAcquire() {
-		t.Fatal("TryAcquire sequence wrong")
+	for i, want := range []bool{true, true, false} {
+		if got := s.TryAcquire(); got != want {
+			t.Fatalf("TryAcquire #%d = %v, want %v", i+1, got, want)
+		}
 	}
 	if err := s.Release(); err != nil {
 		t.Fatal(err)
