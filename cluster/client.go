@@ -201,7 +201,11 @@ func (e *Executor) finished(id string, c *call) {
 	e.mu.Unlock()
 	if c.f.Cancelled() {
 		// Tell the workers: a running task is stopped, a queued one dropped.
-		_ = e.conn.nc.Publish(cancelSubject(e.queue), []byte(id))
+		// A passed deadline needs no message: it travels with the task and
+		// the worker enforces it (and reports DeadlineExceeded) by itself.
+		if !errors.Is(c.f.Err(), context.DeadlineExceeded) {
+			_ = e.conn.nc.Publish(cancelSubject(e.queue), []byte(id))
+		}
 		if seq := c.seq.Load(); seq != 0 {
 			e.acks.Add(1)
 			go func() {

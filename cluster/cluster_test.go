@@ -1,0 +1,536 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/registry"
+)
+
+// hang guard for waits in tests; never a speed assertion.
+const guard = 60 * time.Second
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestTypedRoundTrip(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+
+	var fs []*future.Future[int]
+	for i := range 200 {
+		fs = append(fs, square.Submit(ex, ctx, i))
+	}
+	vs, err := future.Results(ctx, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v != i*i {
+			t.Fatalf("square(%d) = %d", i, v)
+		}
+	}
+	st := ex.Stats()
+	if st.Submitted != 200 || st.Completed != 200 || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRemoteErrorsKeepIdentity(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 2})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+
+	_, err := failing.Submit(ex, ctx, "err").Result(ctx)
+	var re *registry.RemoteError
+	if !errors.As(err, &re) || !errors.Is(err, errOdd) {
+		t.Fatalf("error %v (%T): want a RemoteError matching errOdd", err, err)
+	}
+	_, err = failing.Submit(ex, ctx, "panic").Result(ctx)
+	var pe *future.PanicError
+	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "boom") {
+		t.Fatalf("panic error %v: want a *future.PanicError with boom", err)
+	}
+	// An unknown function is refused by name and dead-lettered.
+	_, err = ex.SubmitRaw(ctx, "clustertest.nope", nil).Result(ctx)
+	if !errors.Is(err, registry.ErrUnknownFunction) {
+		t.Fatalf("unknown function: %v", err)
+	}
+}
+
+func TestUnreachableServerFailsFast(t *testing.T) {
+	// A port nobody listens on: reserve one from an embedded server, stop it.
+	s, err := StartServer(context.Background(), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := s.URL()
+	s.Shutdown()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Connect(context.Background(), ConnectOptions{URL: url, Timeout: 2 * time.Second})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "127.0.0.1") {
+			t.Fatalf("error %v: want ErrUnreachable naming the address", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("Connect to an unreachable server hung")
+	}
+	// A blackholed address with a context deadline: bounded too.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = Connect(ctx, ConnectOptions{URL: "nats://10.255.255.1:4222"})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("blackholed: %v", err)
+	}
+}
+
+func TestWrongCredentialsRefused(t *testing.T) {
+	s := newServer(t, ServerOptions{User: "alice", Password: "right"})
+	for _, o := range []ConnectOptions{
+		{URL: s.URL(), User: "alice", Password: "wrong"},
+		{URL: s.URL()},
+		{URL: s.URL(), Token: "nope"},
+	} {
+		_, err := Connect(context.Background(), o)
+		if !errors.Is(err, ErrAuth) {
+			t.Fatalf("%+v: error %v, want ErrAuth", o, err)
+		}
+		if strings.Contains(err.Error(), "wrong") {
+			t.Fatalf("error leaks the password: %v", err)
+		}
+	}
+	conn := connect(t, ConnectOptions{URL: s.URL(), User: "alice", Password: "right"})
+	_ = conn
+	// Credentials in the URL work too.
+	c2 := connect(t, ConnectOptions{URL: strings.Replace(s.URL(), "nats://", "nats://alice:right@", 1)})
+	_ = c2
+	// Token server.
+	ts := newServer(t, ServerOptions{Token: "s3cret"})
+	if _, err := Connect(context.Background(), ConnectOptions{URL: ts.URL(), Token: "bad"}); !errors.Is(err, ErrAuth) {
+		t.Fatalf("bad token: %v", err)
+	}
+	connect(t, ts.ConnectOptions())
+}
+
+func TestNoAnonymousNonLoopback(t *testing.T) {
+	_, err := StartServer(context.Background(), ServerOptions{Host: "0.0.0.0"})
+	if !errors.Is(err, ErrInsecure) {
+		t.Fatalf("StartServer on 0.0.0.0 without credentials: %v", err)
+	}
+	_, err = StartServer(context.Background(), ServerOptions{Host: "0.0.0.0", User: "u"})
+	if err == nil {
+		t.Fatal("user without password accepted")
+	}
+	for _, tc := range []struct {
+		o    ConnectOptions
+		anon bool
+	}{
+		{ConnectOptions{URL: "nats://127.0.0.1:4222"}, false},
+		{ConnectOptions{URL: "nats://localhost:4222"}, false},
+		{ConnectOptions{URL: "nats://10.1.2.3:4222"}, true},
+		{ConnectOptions{URL: "nats://127.0.0.1:4222,nats://10.1.2.3:4222"}, true},
+		{ConnectOptions{URL: "nats://u:p@10.1.2.3:4222"}, false},
+		{ConnectOptions{URL: "nats://10.1.2.3:4222", Token: "t"}, false},
+		{ConnectOptions{URL: "nats://10.1.2.3:4222", CredsFile: "x.creds"}, false},
+	} {
+		if got := !tc.o.allLoopback() && !tc.o.hasCredentials(); got != tc.anon {
+			t.Errorf("%+v: anonymous remote = %v, want %v", tc.o, got, tc.anon)
+		}
+	}
+	err = Serve(context.Background(), &Conn{anonymousRemote: true}, WorkerOptions{})
+	if !errors.Is(err, ErrInsecure) {
+		t.Fatalf("Serve on an anonymous remote connection: %v", err)
+	}
+	// A password-protected server may listen on all interfaces.
+	s := newServer(t, ServerOptions{Host: "0.0.0.0", User: "u", Password: "p"})
+	connect(t, ConnectOptions{URL: s.URL(), User: "u", Password: "p"})
+}
+
+func TestUndecodableMessageIsDeadLettered(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 2})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+
+	// A corrupt argument for a real function.
+	_, err := ex.SubmitRaw(ctx, square.Name(), []byte("\xff\x00garbage")).Result(ctx)
+	if !errors.Is(err, ErrUndecodable) || !errors.Is(err, registry.ErrDecode) {
+		t.Fatalf("corrupt argument: %v", err)
+	}
+	// A message with no trident headers at all (no reply possible).
+	if err := conn.nc.Publish(taskSubject(DefaultQueue), []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// A message from a submitter with another codec.
+	jex := newExecutor(t, conn, ExecutorOptions{Codec: registry.JSON})
+	_, err = square.Submit(jex, ctx, 3).Result(ctx)
+	if !errors.Is(err, ErrUndecodable) || !strings.Contains(err.Error(), "codec") {
+		t.Fatalf("codec mismatch: %v", err)
+	}
+	// The worker is still alive and serving.
+	if v, err := square.Submit(ex, ctx, 7).Result(ctx); err != nil || v != 49 {
+		t.Fatalf("after bad input: %v %v", v, err)
+	}
+	// Three dead letters, each with a reason.
+	var reasons []string
+	for ctx.Err() == nil {
+		st, err := GetStatus(ctx, conn, "", time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.DeadLetters >= 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dls, err := conn.js.Stream(ctx, DeadStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		m, err := dls.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("dead letter %d: %v", seq, err)
+		}
+		reasons = append(reasons, m.Header.Get(hdrReason))
+	}
+	joined := strings.Join(reasons, " | ")
+	for _, want := range []string{"decode", "missing", "codec"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("dead-letter reasons %q lack %q", joined, want)
+		}
+	}
+}
+
+func TestCancelReachesWorker(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 1})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+
+	st, sp := make(chan struct{}, 1), make(chan error, 1)
+	hookMu.Lock()
+	startedCh["any"], stoppedErr["any"] = st, sp
+	hookMu.Unlock()
+	defer func() {
+		hookMu.Lock()
+		delete(startedCh, "any")
+		delete(stoppedErr, "any")
+		hookMu.Unlock()
+	}()
+	f := sleepMs.Submit(ex, ctx, 60_000)
+	// Queued behind it on the single slot: cancelled before it runs.
+	queued := sleepMs.Submit(ex, ctx, 60_000)
+	select {
+	case <-st:
+	case <-ctx.Done():
+		t.Fatal("task never started")
+	}
+	if !f.Cancel() {
+		t.Fatal("Cancel on a remote task reported false")
+	}
+	select {
+	case cause := <-sp:
+		if !errors.Is(cause, errCancelRequested) {
+			t.Fatalf("worker saw cause %v", cause)
+		}
+	case <-ctx.Done():
+		t.Fatal("cancellation never reached the worker")
+	}
+	if _, err := f.Result(ctx); !errors.Is(err, future.ErrCancelled) {
+		t.Fatalf("cancelled future: %v", err)
+	}
+	queued.Cancel()
+	// The worker is free again and serves new work.
+	if v, err := square.Submit(ex, ctx, 5).Result(ctx); err != nil || v != 25 {
+		t.Fatalf("after cancel: %v %v", v, err)
+	}
+}
+
+func TestDeadlineEnforced(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 1})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+
+	sp := make(chan error, 1)
+	hookMu.Lock()
+	stoppedErr["any"] = sp
+	hookMu.Unlock()
+	defer func() {
+		hookMu.Lock()
+		delete(stoppedErr, "any")
+		hookMu.Unlock()
+	}()
+	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := sleepMs.Submit(ex, dctx, 60_000).Result(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want DeadlineExceeded", err)
+	}
+	select {
+	case cause := <-sp:
+		if !errors.Is(cause, context.DeadlineExceeded) {
+			t.Fatalf("worker saw %v", cause)
+		}
+	case <-ctx.Done():
+		t.Fatal("the worker never stopped the task at its deadline")
+	}
+}
+
+func TestHeartbeatsPreventRedelivery(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 2, AckWait: 300 * time.Millisecond})
+	// A second worker that would gladly take a redelivered task.
+	conn2 := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn2, WorkerOptions{Concurrency: 2, AckWait: 300 * time.Millisecond})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+	v, err := sleepMs.Submit(ex, ctx, 1500).Result(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(v, "/1") {
+		t.Fatalf("result %q: the 1.5s task was redelivered despite heartbeats", v)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := ex.Stats(); st.Duplicates != 0 || st.Redelivered != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestStatusShowsWorkersAndQueue(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	ex := newExecutor(t, conn, ExecutorOptions{Queue: "status"})
+	ctx := waitCtx(t)
+	// No worker yet: tasks wait in the stream.
+	var fs []*future.Future[int]
+	for i := range 5 {
+		fs = append(fs, square.Submit(ex, ctx, i))
+	}
+	for ctx.Err() == nil {
+		st, err := GetStatus(ctx, conn, "status", 10*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.QueueDepth == 5 {
+			if !st.NoConsumer || len(st.Workers) != 0 {
+				t.Fatalf("status %+v", st)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	serveInProcess(t, conn, WorkerOptions{Queue: "status", Concurrency: 3, Name: "w1"})
+	if _, err := future.Results(ctx, fs); err != nil {
+		t.Fatal(err)
+	}
+	st, err := GetStatus(ctx, conn, "status", 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.QueueDepth != 0 || st.InFlight != 0 || len(st.Workers) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	w := st.Workers[0]
+	if w.Name != "w1" || w.Concurrency != 3 || w.Done != 5 || w.Queue != "status" {
+		t.Fatalf("worker %+v", w)
+	}
+	if _, err := GetStatus(ctx, conn, "bad queue", 0); err == nil {
+		t.Fatal("bad queue name accepted")
+	}
+}
+
+func TestExecutorShutdownAndClose(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	ctx := waitCtx(t)
+	ex, err := NewExecutor(ctx, conn, ExecutorOptions{Queue: "sd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := square.Submit(ex, ctx, 4)
+	// No worker: Shutdown with a short context gives up, Close fails it.
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := ex.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Result(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("pending future after Close: %v", err)
+	}
+	if _, err := square.Submit(ex, ctx, 1).Result(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close: %v", err)
+	}
+	// Shutdown that completes: a worker drains the queue.
+	ex2 := newExecutor(t, conn, ExecutorOptions{Queue: "sd2"})
+	var fs []*future.Future[int]
+	for i := range 50 {
+		fs = append(fs, square.Submit(ex2, ctx, i))
+	}
+	serveInProcess(t, conn, WorkerOptions{Queue: "sd2"})
+	if err := ex2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if !f.Finished() || f.Err() != nil {
+			t.Fatalf("after Shutdown: %v %v", f, f.Err())
+		}
+	}
+}
+
+// Many goroutines submitting and cancelling at once: every future ends,
+// nothing hangs, and the counters add up.
+func TestStressSubmitCancel(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 8})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []*future.Future[int]
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				f := work.Submit(ex, ctx, g*1000+i)
+				if i%5 == 0 {
+					f.Cancel()
+				}
+				mu.Lock()
+				all = append(all, f)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	okN, cancelled := 0, 0
+	for _, f := range all {
+		v, err := f.Result(ctx)
+		switch {
+		case err == nil:
+			if v%2 != 0 {
+				t.Fatalf("bad value %d", v)
+			}
+			okN++
+		case errors.Is(err, future.ErrCancelled):
+			cancelled++
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	if cancelled < 8*30 || okN+cancelled != len(all) {
+		t.Fatalf("ok %d cancelled %d of %d", okN, cancelled, len(all))
+	}
+	if st := ex.Stats(); st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestCommandJobs(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Queue: "cmd", Concurrency: 2, Handler: CommandHandler(nil, "w", nil)})
+	ex := newExecutor(t, conn, ExecutorOptions{Queue: "cmd"})
+	ctx := waitCtx(t)
+	r, err := SubmitCommand(ctx, ex, CommandJob{Command: "read x; echo out $x; echo err >&2; exit 3", Stdin: []byte("hi\n")}).Result(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ExitCode != 3 || string(r.Stdout) != "out hi\n" || string(r.Stderr) != "err\n" || r.Worker != "w" || r.Delivery != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = SubmitCommand(dctx, ex, CommandJob{Command: "sleep 30"}).Result(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("timed-out command: %v", err)
+	}
+	// Functions still work through the command handler.
+	if v, err := square.Submit(ex, ctx, 9).Result(ctx); err != nil || v != 81 {
+		t.Fatalf("function via command handler: %v %v", v, err)
+	}
+	if _, err := RunCommand(ctx, CommandJob{}); err == nil {
+		t.Fatal("empty command accepted")
+	}
+}
+
+func TestQueueNames(t *testing.T) {
+	for _, q := range []string{"", "a.b", "a b", "*", ">"} {
+		if validQueue(q) == nil {
+			t.Errorf("queue %q accepted", q)
+		}
+	}
+	if err := validQueue("jobs-1_x"); err != nil {
+		t.Error(err)
+	}
+}
+
+func FuzzParseDeadline(f *testing.F) {
+	f.Add("1700000000000000000")
+	f.Add("")
+	f.Add("-5")
+	f.Add("x")
+	f.Fuzz(func(t *testing.T, v string) {
+		h := nats.Header{}
+		h.Set(hdrDeadline, v)
+		d, ok, err := parseDeadline(h)
+		if err == nil && ok && deadlineHeader(d) != strings.TrimSpace(v) && v != "" {
+			// Round trip must hold for every accepted value.
+			if deadlineHeader(d) != v {
+				t.Fatalf("%q -> %v -> %q", v, d, deadlineHeader(d))
+			}
+		}
+	})
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("nats://u:secret@h:4222")
+	f.Add("nats://h:1,nats://a:pw@b:2")
+	f.Add("%zz")
+	f.Fuzz(func(t *testing.T, u string) {
+		out := redact(u)
+		for _, part := range strings.Split(u, ",") {
+			if i := strings.Index(part, "://"); i >= 0 {
+				rest := part[i+3:]
+				if at := strings.LastIndex(rest, "@"); at > 0 {
+					if c := strings.Index(rest[:at], ":"); c >= 0 && len(rest[c+1:at]) > 3 && !strings.Contains(rest[c+1:at], "/") {
+						if strings.Contains(out, ":"+rest[c+1:at]+"@") {
+							t.Fatalf("password of %q visible in %q", u, out)
+						}
+					}
+				}
+			}
+		}
+	})
+}
