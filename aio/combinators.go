@@ -1,0 +1,377 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+
+	"github.com/trident-go/trident/future"
+)
+
+// ErrTimeout is the error of a Timeout scope or WaitFor whose deadline
+// passed (Python's TimeoutError). errors.Is(ErrTimeout,
+// context.DeadlineExceeded) is true.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string        { return "aio: timeout: " + context.DeadlineExceeded.Error() }
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+func (timeoutError) Timeout() bool        { return true }
+
+// Sleep suspends the coroutine for d on the loop's clock (Python's
+// asyncio.sleep). Sleep(t, 0) just lets the other ready coroutines run
+// (see Yield). It returns the cancellation error if the task is cancelled
+// meanwhile.
+func Sleep(t *T, d time.Duration) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		return t.yieldNow()
+	}
+	l := t.loop
+	id := t.newPark()
+	l.timerSeq++
+	h := &Handle{t: t, id: id, when: l.nowNanos() + int64(d), seq: l.timerSeq, inHeap: true, loop: l}
+	l.timers.push(h)
+	err := t.park()
+	if err != nil {
+		h.Cancel()
+	}
+	return err
+}
+
+// Yield lets every other ready coroutine run once before this one continues
+// (Python's await asyncio.sleep(0)).
+func Yield(t *T) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	return t.yieldNow()
+}
+
+func (t *T) yieldNow() error {
+	t.newPark()
+	t.state = stateReady
+	t.loop.pushTask(t)
+	t.co.yield(struct{}{})
+	if t.mustCancel {
+		t.mustCancel = false
+		return t.cancelErr
+	}
+	return nil
+}
+
+// checkLoop marks tasks of this loop as awaited and rejects those of another.
+func checkLoop[W future.Waitable](t *T, ws []W) error {
+	for _, w := range ws {
+		if lt, ok := any(w).(loopTask); ok {
+			o := lt.core()
+			if o.loop != nil && o.loop != t.loop {
+				return ErrOtherLoop
+			}
+			if o == t {
+				return ErrAwaitSelf
+			}
+			o.retrieved = true
+		}
+	}
+	return nil
+}
+
+func toWaitables[W future.Waitable](ws []W) []future.Waitable {
+	out := make([]future.Waitable, len(ws))
+	for i, w := range ws {
+		out[i] = w
+	}
+	return out
+}
+
+// waitSet parks t until done(i) (called as each ws[i] ends) says so. It
+// returns the cancellation error if t is cancelled first.
+func (t *T) waitSet(ws []future.Waitable, done func(i int) bool) error {
+	w := newWatch(t, ws, done)
+	defer w.close()
+	if w.fired {
+		return nil
+	}
+	return t.park()
+}
+
+// cancelAndWait cancels every waitable that is not final and waits until
+// those of this loop have finished their cleanup. Further cancellations of t
+// meanwhile are absorbed: t is already on its way out.
+func (t *T) cancelAndWait(ws []future.Waitable) {
+	var local []future.Waitable
+	for _, w := range ws {
+		if w.State().Final() {
+			continue
+		}
+		if lt, ok := w.(loopTask); ok && lt.core().loop == t.loop {
+			lt.core().cancel(ErrCancelled)
+			local = append(local, w)
+		} else if c, ok := w.(interface{ Cancel() bool }); ok {
+			c.Cancel()
+		}
+	}
+	for {
+		left := 0
+		for _, w := range local {
+			if !w.State().Final() {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		t.waitSet(local, func(int) bool { left--; return left == 0 })
+	}
+}
+
+// Gather waits for every awaitable and returns their values in argument
+// order (Python's asyncio.gather). It fails fast: the first error to
+// happen is returned at once, and the other awaitables keep running, as in
+// Python. If the gathering task is cancelled, every awaitable not yet final is
+// cancelled and Gather returns after their cleanup. See GatherAll to collect
+// every error instead.
+func Gather[R any, A Awaitable[R]](t *T, aws ...A) ([]R, error) {
+	if err := t.enter(); err != nil {
+		return nil, err
+	}
+	if err := checkLoop(t, aws); err != nil {
+		return nil, err
+	}
+	ws := toWaitables(aws)
+	var first error
+	left := 0
+	for _, a := range aws {
+		if !a.State().Final() {
+			left++
+		} else if err := a.Err(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil && left > 0 {
+		err := t.waitSet(ws, func(i int) bool {
+			left--
+			if e := aws[i].Err(); e != nil && first == nil {
+				first = e
+				return true
+			}
+			return left == 0
+		})
+		if err != nil {
+			t.cancelAndWait(ws)
+			return nil, err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	out := make([]R, len(aws))
+	for i, a := range aws {
+		out[i], _, _ = a.Value()
+	}
+	return out, nil
+}
+
+// GatherAll waits for every awaitable and returns all values and all errors,
+// both in argument order (Python's gather(..., return_exceptions=True)):
+// errs[i] is the error of aws[i]. The returned error is not nil only when the
+// gathering task itself is cancelled (then the awaitables are cancelled too
+// and waited for) or misused.
+func GatherAll[R any, A Awaitable[R]](t *T, aws ...A) (vals []R, errs []error, err error) {
+	if err := t.enter(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkLoop(t, aws); err != nil {
+		return nil, nil, err
+	}
+	ws := toWaitables(aws)
+	left := 0
+	for _, a := range aws {
+		if !a.State().Final() {
+			left++
+		}
+	}
+	if left > 0 {
+		if err := t.waitSet(ws, func(int) bool { left--; return left == 0 }); err != nil {
+			t.cancelAndWait(ws)
+			return nil, nil, err
+		}
+	}
+	vals = make([]R, len(aws))
+	errs = make([]error, len(aws))
+	for i, a := range aws {
+		vals[i], errs[i], _ = a.Value()
+	}
+	return vals, errs, nil
+}
+
+// Wait waits for the waitables as mode says (future.AllCompleted,
+// FirstCompleted or FirstError) and splits them into final and not final,
+// keeping their order (Python's asyncio.wait). Nothing is cancelled: not when
+// Wait returns, not when the waiting task is cancelled. Use Timeout around
+// it for Python's timeout argument.
+func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending []W, err error) {
+	if err := t.enter(); err != nil {
+		return nil, nil, err
+	}
+	if mode < future.AllCompleted || mode > future.FirstError {
+		return nil, nil, errors.New("aio.Wait: unknown wait mode " + mode.String())
+	}
+	if err := checkLoop(t, ws); err != nil {
+		return nil, nil, err
+	}
+	satisfied := func() bool {
+		all := true
+		for _, w := range ws {
+			s := w.State()
+			if !s.Final() {
+				all = false
+				continue
+			}
+			if mode == future.FirstCompleted || (mode == future.FirstError && s != future.Done) {
+				return true
+			}
+		}
+		return all
+	}
+	if !satisfied() {
+		err = t.waitSet(toWaitables(ws), func(int) bool { return satisfied() })
+	}
+	for _, w := range ws {
+		if w.State().Final() {
+			done = append(done, w)
+		} else {
+			pending = append(pending, w)
+		}
+	}
+	return done, pending, err
+}
+
+// AsCompleted yields the waitables as they become final (Python's
+// asyncio.as_completed, yielding the waitables themselves rather than new
+// awaitables). Those already final come first, in order. If the task is
+// cancelled while waiting, it yields the zero W with the cancellation error
+// and stops; nothing is cancelled. The loop body runs in the coroutine, so it
+// may await.
+func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
+	return func(yield func(W, error) bool) {
+		var zero W
+		if err := t.enter(); err != nil {
+			yield(zero, err)
+			return
+		}
+		if err := checkLoop(t, ws); err != nil {
+			yield(zero, err)
+			return
+		}
+		yielded := make([]bool, len(ws))
+		left := len(ws)
+		for left > 0 {
+			progressed := false
+			for i, w := range ws {
+				if !yielded[i] && w.State().Final() {
+					yielded[i] = true
+					left--
+					progressed = true
+					if !yield(w, nil) {
+						return
+					}
+				}
+			}
+			if left == 0 || progressed {
+				continue
+			}
+			var pend []future.Waitable
+			for i, w := range ws {
+				if !yielded[i] {
+					pend = append(pend, w)
+				}
+			}
+			if err := t.enter(); err != nil {
+				yield(zero, err)
+				return
+			}
+			if err := t.waitSet(pend, func(int) bool { return true }); err != nil {
+				yield(zero, err)
+				return
+			}
+		}
+	}
+}
+
+// Shield awaits aw but does not pass a cancellation of the awaiting task on
+// to it (Python's asyncio.shield): if the task is cancelled, Shield returns
+// the cancellation error at once and aw keeps running.
+func Shield[R any](t *T, aw Awaitable[R]) (R, error) {
+	var zero R
+	if err := t.enter(); err != nil {
+		return zero, err
+	}
+	if err := t.await(aw, true); err != nil {
+		return zero, err
+	}
+	v, err, _ := aw.Value()
+	return v, err
+}
+
+// Timeout runs body (which awaits with the same t) and cancels it when d
+// has passed on the loop's clock; it then returns ErrTimeout, which matches
+// context.DeadlineExceeded (Python's async with asyncio.timeout(d)). Like
+// Python it uses the task's cancellation count, so a cancellation from
+// outside during the scope is not mistaken for the timeout and nested
+// scopes each report their own. Body should return the cancellation error it
+// receives; if it swallows it and returns nil, Timeout returns nil.
+func Timeout(t *T, d time.Duration, body func() error) error {
+	if err := t.onLoop(); err != nil {
+		return err
+	}
+	return TimeoutAt(t, t.loop.Now().Add(d), body)
+}
+
+// TimeoutAt is Timeout with an absolute deadline on the loop's clock
+// (Python's asyncio.timeout_at).
+func TimeoutAt(t *T, deadline time.Time, body func() error) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	if body == nil {
+		return ErrNilFunc
+	}
+	l := t.loop
+	base := t.cancels
+	expired := false
+	h := l.CallAt(deadline, func() {
+		expired = true
+		t.cancel(future.CancelledError(ErrTimeout))
+	})
+	err := body()
+	h.Cancel()
+	if expired {
+		if t.Uncancel() <= base && err != nil && errors.Is(err, future.ErrCancelled) {
+			return ErrTimeout
+		}
+	}
+	return err
+}
+
+// WaitFor awaits aw for at most d (Python's asyncio.wait_for): on timeout aw
+// is cancelled (and, if it is a task of this loop, waited for) and ErrTimeout
+// is returned.
+func WaitFor[R any](t *T, aw Awaitable[R], d time.Duration) (R, error) {
+	var v R
+	var aerr error
+	err := Timeout(t, d, func() error {
+		v, aerr = Await(t, aw)
+		return aerr
+	})
+	if err == ErrTimeout {
+		var zero R
+		return zero, err
+	}
+	return v, err
+}

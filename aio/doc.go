@@ -1,0 +1,72 @@
+// Package aio is an asyncio-style event loop for Go: one coroutine runs at a
+// time, tasks are cancelled in a structured way, and time can be virtual.
+//
+// Go's goroutines already overlap slow waits, so the loop earns its place
+// with three things goroutines do not give:
+//
+//   - One coroutine runs at a time. State shared between the coroutines of a
+//     loop needs no mutex and has no data race: control passes from one to
+//     the next only at an await, and each hand-off is a happens-before edge,
+//     so the race detector agrees.
+//   - Cancellation and deadlines are structured. Task.Cancel delivers
+//     ErrCancelled at the task's next await, where defer does the cleanup;
+//     Timeout cancels exactly what it wraps; a TaskGroup cannot leak a child.
+//   - Time can be virtual. Under WithVirtualTime the clock jumps to the next
+//     timer whenever every coroutine waits, so a test full of hour-long sleeps
+//     and timeouts runs in microseconds, deterministically.
+//
+// # Coroutines
+//
+// A coroutine is a Go function that receives a *T, the handle through which
+// it awaits. Python's
+//
+//	async def fetch_data():
+//	    await asyncio.sleep(1)
+//	    return "data"
+//
+// is
+//
+//	func fetchData(t *aio.T) (string, error) {
+//	    if err := aio.Sleep(t, time.Second); err != nil {
+//	        return "", err // cancelled
+//	    }
+//	    return "data", nil
+//	}
+//
+// The articles' two ways of writing async code map as follows. Awaiting a
+// coroutine directly is a plain call, fetchData(t): the caller pauses until
+// it returns, while other tasks keep running. Python's create_task is Go: the
+// coroutine is scheduled to run concurrently, the caller continues at once
+// and collects the result later with Await.
+//
+// aio.Run(ctx, main) runs main on a new loop and returns its result.
+//
+// # How it runs
+//
+// Every task runs on its own goroutine, but the loop hands control over with
+// runtime coroutine switches (iter.Pull), so exactly one of them (or the loop
+// itself) runs at any moment. Awaits that need to wait park the coroutine and
+// switch back to the loop, which runs the next ready coroutine, fires due
+// timers (a heap with lazy removal) and picks up calls made from other
+// goroutines (CallSoonThreadsafe, Submit, completions of awaited futures).
+// Coroutine goroutines are pooled and reused from task to task.
+//
+// # Leaving the loop
+//
+// A coroutine must not block: a time.Sleep or a blocking read stops every
+// other coroutine of the loop (debug mode, WithDebug, reports it). Blocking
+// calls go through ToThread (a goroutine) or RunInExecutor (a thread pool);
+// CPU-bound work goes to a process pool, whose *future.Future is awaited
+// with Await like any other. TCP streams (OpenConnection, StartServer) do
+// their blocking I/O on goroutines and the netpoller; the coroutine only
+// awaits.
+//
+// # Differences from asyncio
+//
+// Await is a function, not syntax, and every awaiting call can return an
+// error, the cancellation among them. A cancellation request is delivered at
+// the next await even when what is awaited is already complete. Loop
+// methods other than CallSoonThreadsafe and Submit, and Task.Cancel, must be
+// called from the loop; the primitives (Event, Lock, Semaphore, Condition,
+// Queue) are loop-local and use no OS locks.
+package aio

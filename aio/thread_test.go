@@ -1,0 +1,205 @@
+package aio_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/aio"
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/threadpool"
+)
+
+func TestToThread(t *testing.T) {
+	v, err := aio.Run(context.Background(), func(t *aio.T) (string, error) {
+		return aio.ToThread(t, func(ctx context.Context) (string, error) {
+			time.Sleep(5 * time.Millisecond) // a blocking call, off the loop
+			return "Completed", nil
+		})
+	})
+	if v != "Completed" || err != nil {
+		t.Fatalf("got %q %v", v, err)
+	}
+}
+
+func TestToThreadCancelledCancelsContext(t *testing.T) {
+	sawCancel := make(chan bool, 1)
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		task := aio.Go(t, func(t *aio.T) (int, error) {
+			return aio.ToThread(t, func(ctx context.Context) (int, error) {
+				select {
+				case <-ctx.Done():
+					sawCancel <- true
+					return 0, ctx.Err()
+				case <-time.After(10 * time.Second):
+					sawCancel <- false
+					return 1, nil
+				}
+			})
+		})
+		if err := aio.Sleep(t, 5*time.Millisecond); err != nil {
+			return 0, err
+		}
+		task.Cancel()
+		_, err := aio.Await(t, task)
+		if !errors.Is(err, aio.ErrCancelled) {
+			return 0, errors.New("task error " + errString(err))
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !<-sawCancel {
+		t.Fatal("blocking function never saw its context cancelled")
+	}
+}
+
+func TestVirtualClockWaitsForOutsideWork(t *testing.T) {
+	var order []string
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		sleeper := aio.Go(t, func(t *aio.T) (int, error) {
+			err := aio.Sleep(t, time.Hour)
+			order = append(order, "slept 1h")
+			return 0, err
+		})
+		_, err := aio.ToThread(t, func(ctx context.Context) (int, error) {
+			time.Sleep(20 * time.Millisecond)
+			return 0, nil
+		})
+		order = append(order, "thread done")
+		if err != nil {
+			return 0, err
+		}
+		return aio.Await(t, sleeper)
+	}, aio.WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(order, ","); s != "thread done,slept 1h" {
+		t.Fatalf("order %q: the virtual clock jumped while a thread was working", s)
+	}
+}
+
+type goExecutor struct{ n int }
+
+func (e *goExecutor) Go(ctx context.Context, fn func(context.Context) error) error {
+	e.n++
+	done := make(chan struct{})
+	go func() { defer close(done); fn(ctx) }()
+	<-done // a synchronous "pool": simplest executor that still runs on another goroutine
+	return nil
+}
+
+type brokenExecutor struct{}
+
+var errBroken = errors.New("pool shut down")
+
+func (brokenExecutor) Go(context.Context, func(context.Context) error) error { return errBroken }
+
+func TestRunInExecutor(t *testing.T) {
+	ex := &goExecutor{}
+	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		v, err := aio.RunInExecutor(t, ex, func(ctx context.Context) (int, error) { return 6 * 7, nil })
+		if err != nil {
+			return 0, err
+		}
+		if _, err := aio.RunInExecutor(t, brokenExecutor{}, func(ctx context.Context) (int, error) { return 0, nil }); !errors.Is(err, errBroken) {
+			return 0, errors.New("broken executor: " + errString(err))
+		}
+		_, perr := aio.RunInExecutor(t, ex, func(ctx context.Context) (int, error) { panic("in pool") })
+		var pe *future.PanicError
+		if !errors.As(perr, &pe) {
+			return 0, errors.New("panic in executor: " + errString(perr))
+		}
+		return v, nil
+	})
+	if v != 42 || err != nil || ex.n != 2 {
+		t.Fatalf("got %v %v n=%d", v, err, ex.n)
+	}
+}
+
+func TestAwaitForeignFuture(t *testing.T) {
+	f := future.New[int](context.Background())
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		f.Run(func(context.Context) (int, error) { return 9, nil })
+	}()
+	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		ready := future.Resolved(1, nil)
+		if v, err := aio.Await(t, ready); v != 1 || err != nil {
+			return 0, errors.New("ready future")
+		}
+		return aio.Await(t, f)
+	})
+	if v != 9 || err != nil {
+		t.Fatalf("got %v %v", v, err)
+	}
+}
+
+func TestSubmitFromAnotherGoroutine(t *testing.T) {
+	loopCh := make(chan *aio.Loop)
+	results := make(chan error, 1)
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		stop := false
+		go func() {
+			l := <-loopCh
+			f := aio.Submit(l, context.Background(), func(t *aio.T) (int, error) {
+				return 5, aio.Sleep(t, time.Millisecond)
+			})
+			v, err := f.Result(context.Background())
+			if err == nil && v != 5 {
+				err = errors.New("wrong value")
+			}
+			if err == nil {
+				// Cancelling the future cancels the task.
+				g := aio.Submit(l, context.Background(), func(t *aio.T) (int, error) {
+					return 0, aio.Sleep(t, time.Hour)
+				})
+				time.Sleep(5 * time.Millisecond)
+				g.Cancel()
+				if _, gerr := g.Result(context.Background()); !errors.Is(gerr, future.ErrCancelled) {
+					err = errors.New("cancelled submit: " + errString(gerr))
+				}
+			}
+			results <- err
+			aio.Submit(l, context.Background(), func(t *aio.T) (int, error) { stop = true; return 0, nil })
+		}()
+		loopCh <- t.Loop()
+		for !stop {
+			if err := aio.Sleep(t, time.Millisecond); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-results; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestThreadpoolAsExecutorAndFutures(t *testing.T) {
+	p, err := threadpool.New(threadpool.WithWorkers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	var _ aio.Executor = p
+	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		a, err := aio.RunInExecutor(t, p, func(ctx context.Context) (int, error) { return 40, nil })
+		if err != nil {
+			return 0, err
+		}
+		// Any executor's *future.Future is awaitable: the general bridge.
+		b, err := aio.Await(t, threadpool.Submit(p, t.Context(), func(ctx context.Context) (int, error) { return 2, nil }))
+		return a + b, err
+	})
+	if v != 42 || err != nil {
+		t.Fatalf("got %v %v", v, err)
+	}
+}
