@@ -179,7 +179,11 @@ func New[T any](ctx context.Context) *Future[T] {
 			f.tctx.err = err
 			return f
 		}
+		// The watcher may fire at once, in another goroutine, and read
+		// f.stop in finishLocked: publish it under the lock.
+		f.mu.Lock()
 		f.stop = context.AfterFunc(ctx, f.parentDone)
+		f.mu.Unlock()
 	}
 	return f
 }

@@ -50,11 +50,18 @@ func Map[In, Out any](p *Pool, ctx context.Context, inputs iter.Seq[In], fn func
 			window = 2 * p.cfg.workers
 		}
 		mctx, cancel := context.WithCancel(ctx)
-		defer cancel() // early stop: cancels what is still in flight
-
 		// fifo of in-flight futures, a ring of the window size
 		fifo := make([]*future.Future[Out], window)
 		head, n := 0, 0
+		defer func() {
+			// Early stop: cancel what is still in flight, newest first, so
+			// that a worker cannot pick up a queued task between two
+			// cancellations (the queue is FIFO).
+			for i := n - 1; i >= 0; i-- {
+				fifo[(head+i)%window].Cancel()
+			}
+			cancel()
+		}()
 		stop := false
 		// next yields the oldest in-flight result; it reports false when
 		// the iteration must end.

@@ -75,6 +75,8 @@ type worker struct {
 	wake  chan struct{} // capacity 1: one token per park
 	timer *time.Timer
 	cur   task // the task being run (a field, so that &cur does not allocate)
+	// parkedAt is when the worker last parked (for the idle timeout).
+	parkedAt time.Time
 
 	// counters written by this worker only, read by Stats
 	completed atomic.Uint64
@@ -98,7 +100,9 @@ type Pool struct {
 	idle      []*worker // parked workers, most recent last
 	all       []*worker // live workers
 	nworkers  int
-	waking    int // workers woken or spawned that have not reached the queue yet
+	waking    int          // workers woken or spawned that have not reached the queue yet
+	spinning  int          // workers polling the queue before parking
+	qlen      atomic.Int64 // mirror of q.n for spinners, read without the lock
 	closing   bool
 	broken    error
 	space     chan struct{} // closed when the bounded queue frees a slot
@@ -122,6 +126,7 @@ func New(opts ...Option) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, exited: make(chan struct{})}
+	p.q.mirror = &p.qlen
 	p.initCtx, p.initCancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -163,24 +168,37 @@ func (p *Pool) submit(ctx context.Context, t task, try bool) error {
 	}
 	p.q.push(t)
 	p.submitted++
-	var w *worker
-	if p.waking < p.q.n {
-		if n := len(p.idle); n > 0 {
-			w = p.idle[n-1]
-			p.idle[n-1] = nil
-			p.idle = p.idle[:n-1]
-			p.waking++
-		} else if p.nworkers < p.cfg.workers {
-			nw := &worker{wake: make(chan struct{}, 1)}
-			p.nworkers++
-			p.waking++
-			p.all = append(p.all, nw)
-			go p.work(nw)
-		}
-	}
+	w := p.wakeLocked()
 	p.mu.Unlock()
 	if w != nil {
 		w.wake <- struct{}{}
+	}
+	return nil
+}
+
+// wakeLocked makes sure some worker is on its way to the queue: unless one
+// is already spinning or being woken, it takes the most recently parked
+// worker off the idle list (the caller sends it its token after unlocking)
+// or starts a new one if the bound allows. Waking one worker at a time and
+// letting each woken worker wake the next while work remains (see work)
+// keeps wake-ups off the submitter's path. p.mu is held.
+func (p *Pool) wakeLocked() *worker {
+	if p.waking > 0 || p.spinning > 0 {
+		return nil
+	}
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.waking++
+		return w
+	}
+	if p.nworkers < p.cfg.workers {
+		nw := &worker{wake: make(chan struct{}, 1)}
+		p.nworkers++
+		p.waking++
+		p.all = append(p.all, nw)
+		go p.work(nw)
 	}
 	return nil
 }
@@ -215,7 +233,14 @@ func (p *Pool) work(w *worker) {
 		if p.q.n > 0 {
 			w.cur = p.q.pop()
 			p.freeSpaceLocked()
+			var next *worker
+			if p.q.n > 0 {
+				next = p.wakeLocked() // more work: pass the wake-up on
+			}
 			p.mu.Unlock()
+			if next != nil {
+				next.wake <- struct{}{}
+			}
 			o := w.cur.r.run(p, &w.cur, nil)
 			w.cur = task{} // drop references to the finished task
 			switch o {
@@ -232,6 +257,21 @@ func (p *Pool) work(w *worker) {
 		if p.closing || p.broken != nil {
 			break
 		}
+		if p.spinning == 0 {
+			// One worker at a time spins briefly before parking: a burst
+			// of submits then finds it awake, and nobody pays for a
+			// wake-up.
+			p.spinning++
+			p.mu.Unlock()
+			for i := 0; i < spinRounds && p.qlen.Load() == 0; i++ {
+				runtime.Gosched()
+			}
+			p.mu.Lock()
+			p.spinning--
+			if p.q.n > 0 || p.closing || p.broken != nil {
+				continue
+			}
+		}
 		p.idle = append(p.idle, w)
 		p.mu.Unlock()
 		if !p.park(w) {
@@ -244,42 +284,55 @@ func (p *Pool) work(w *worker) {
 	p.mu.Unlock()
 }
 
-// park waits for a wake-up token. It reports false when the worker timed
-// out and retired (it then has already left the pool).
+// spinRounds is how many times an idle worker yields, checking the queue,
+// before it parks.
+const spinRounds = 32
+
+// park waits for a wake-up token. It reports false when the worker stayed
+// idle for the idle timeout and retired (it has then left the pool).
+//
+// The idle timer is not re-armed on every park (that would cost a timer
+// heap operation per park): it runs on, and when it fires the worker
+// checks how long it has really been parked and re-arms for the rest.
 func (p *Pool) park(w *worker) bool {
 	d := p.cfg.idleTimeout
 	if d <= 0 {
 		<-w.wake
 		return true
 	}
+	w.parkedAt = time.Now()
 	if w.timer == nil {
 		w.timer = time.NewTimer(d)
-	} else {
-		w.timer.Reset(d)
 	}
-	select {
-	case <-w.wake:
-		w.timer.Stop()
-		return true
-	case <-w.timer.C:
-	}
-	p.mu.Lock()
-	i := slices.Index(p.idle, w)
-	if i < 0 {
-		// Someone took us off the idle list and is sending a token.
+	for {
+		select {
+		case <-w.wake:
+			return true
+		case <-w.timer.C:
+		}
+		p.mu.Lock()
+		i := slices.Index(p.idle, w)
+		if i < 0 {
+			// Someone took us off the idle list and is sending a token.
+			p.mu.Unlock()
+			<-w.wake
+			return true
+		}
+		if idle := time.Since(w.parkedAt); idle < d {
+			w.timer.Reset(d - idle)
+			p.mu.Unlock()
+			continue
+		}
+		p.idle = slices.Delete(p.idle, i, i+1)
+		if p.q.n > 0 && !p.closing && p.broken == nil {
+			p.waking++ // the caller's loop undoes this
+			p.mu.Unlock()
+			return true
+		}
+		p.exitLocked(w)
 		p.mu.Unlock()
-		<-w.wake
-		return true
+		return false
 	}
-	p.idle = slices.Delete(p.idle, i, i+1)
-	if p.q.n > 0 && !p.closing && p.broken == nil {
-		p.waking++ // the caller's loop undoes this
-		p.mu.Unlock()
-		return true
-	}
-	p.exitLocked(w)
-	p.mu.Unlock()
-	return false
 }
 
 // exitLocked removes w from the pool. p.mu is held.

@@ -1,11 +1,15 @@
 package threadpool
 
+import "sync/atomic"
+
 // ring is a growable FIFO of tasks in a power-of-two circular buffer. It is
 // guarded by Pool.mu.
 type ring struct {
 	buf  []task
 	head int
 	n    int
+	// mirror, when set, is kept equal to n for lock-free readers.
+	mirror *atomic.Int64
 }
 
 const (
@@ -19,6 +23,7 @@ func (r *ring) push(t task) {
 	}
 	r.buf[(r.head+r.n)&(len(r.buf)-1)] = t
 	r.n++
+	r.mirror.Store(int64(r.n))
 }
 
 func (r *ring) pop() task {
@@ -26,6 +31,7 @@ func (r *ring) pop() task {
 	r.buf[r.head] = task{}
 	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.n--
+	r.mirror.Store(int64(r.n))
 	if r.n == 0 {
 		r.head = 0
 		if len(r.buf) > ringShrink {

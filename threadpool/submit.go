@@ -28,6 +28,12 @@ func (futureRunner[T]) run(_ *Pool, t *task, abort error) outcome {
 		}
 		return failed
 	}
+	// The submit context may have ended an instant ago, before its watcher
+	// cancelled the future: do it here so the task does not run.
+	if err := t.ctx.Err(); err != nil {
+		f.CancelCause(err)
+		return skipped
+	}
 	// Run does nothing when the future was cancelled while queued (by Cancel
 	// or by its context ending): the worker moves straight on.
 	if !f.Run(t.b.(func(context.Context) (T, error))) {
@@ -85,7 +91,7 @@ func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) 
 	if f.State() != future.Pending { // ctx already ended
 		return f, f.Err()
 	}
-	if err := p.submit(ctx, task{r: futureRunner[T]{}, a: f, b: fn}, try); err != nil {
+	if err := p.submit(ctx, task{r: futureRunner[T]{}, ctx: ctx, a: f, b: fn}, try); err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			// ctx ended while we waited for room: the future's own watcher
 			// cancels it (with ctx's error as the cause); wait for that so
