@@ -1,0 +1,588 @@
+// Package lab performs the Python concurrency articles' experiments on this
+// machine and reports where their claims hold, with numbers and timelines
+// instead of hand-drawn diagrams.
+//
+// The articles say: threads do not speed up CPU-bound Python because of the
+// GIL; processes do, at a cost; sleeping and I/O release the GIL, so threads
+// help I/O-bound work; an event loop handles many slow waits in one thread;
+// and CPython 3.13's free-threaded build changes the picture. Their rule:
+// CPU-bound work to processes, fast I/O to threads, slow I/O to an event loop.
+//
+// The lab runs four workloads (cpu-bound: counting primes; fast-io: many small
+// HTTP requests to a local server it starts; slow-io: sleeps of a few hundred
+// milliseconds; mixed: some of both) under every concurrency model it has:
+//
+//   - Go: sequential; threads under an emulated GIL (package gil); plain
+//     goroutines and trident's threadpool (free-threaded threads); trident's
+//     procpool (processes); trident's aio event loop, alone, with ToThread,
+//     and offloading CPU work to processes.
+//   - CPython, when python3 is found: the same workloads with threading,
+//     concurrent.futures, multiprocessing and asyncio, from stdlib-only
+//     scripts embedded in this package.
+//
+// Each row is measured: wall time, CPU time (this process and its children,
+// from getrusage), speedup over the sequential row of the same runtime, peak
+// memory, and the per-task overhead of the model (from a separate run of empty
+// tasks). Each row also has a timeline: which worker, thread, process or task
+// ran or waited when, and when the emulated GIL was held. Verdicts set the best
+// model measured for each workload against the articles' rule and against the
+// advise package's classification of the workload.
+//
+// CPU work is calibrated: each runtime measures how fast it counts primes and
+// sizes the tasks to the same CPU time, so a Go row and a CPython row of one
+// workload do the same amount of waiting and comparable amounts of computing
+// (not the same count of primes: CPython is tens of times slower at that).
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/trident-go/trident/advise"
+	"github.com/trident-go/trident/gil"
+)
+
+// Runtimes.
+const (
+	RuntimeGo      = "go"
+	RuntimeCPython = "cpython"
+)
+
+// ErrUnknownWorkload and ErrUnknownModel are returned for a selection that
+// names something the lab does not have; the message lists the valid names.
+var (
+	ErrUnknownWorkload = errors.New("lab: unknown workload")
+	ErrUnknownModel    = errors.New("lab: unknown model")
+)
+
+// Config selects and sizes a lab run. The zero value runs everything at full
+// size with python3 from PATH.
+type Config struct {
+	// Quick shrinks every workload so the whole run takes a few seconds.
+	Quick bool
+	// Workloads selects workloads by name (nil: all of WorkloadNames).
+	Workloads []string
+	// Models selects models by name, Go or CPython (nil: all). The
+	// sequential baseline of each runtime is always run: speedups need it.
+	Models []string
+	// Python is the interpreter to use ("": python3 from PATH).
+	Python string
+	// NoPython skips the CPython rows.
+	NoPython bool
+	// SwitchInterval is the emulated GIL's switch interval (0: 5 ms, as
+	// CPython's default).
+	SwitchInterval time.Duration
+	// ServerDelay is how long the local HTTP server takes per request for
+	// fast-io (0: 1 ms).
+	ServerDelay time.Duration
+	// Progress, if set, is called before each measurement and once at the end.
+	Progress func(Progress)
+	// Warn, if set, receives notes meant for stderr (python3 missing, a model
+	// not available in this build).
+	Warn func(string)
+}
+
+// Progress reports how far a run is.
+type Progress struct {
+	Done, Total int
+	Label       string
+}
+
+// Row is one workload under one model, measured.
+type Row struct {
+	Workload string `json:"workload"`
+	Model    string `json:"model"`
+	Runtime  string `json:"runtime"`
+	Family   string `json:"family"`
+	Workers  int    `json:"workers"`
+	Tasks    int    `json:"tasks"`
+	// WallMS is the wall time of the whole run, pools started and shut down
+	// included.
+	WallMS float64 `json:"wall_ms"`
+	// CPUMS is user+system time of the process and its waited-for children.
+	CPUMS float64 `json:"cpu_ms"`
+	// Speedup is the sequential row's wall time (same workload and runtime)
+	// over this row's.
+	Speedup float64 `json:"speedup"`
+	// PeakRSSKB is the peak resident memory of the measuring process during
+	// the row plus the peaks of the worker processes it used.
+	PeakRSSKB int64 `json:"peak_rss_kb"`
+	// ChildrenRSSKB is the part of PeakRSSKB due to worker processes.
+	ChildrenRSSKB int64 `json:"children_rss_kb"`
+	// OverheadUSPerTask is the model's cost per task measured on empty tasks:
+	// the wall time of a run of empty tasks divided by their number.
+	OverheadUSPerTask float64 `json:"overhead_us_per_task"`
+	// GIL holds the emulated lock's counters (threads-gil rows only).
+	GIL *gil.Stats `json:"gil,omitempty"`
+	// Spans is the row's timeline.
+	Spans        []Span `json:"spans"`
+	SpansDropped int    `json:"spans_dropped,omitempty"`
+	// Error is set when the model failed; its figures are then zero.
+	Error string `json:"error,omitempty"`
+}
+
+// Verdict is the lab's conclusion for one workload.
+type Verdict struct {
+	Workload string `json:"workload"`
+	// BestModel is the Go model with the highest speedup.
+	BestModel   string  `json:"best_model"`
+	BestFamily  string  `json:"best_family"`
+	BestSpeedup float64 `json:"best_speedup"`
+	// Rule is the articles' choice for this kind of work.
+	Rule string `json:"articles_rule"`
+	// Agrees reports whether the Go measurement agrees with the rule (the
+	// best model is of the rule's family, or one of that family is within
+	// 10% of the best).
+	Agrees bool   `json:"agrees"`
+	Reason string `json:"reason"`
+	// The same for the CPython rows (empty when they did not run).
+	CPythonBestModel   string  `json:"cpython_best_model,omitempty"`
+	CPythonBestSpeedup float64 `json:"cpython_best_speedup,omitempty"`
+	CPythonAgrees      bool    `json:"cpython_agrees"`
+	CPythonReason      string  `json:"cpython_reason,omitempty"`
+	// Advise is the advise package's classification of one task of the
+	// workload (run in Go), its recommended model and its reason.
+	Advise       string `json:"advise_class"`
+	AdviseModel  string `json:"advise_model"`
+	AdviseReason string `json:"advise_reason"`
+}
+
+// Machine describes where the lab ran.
+type Machine struct {
+	Cores     int    `json:"cores"`
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	GoVersion string `json:"go_version"`
+	Python    string `json:"python,omitempty"`
+	// GoNumbersPerMS and PythonNumbersPerMS are the calibrations: how many
+	// numbers each runtime tests for primality per millisecond.
+	GoNumbersPerMS     float64 `json:"go_numbers_per_ms"`
+	PythonNumbersPerMS float64 `json:"python_numbers_per_ms,omitempty"`
+}
+
+// Result is a whole lab run.
+type Result struct {
+	Machine   Machine    `json:"machine"`
+	Quick     bool       `json:"quick"`
+	Workloads []Workload `json:"workloads"`
+	Rows      []Row      `json:"rows"`
+	Verdicts  []Verdict  `json:"verdicts"`
+	// Notes are what the run could not do (python3 missing, models not
+	// available in this build) and caveats of the measurement.
+	Notes    []string `json:"notes"`
+	Started  string   `json:"started"`
+	Duration float64  `json:"duration_s"`
+}
+
+// ModelInfo describes a model the lab knows.
+type ModelInfo struct {
+	Name      string `json:"name"`
+	Runtime   string `json:"runtime"`
+	Family    string `json:"family"`
+	About     string `json:"about"`
+	Available bool   `json:"available"`
+}
+
+// Models lists every model the lab knows, Go first, with whether this build
+// can run it.
+func Models() []ModelInfo {
+	var out []ModelInfo
+	have := map[string]goRunner{}
+	for _, r := range goRunners() {
+		have[r.name] = r
+	}
+	for _, name := range goModelsPlanned {
+		r, ok := have[name]
+		mi := ModelInfo{Name: name, Runtime: RuntimeGo, Available: ok, Family: r.family, About: r.about}
+		if !ok {
+			mi.Family, mi.About = plannedFamily(name), "not available in this build: its executor package has not landed"
+		}
+		out = append(out, mi)
+	}
+	for _, m := range pyModels {
+		out = append(out, ModelInfo{Name: m.name, Runtime: RuntimeCPython, Family: m.family, About: m.about, Available: true})
+	}
+	return out
+}
+
+func plannedFamily(name string) string {
+	switch {
+	case name == "procpool":
+		return FamilyProcesses
+	case strings.HasPrefix(name, "aio"):
+		return FamilyEventLoop
+	default:
+		return FamilyThreads
+	}
+}
+
+// ModelNames lists the names Config.Models accepts.
+func ModelNames() []string {
+	var out []string
+	for _, m := range Models() {
+		if !slices.Contains(out, m.Name) {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+// ParseList splits a comma-separated selection ("cpu-bound,slow-io") and
+// checks every name against valid. Empty input selects nothing (nil).
+// Duplicates are dropped. The error names the bad entry and lists the valid
+// ones.
+func ParseList(what, s string, valid []string) ([]string, error) {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		name := strings.TrimSpace(part)
+		if name == "" {
+			continue
+		}
+		if name == "all" {
+			return nil, nil
+		}
+		if !slices.Contains(valid, name) {
+			sentinel := ErrUnknownModel
+			if what == "workload" {
+				sentinel = ErrUnknownWorkload
+			}
+			return nil, fmt.Errorf("%w %q; valid %ss: %s (or all)", sentinel, name, what, strings.Join(valid, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// Validate checks a Config's selections without running anything.
+func (c Config) Validate() error {
+	for _, w := range c.Workloads {
+		if !slices.Contains(WorkloadNames, w) {
+			return fmt.Errorf("%w %q; valid workloads: %s", ErrUnknownWorkload, w, strings.Join(WorkloadNames, ", "))
+		}
+	}
+	names := ModelNames()
+	for _, m := range c.Models {
+		if !slices.Contains(names, m) {
+			return fmt.Errorf("%w %q; valid models: %s", ErrUnknownModel, m, strings.Join(names, ", "))
+		}
+	}
+	if c.SwitchInterval < 0 || c.ServerDelay < 0 {
+		return errors.New("lab: switch interval and server delay must not be negative")
+	}
+	return nil
+}
+
+func (c Config) wants(model string) bool {
+	return model == "sequential" || len(c.Models) == 0 || slices.Contains(c.Models, model)
+}
+
+// partsOf says which parts of a task a workload has.
+func partsOf(w Workload) int {
+	p := 0
+	if w.TaskCPU > 0 {
+		p |= partCPU
+	}
+	if w.Reads > 0 {
+		p |= partReads
+	}
+	if w.Sleep > 0 {
+		p |= partSleep
+	}
+	return p
+}
+
+// step is one measurement to make.
+type step struct {
+	label string
+	do    func(ctx context.Context) error
+}
+
+// Run performs the selected experiments and returns the measured rows and
+// verdicts. It fails only for a bad Config, a cancelled ctx or a lab that
+// cannot start (no local HTTP server); a model that fails gives a row with
+// Error set, and a missing python3 gives a note, not an error.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	warn := cfg.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	start := time.Now()
+	if cfg.SwitchInterval == 0 {
+		cfg.SwitchInterval = gil.DefaultSwitchInterval
+	}
+	if cfg.ServerDelay == 0 {
+		cfg.ServerDelay = time.Millisecond
+	}
+	res := &Result{Quick: cfg.Quick, Started: start.UTC().Format(time.RFC3339),
+		Machine: Machine{Cores: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
+	note := func(s string) { res.Notes = append(res.Notes, s); warn(s) }
+
+	srv, err := startServer(cfg.ServerDelay)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.close()
+	fetch := newFetcher(srv.URL)
+	defer fetch.close()
+
+	selected := cfg.Workloads
+	if len(selected) == 0 {
+		selected = WorkloadNames
+	}
+	all := sizes(cfg.Quick)
+	goPerMS := calibrate()
+	res.Machine.GoNumbersPerMS = goPerMS
+
+	// Which models run.
+	available := map[string]bool{}
+	var runners []goRunner
+	for _, r := range goRunners() {
+		available[r.name] = true
+		if cfg.wants(r.name) {
+			runners = append(runners, r)
+		}
+	}
+	for _, name := range goModelsPlanned {
+		if !available[name] && cfg.wants(name) {
+			note(fmt.Sprintf("model %s (go) is not available in this build: its executor package has not landed; no row is shown for it", name))
+		}
+	}
+	var pyWanted []string
+	for _, m := range pyModels {
+		if cfg.wants(m.name) && (len(cfg.Models) == 0 || slices.Contains(cfg.Models, m.name) || m.name == "sequential") {
+			pyWanted = append(pyWanted, m.name)
+		}
+	}
+	if len(cfg.Models) > 0 && !slices.ContainsFunc(cfg.Models, func(m string) bool { return slices.Contains(pyModelNames(), m) && m != "sequential" }) && !slices.Contains(cfg.Models, "sequential") {
+		pyWanted = nil // only Go models were asked for
+	}
+	var py *python
+	if cfg.NoPython {
+		if len(pyWanted) > 0 {
+			note("CPython rows skipped (--no-python)")
+		}
+	} else if len(pyWanted) > 0 {
+		py, err = startPython(ctx, cfg.Python)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			note(fmt.Sprintf("CPython rows skipped: %v", err))
+			py = nil
+		} else {
+			defer py.close()
+			res.Machine.Python = py.version
+			res.Machine.PythonNumbersPerMS = py.perMS
+		}
+	}
+	if py == nil {
+		pyWanted = nil
+	}
+
+	l := &labRun{cfg: cfg, srv: srv, fetch: fetch, goPerMS: goPerMS, py: py, overhead: map[string]float64{}}
+	var steps []step
+	probeTasks := 200
+	if cfg.Quick {
+		probeTasks = 40
+	}
+	// Per-task overhead: each model once, on empty tasks.
+	for _, r := range runners {
+		steps = append(steps, step{label: "overhead " + r.name + " (go)", do: func(ctx context.Context) error {
+			l.probeGo(ctx, r, probeTasks)
+			return nil
+		}})
+	}
+	for _, m := range pyWanted {
+		steps = append(steps, step{label: "overhead " + m + " (cpython)", do: func(ctx context.Context) error {
+			l.probePy(ctx, m, probeTasks)
+			return nil
+		}})
+	}
+	for _, name := range selected {
+		w := all[name]
+		w.About = w.describe(cfg.ServerDelay)
+		res.Workloads = append(res.Workloads, w)
+		steps = append(steps, step{label: "advise " + name, do: func(ctx context.Context) error {
+			l.advise(ctx, w)
+			return nil
+		}})
+		for _, r := range runners {
+			steps = append(steps, step{label: name + " " + r.name + " (go)", do: func(ctx context.Context) error {
+				l.rows = append(l.rows, l.goRow(ctx, r, w))
+				return nil
+			}})
+		}
+		for _, m := range pyWanted {
+			steps = append(steps, step{label: name + " " + m + " (cpython)", do: func(ctx context.Context) error {
+				l.rows = append(l.rows, l.pyRow(ctx, m, w))
+				return nil
+			}})
+		}
+	}
+	for i, s := range steps {
+		if cfg.Progress != nil {
+			cfg.Progress(Progress{Done: i, Total: len(steps), Label: s.label})
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.do(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Done: len(steps), Total: len(steps), Label: "done"})
+	}
+	for i := range l.rows {
+		r := &l.rows[i]
+		r.OverheadUSPerTask = l.overhead[r.Runtime+"/"+r.Model]
+	}
+	computeSpeedups(l.rows)
+	res.Rows = l.rows
+	res.Verdicts = verdicts(selected, l.rows, l.advice)
+	if slices.ContainsFunc(l.rows, func(r Row) bool { return r.Model == "threads-gil" }) {
+		res.Notes = append(res.Notes, "threads-gil counts only prime counting as bytecode; the HTTP client's parsing runs with the emulated lock released (in CPython it holds the GIL)")
+	}
+	res.Notes = append(res.Notes, "peak memory of a Go row is this whole lab process's peak during the row (plus its worker processes); a CPython row's is a fresh interpreter's (plus its workers)")
+	res.Duration = time.Since(start).Seconds()
+	return res, nil
+}
+
+// labRun holds the state of one Run.
+type labRun struct {
+	cfg      Config
+	srv      *server
+	fetch    *fetcher
+	goPerMS  float64
+	py       *python
+	rows     []Row
+	overhead map[string]float64
+	advice   map[string]advise.Advice
+}
+
+func durationNS(ns int64) time.Duration { return time.Duration(ns) }
+
+func (l *labRun) env(w Workload) *env {
+	return &env{w: w, numbers: int(l.goPerMS * float64(w.TaskCPU) / float64(time.Millisecond)), perMS: l.goPerMS,
+		srv: l.srv, fetch: l.fetch, rec: newRecorder(), interval: int64(l.cfg.SwitchInterval)}
+}
+
+func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
+	e := l.env(w)
+	row := Row{Workload: w.Name, Model: r.name, Runtime: RuntimeGo, Family: r.family, Tasks: w.Tasks}
+	runtime.GC()
+	resetPeakRSS()
+	u0 := readUsage()
+	t0 := time.Now()
+	err := r.run(ctx, e)
+	wall := time.Since(t0)
+	u1 := readUsage()
+	peak := peakRSSKB()
+	row.Workers = e.workers
+	if err != nil {
+		row.Error = err.Error()
+		return row
+	}
+	row.WallMS = ms(wall)
+	row.CPUMS = ms((u1.self - u0.self) + (u1.children - u0.children))
+	for _, kb := range e.childRSS {
+		row.ChildrenRSSKB += kb
+	}
+	row.PeakRSSKB = peak + row.ChildrenRSSKB
+	row.GIL = e.gilStats
+	row.Spans, row.SpansDropped = e.rec.spans, e.rec.dropped
+	return row
+}
+
+func (l *labRun) probeGo(ctx context.Context, r goRunner, n int) {
+	w := Workload{Name: "noop", Tasks: n}
+	e := l.env(w)
+	e.forceParts = partCPU // dispatch the (empty) CPU part the way the model would
+	t0 := time.Now()
+	if err := r.run(ctx, e); err != nil {
+		return
+	}
+	l.overhead[RuntimeGo+"/"+r.name] = float64(time.Since(t0).Microseconds()) / float64(n)
+}
+
+func (l *labRun) pyRow(ctx context.Context, model string, w Workload) Row {
+	fam := ""
+	for _, m := range pyModels {
+		if m.name == model {
+			fam = m.family
+		}
+	}
+	row := Row{Workload: w.Name, Model: model, Runtime: RuntimeCPython, Family: fam, Tasks: w.Tasks}
+	numbers := int(l.py.perMS * float64(w.TaskCPU) / float64(time.Millisecond))
+	r, err := l.py.run(ctx, model, w, w.Tasks, numbers, partsOf(w), l.srv.URL)
+	if err != nil {
+		row.Error = err.Error()
+		return row
+	}
+	row.Workers = r.Workers
+	row.WallMS = r.WallS * 1e3
+	row.CPUMS = r.CPUS * 1e3
+	row.ChildrenRSSKB = r.ChildMaxRSSKB
+	row.PeakRSSKB = r.SelfMaxRSSKB + r.ChildMaxRSSKB
+	row.Spans, row.SpansDropped = r.spans()
+	return row
+}
+
+func (l *labRun) probePy(ctx context.Context, model string, n int) {
+	r, err := l.py.run(ctx, model, Workload{Name: "noop"}, n, 0, partCPU, l.srv.URL)
+	if err != nil {
+		return
+	}
+	l.overhead[RuntimeCPython+"/"+model] = r.WallS * 1e6 / float64(n)
+}
+
+// advise classifies one task of w, run sequentially in Go, with the advise
+// package.
+func (l *labRun) advise(ctx context.Context, w Workload) {
+	if l.advice == nil {
+		l.advice = map[string]advise.Advice{}
+	}
+	e := l.env(w)
+	runs := 3
+	if l.cfg.Quick {
+		runs = 1
+	}
+	p, err := advise.ProfileFunc(ctx, func(ctx context.Context) error {
+		_, err := runPlain(ctx, e.spec(0, partsOf(w)), l.fetch)
+		return err
+	}, runs)
+	if err != nil {
+		return
+	}
+	l.advice[w.Name] = advise.Classify(p)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func computeSpeedups(rows []Row) {
+	seq := map[string]float64{}
+	for _, r := range rows {
+		if r.Model == "sequential" && r.Error == "" {
+			seq[r.Runtime+"/"+r.Workload] = r.WallMS
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		if base, ok := seq[r.Runtime+"/"+r.Workload]; ok && r.WallMS > 0 && r.Error == "" {
+			r.Speedup = base / r.WallMS
+		}
+	}
+}

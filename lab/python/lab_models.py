@@ -1,0 +1,321 @@
+"""trident lab: the articles' workloads under CPython's concurrency models.
+
+Stdlib only. Run by `trident lab` (embedded in the Go binary and written to a
+temporary directory). One invocation runs one workload under one model and
+prints ONE JSON object on stdout:
+
+  python3 lab_models.py calibrate
+  python3 lab_models.py run --model threading --tasks 8 --numbers 2000 \
+      --reads 0 --url http://127.0.0.1:PORT/item --sleep-ms 0 --parts 7
+
+Figures: wall_s (the model's run, pool start-up and shut-down included),
+cpu_s (user+system of this process and its waited-for children),
+self_maxrss_kb, children_maxrss_kb (sum of each worker process's own peak),
+workers, spans [[lane, task, kind, start_us, end_us], ...].
+"""
+
+import argparse
+import asyncio
+import concurrent.futures as cf
+import http.client
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import threading
+import time
+import urllib.parse
+
+BASE = 1 << 20
+PART_CPU, PART_READS, PART_SLEEP = 1, 2, 4
+
+
+def is_prime(n):
+    if n < 2:
+        return False
+    if n % 2 == 0:
+        return n == 2
+    d = 3
+    while d * d <= n:
+        if n % d == 0:
+            return False
+        d += 2
+    return True
+
+
+def count_primes(lo, hi):
+    c = 0
+    for n in range(lo, hi):
+        if is_prime(n):
+            c += 1
+    return c
+
+
+def calibrate():
+    """Numbers (from BASE) that one millisecond of CPU checks, now, here."""
+    n = 200
+    while True:
+        t0 = time.perf_counter()
+        count_primes(BASE, BASE + n)
+        el = time.perf_counter() - t0
+        if el >= 0.03 or n >= 1 << 24:
+            return n / (el * 1000.0)
+        n *= 2
+
+
+def now_us(epoch):
+    return (time.time_ns() - epoch) / 1e3
+
+
+def maxrss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# ---- the parts of a task, blocking style -------------------------------------
+
+def cpu_part(spec):
+    t0 = now_us(spec["epoch"])
+    primes = count_primes(BASE, BASE + spec["numbers"])
+    return primes, [spec["task"], "run", t0, now_us(spec["epoch"])]
+
+
+def reads_part(spec):
+    spans = []
+    u = urllib.parse.urlsplit(spec["url"])
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        for _ in range(spec["reads"]):
+            t0 = now_us(spec["epoch"])
+            conn.request("GET", u.path)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200 or len(data) != 1024:
+                raise RuntimeError("local server answered %d with %d bytes" % (resp.status, len(data)))
+            spans.append([spec["task"], "wait", t0, now_us(spec["epoch"])])
+    finally:
+        conn.close()
+    return spans
+
+
+def sleep_part(spec):
+    t0 = now_us(spec["epoch"])
+    time.sleep(spec["sleep"])
+    return [spec["task"], "wait", t0, now_us(spec["epoch"])]
+
+
+def run_task(spec):
+    """One whole task, blocking style (sequential, threads, processes)."""
+    spans = []
+    parts = spec["parts"]
+    if parts & PART_CPU and spec["numbers"] > 0:
+        _, s = cpu_part(spec)
+        spans.append(s)
+    if parts & PART_READS and spec["reads"] > 0:
+        spans.extend(reads_part(spec))
+    if parts & PART_SLEEP and spec["sleep"] > 0:
+        spans.append(sleep_part(spec))
+    return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": spans}
+
+
+def cpu_only(spec):
+    """The CPU part alone, for asyncio offloading to a thread or a process."""
+    if spec["numbers"] <= 0:
+        return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": []}
+    _, s = cpu_part(spec)
+    return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": [s]}
+
+
+def reads_only(spec):
+    return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": reads_part(spec)}
+
+
+# ---- the parts of a task, asyncio style ----------------------------------------
+
+async def async_reads(spec):
+    """Raw HTTP/1.1 keep-alive GETs over asyncio streams (the stdlib has no
+    async HTTP client)."""
+    spans = []
+    u = urllib.parse.urlsplit(spec["url"])
+    reader, writer = await asyncio.open_connection(u.hostname, u.port)
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (u.path, u.netloc)).encode()
+    try:
+        for _ in range(spec["reads"]):
+            t0 = now_us(spec["epoch"])
+            writer.write(req)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            data = await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200") or len(data) != 1024:
+                raise RuntimeError("local server answered %r" % head[:40])
+            spans.append([spec["task"], "wait", t0, now_us(spec["epoch"])])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return spans
+
+
+async def async_task(spec, mode, executor):
+    spans = []
+    infos = []
+    parts = spec["parts"]
+    loop = asyncio.get_running_loop()
+    if parts & PART_CPU:
+        if mode == "asyncio":
+            if spec["numbers"] > 0:
+                _, s = cpu_part(spec)  # blocks the loop: the articles' warning
+                spans.append(s)
+        elif mode == "asyncio-to-thread":
+            infos.append(await asyncio.to_thread(cpu_only, spec))
+        else:
+            infos.append(await loop.run_in_executor(executor, cpu_only, spec))
+    if parts & PART_READS and spec["reads"] > 0:
+        if mode == "asyncio-to-thread":
+            infos.append(await asyncio.to_thread(reads_only, spec))
+        else:
+            spans.extend(await async_reads(spec))
+    if parts & PART_SLEEP and spec["sleep"] > 0:
+        t0 = now_us(spec["epoch"])
+        await asyncio.sleep(spec["sleep"])
+        spans.append([spec["task"], "wait", t0, now_us(spec["epoch"])])
+    for info in infos:
+        spans.extend(info["spans"])
+    return {"pid": os.getpid(), "tid": 0, "maxrss": maxrss_kb(), "spans": spans, "infos": infos}
+
+
+# ---- the models ---------------------------------------------------------------
+
+def lanes_by(results, key):
+    """Give each distinct worker (thread or pid) a lane number in order of
+    first appearance."""
+    lanes = {}
+    out = []
+    for r in results:
+        lane = lanes.setdefault(r[key], len(lanes))
+        for s in r["spans"]:
+            out.append([lane] + s)
+    return out, len(lanes)
+
+
+def lanes_by_task(results):
+    out = []
+    for r in results:
+        for s in r["spans"]:
+            out.append([s[0]] + s)
+    return out
+
+
+def children_rss(results):
+    per = {}
+    me = os.getpid()
+    for r in results:
+        for info in [r] + r.get("infos", []):
+            if info["pid"] != me:
+                per[info["pid"]] = max(per.get(info["pid"], 0), info["maxrss"])
+    return sum(per.values())
+
+
+def run_model(model, specs):
+    n = len(specs)
+    cores = os.cpu_count() or 1
+    if model == "sequential":
+        res = [run_task(s) for s in specs]
+        return res, 1, lambda: [[0] + s for r in res for s in r["spans"]]
+    if model == "threading":
+        res = [None] * n
+        errs = []
+
+        def target(i):
+            try:
+                res[i] = run_task(specs[i])
+            except BaseException as e:  # reported below, never lost
+                errs.append(e)
+
+        threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errs:
+            raise errs[0]
+        return res, n, lambda: lanes_by_task(res)
+    if model == "thread-pool":
+        ex = cf.ThreadPoolExecutor()
+        try:
+            res = list(ex.map(run_task, specs))
+        finally:
+            ex.shutdown(wait=True)
+        return res, ex._max_workers, lambda: lanes_by(res, "tid")[0]
+    if model == "multiprocessing":
+        pool = mp.Pool()
+        try:
+            res = pool.map(run_task, specs, chunksize=1)
+        finally:
+            pool.close()
+            pool.join()
+        return res, cores, lambda: lanes_by(res, "pid")[0]
+    if model == "process-pool":
+        ex = cf.ProcessPoolExecutor()
+        try:
+            res = list(ex.map(run_task, specs))
+        finally:
+            ex.shutdown(wait=True)
+        return res, ex._max_workers, lambda: lanes_by(res, "pid")[0]
+    if model in ("asyncio", "asyncio-to-thread", "asyncio-processes"):
+        async def main():
+            executor = None
+            if model == "asyncio-processes" and any(s["parts"] & PART_CPU for s in specs):
+                executor = cf.ProcessPoolExecutor()
+            try:
+                return await asyncio.gather(*(async_task(s, model, executor) for s in specs))
+            finally:
+                if executor is not None:
+                    executor.shutdown(wait=True)
+        res = asyncio.run(main())
+        workers = n
+        return res, workers, lambda: lanes_by_task(res)
+    raise SystemExit("unknown model %r" % model)
+
+
+def cpu_seconds():
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["calibrate", "run"])
+    ap.add_argument("--model", default="sequential")
+    ap.add_argument("--tasks", type=int, default=1)
+    ap.add_argument("--numbers", type=int, default=0)
+    ap.add_argument("--reads", type=int, default=0)
+    ap.add_argument("--url", default="")
+    ap.add_argument("--sleep-ms", type=float, default=0)
+    ap.add_argument("--parts", type=int, default=7)
+    a = ap.parse_args()
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    if a.cmd == "calibrate":
+        print(json.dumps({"numbers_per_ms": calibrate(), "python": sys.version.split()[0], "gil": gil}))
+        return
+    epoch = time.time_ns()
+    specs = [{"task": i, "numbers": a.numbers, "reads": a.reads, "url": a.url,
+              "sleep": a.sleep_ms / 1000.0, "epoch": epoch, "parts": a.parts} for i in range(a.tasks)]
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    res, workers, spans = run_model(a.model, specs)
+    wall = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
+    print(json.dumps({
+        "wall_s": wall, "cpu_s": cpu, "workers": workers,
+        "self_maxrss_kb": maxrss_kb(), "children_maxrss_kb": children_rss(res),
+        "spans": spans(), "python": sys.version.split()[0], "gil": gil,
+    }))
+
+
+if __name__ == "__main__":
+    main()

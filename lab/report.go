@@ -1,0 +1,121 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteJSON writes the result as one indented JSON object: "rows" (each with
+// "workload", "model", "runtime" and the figures), "verdicts" (each with
+// "workload" and "best_model"), and the machine, workloads and notes.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(r)
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v >= 10000:
+		return fmt.Sprintf("%.1fs", v/1000)
+	case v >= 1000:
+		return fmt.Sprintf("%.2fs", v/1000)
+	default:
+		return fmt.Sprintf("%.0fms", v)
+	}
+}
+
+func fmtKB(kb int64) string {
+	if kb <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fMiB", float64(kb)/1024)
+}
+
+func fmtUS(us float64) string {
+	switch {
+	case us <= 0:
+		return "-"
+	case us >= 1000:
+		return fmt.Sprintf("%.1fms", us/1000)
+	default:
+		return fmt.Sprintf("%.1fµs", us)
+	}
+}
+
+// WriteTable writes the rows, the verdicts and the notes as plain-text
+// tables for a terminal.
+func (r *Result) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "trident lab: %d cores, %s", r.Machine.Cores, r.Machine.GoVersion)
+	if r.Machine.Python != "" {
+		fmt.Fprintf(&b, ", CPython %s", r.Machine.Python)
+	}
+	if r.Quick {
+		b.WriteString(" (quick run: small workloads, noisy figures)")
+	}
+	b.WriteString("\n\n")
+	for _, wl := range r.Workloads {
+		fmt.Fprintf(&b, "%s: %s\n", wl.Name, wl.About)
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tmodel\truntime\tworkers\twall\tcpu\tspeedup\tpeak mem\toverhead/task\t")
+	last := ""
+	for _, row := range r.Rows {
+		if last != "" && row.Workload != last {
+			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t")
+		}
+		last = row.Workload
+		if row.Error != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tFAILED\t\t\t\t\t\n", row.Workload, row.Model, row.Runtime, row.Workers)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.2fx\t%s\t%s\t\n", row.Workload, row.Model, row.Runtime, row.Workers,
+			fmtMS(row.WallMS), fmtMS(row.CPUMS), row.Speedup, fmtKB(row.PeakRSSKB), fmtUS(row.OverheadUSPerTask))
+	}
+	tw.Flush()
+	for _, row := range r.Rows {
+		if row.Error != "" {
+			fmt.Fprintf(&b, "FAILED %s/%s (%s): %s\n", row.Workload, row.Model, row.Runtime, row.Error)
+		}
+	}
+	b.WriteString("\nVerdicts (best = highest speedup over sequential, same runtime)\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\tbest (go)\tbest (cpython)\tarticles' rule\tadvise says\tgo agrees\tcpython agrees")
+	for _, v := range r.Verdicts {
+		cp, cpa := "-", "-"
+		if v.CPythonBestModel != "" {
+			cp, cpa = fmt.Sprintf("%s %.2fx", v.CPythonBestModel, v.CPythonBestSpeedup), yesNo(v.CPythonAgrees)
+		}
+		fmt.Fprintf(tw, "%s\t%s %.2fx\t%s\t%s\t%s -> %s\t%s\t%s\n", v.Workload, v.BestModel, v.BestSpeedup, cp,
+			rules[v.Workload].family, v.Advise, v.AdviseModel, yesNo(v.Agrees), cpa)
+	}
+	tw.Flush()
+	b.WriteString("\n")
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(&b, "%s (go): %s\n", v.Workload, v.Reason)
+		if v.CPythonReason != "" {
+			fmt.Fprintf(&b, "%s (cpython): %s\n", v.Workload, v.CPythonReason)
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	fmt.Fprintf(&b, "\n(run took %.1fs)\n", r.Duration)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}

@@ -1,0 +1,249 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Workload names, as the articles' categories.
+const (
+	CPUBound = "cpu-bound"
+	FastIO   = "fast-io"
+	SlowIO   = "slow-io"
+	Mixed    = "mixed"
+)
+
+// WorkloadNames lists the workloads in the order the lab runs them.
+var WorkloadNames = []string{CPUBound, FastIO, SlowIO, Mixed}
+
+// Workload is one of the articles' kinds of work, sized for one run. Every
+// task of a workload does the same steps: count primes in a range (CPU), make
+// small HTTP requests to the lab's local server (fast I/O), sleep (slow I/O),
+// or some of each (mixed).
+type Workload struct {
+	// Name is one of cpu-bound, fast-io, slow-io, mixed.
+	Name string `json:"name"`
+	// About says what one task does, in words.
+	About string `json:"about"`
+	// Tasks is how many tasks a run submits.
+	Tasks int `json:"tasks"`
+	// TaskCPU is the CPU time one task is sized to take (sequentially, on
+	// this machine, after calibration); zero for pure I/O.
+	TaskCPU time.Duration `json:"task_cpu"`
+	// Reads is the number of HTTP requests one task makes.
+	Reads int `json:"reads"`
+	// Sleep is how long one task sleeps (the slow wait).
+	Sleep time.Duration `json:"sleep"`
+}
+
+// sizes returns the workloads for a quick or a full run.
+func sizes(quick bool) map[string]Workload {
+	if quick {
+		return map[string]Workload{
+			CPUBound: {Name: CPUBound, Tasks: 4, TaskCPU: 12 * time.Millisecond},
+			FastIO:   {Name: FastIO, Tasks: 4, Reads: 4},
+			SlowIO:   {Name: SlowIO, Tasks: 4, Sleep: 30 * time.Millisecond},
+			Mixed:    {Name: Mixed, Tasks: 4, TaskCPU: 4 * time.Millisecond, Sleep: 20 * time.Millisecond},
+		}
+	}
+	return map[string]Workload{
+		CPUBound: {Name: CPUBound, Tasks: 8, TaskCPU: 120 * time.Millisecond},
+		FastIO:   {Name: FastIO, Tasks: 8, Reads: 40},
+		SlowIO:   {Name: SlowIO, Tasks: 10, Sleep: 200 * time.Millisecond},
+		Mixed:    {Name: Mixed, Tasks: 8, TaskCPU: 40 * time.Millisecond, Sleep: 150 * time.Millisecond},
+	}
+}
+
+func (w *Workload) describe(delay time.Duration) string {
+	switch w.Name {
+	case CPUBound:
+		return fmt.Sprintf("%d tasks, each counting primes for ~%v of CPU", w.Tasks, w.TaskCPU.Round(time.Millisecond))
+	case FastIO:
+		return fmt.Sprintf("%d tasks, each making %d small HTTP requests to a local server that answers in ~%v", w.Tasks, w.Reads, delay)
+	case SlowIO:
+		return fmt.Sprintf("%d tasks, each sleeping %v (a slow remote call)", w.Tasks, w.Sleep)
+	default:
+		return fmt.Sprintf("%d tasks, each counting primes for ~%v of CPU, then sleeping %v", w.Tasks, w.TaskCPU.Round(time.Millisecond), w.Sleep)
+	}
+}
+
+// primeBase is where every task's prime-counting range starts, in Go and in
+// the CPython scripts alike.
+const primeBase = 1 << 20
+
+// isPrime is trial division by odd numbers, the same algorithm as the CPython
+// scripts use.
+func isPrime(n int) bool {
+	if n < 2 {
+		return false
+	}
+	if n%2 == 0 {
+		return n == 2
+	}
+	for d := 3; d*d <= n; d += 2 {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// countPrimes counts primes in [lo, hi).
+func countPrimes(lo, hi int) int {
+	c := 0
+	for n := lo; n < hi; n++ {
+		if isPrime(n) {
+			c++
+		}
+	}
+	return c
+}
+
+// calibrate measures how many numbers (from primeBase) one millisecond of CPU
+// checks on this machine, right now.
+func calibrate() float64 {
+	n := 2000
+	for {
+		t0 := time.Now()
+		countPrimes(primeBase, primeBase+n)
+		el := time.Since(t0)
+		if el >= 30*time.Millisecond || n >= 1<<26 {
+			return float64(n) / (float64(el) / float64(time.Millisecond))
+		}
+		n *= 2
+	}
+}
+
+// server is the lab's local HTTP server for the fast I/O workload: every
+// request waits Delay (a fast disk or LAN service, no CPU) and returns a 1 KiB
+// body.
+type server struct {
+	URL   string
+	Addr  string
+	Delay time.Duration
+	srv   *http.Server
+	ln    net.Listener
+	done  chan struct{}
+}
+
+var body = func() []byte {
+	b := make([]byte, 1024)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}()
+
+func startServer(delay time.Duration) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("lab: starting the local HTTP server: %w", err)
+	}
+	s := &server{Addr: ln.Addr().String(), Delay: delay, ln: ln, done: make(chan struct{})}
+	s.URL = "http://" + s.Addr + "/item"
+	s.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t := time.NewTimer(delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write(body)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func (s *server) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close()
+	}
+	<-s.done
+}
+
+// fetcher makes the fast I/O requests with one keep-alive client.
+type fetcher struct {
+	client *http.Client
+	tr     *http.Transport
+	url    string
+}
+
+func newFetcher(url string) *fetcher {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
+	return &fetcher{client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr: tr, url: url}
+}
+
+func (f *fetcher) get(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || n != int64(len(body)) {
+		return fmt.Errorf("lab: local server answered %s with %d bytes", resp.Status, n)
+	}
+	return nil
+}
+
+func (f *fetcher) close() { f.tr.CloseIdleConnections() }
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lanes hands out the lowest free lane number, so that a pool's timeline
+// shows one row per busy worker.
+type lanes struct {
+	mu   sync.Mutex
+	busy []bool
+}
+
+func (l *lanes) get() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, b := range l.busy {
+		if !b {
+			l.busy[i] = true
+			return i
+		}
+	}
+	l.busy = append(l.busy, true)
+	return len(l.busy) - 1
+}
+
+func (l *lanes) put(i int) {
+	l.mu.Lock()
+	l.busy[i] = false
+	l.mu.Unlock()
+}
