@@ -19,6 +19,9 @@ import (
 // window in which Cancel returns true and the function still runs, and no
 // stale expiry of an earlier arming runs the function after Reset: the
 // races that time.Timer's Stop and Reset document do not exist here.
+//
+// A panic in the function is not recovered: like a panic in any goroutine
+// (or in time.AfterFunc's function) it ends the program.
 type Timer struct {
 	mu  sync.Mutex
 	fn  func()
