@@ -20,6 +20,10 @@ func (timeoutError) Error() string        { return "aio: timeout: " + context.De
 func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 func (timeoutError) Timeout() bool        { return true }
 
+// errScopeExpired is the cause carried by the cancellation a Timeout scope
+// sends into its body; the scope itself turns it into ErrTimeout.
+var errScopeExpired = errors.New("aio: deadline of an enclosing Timeout scope")
+
 // Sleep suspends the coroutine for d on the loop's clock (Python's
 // asyncio.sleep). Sleep(t, 0) just lets the other ready coroutines run
 // (see Yield). It returns the cancellation error if the task is cancelled
@@ -89,9 +93,10 @@ func toWaitables[W future.Waitable](ws []W) []future.Waitable {
 	return out
 }
 
-// waitSet parks t until done(i) (called as each ws[i] ends) says so. It
-// returns the cancellation error if t is cancelled first.
-func (t *T) waitSet(ws []future.Waitable, done func(i int) bool) error {
+// waitSet parks t until done(i, left) (called as each ws[i] ends, with the
+// number of those not final yet) says so, or until all are final. It returns
+// the cancellation error if t is cancelled first.
+func (t *T) waitSet(ws []future.Waitable, done func(i, left int) bool) error {
 	w := newWatch(t, ws, done)
 	defer w.close()
 	if w.fired {
@@ -126,7 +131,7 @@ func (t *T) cancelAndWait(ws []future.Waitable) {
 		if left == 0 {
 			return
 		}
-		t.waitSet(local, func(int) bool { left--; return left == 0 })
+		t.waitSet(local, func(_, left int) bool { return left == 0 })
 	}
 }
 
@@ -154,8 +159,7 @@ func Gather[R any, A Awaitable[R]](t *T, aws ...A) ([]R, error) {
 		}
 	}
 	if first == nil && left > 0 {
-		err := t.waitSet(ws, func(i int) bool {
-			left--
+		err := t.waitSet(ws, func(i, left int) bool {
 			if e := aws[i].Err(); e != nil && first == nil {
 				first = e
 				return true
@@ -197,7 +201,7 @@ func GatherAll[R any, A Awaitable[R]](t *T, aws ...A) (vals []R, errs []error, e
 		}
 	}
 	if left > 0 {
-		if err := t.waitSet(ws, func(int) bool { left--; return left == 0 }); err != nil {
+		if err := t.waitSet(ws, func(_, left int) bool { return left == 0 }); err != nil {
 			t.cancelAndWait(ws)
 			return nil, nil, err
 		}
@@ -240,7 +244,7 @@ func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending 
 		return all
 	}
 	if !satisfied() {
-		err = t.waitSet(toWaitables(ws), func(int) bool { return satisfied() })
+		err = t.waitSet(toWaitables(ws), func(int, int) bool { return satisfied() })
 	}
 	for _, w := range ws {
 		if w.State().Final() {
@@ -296,7 +300,7 @@ func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
 				yield(zero, err)
 				return
 			}
-			if err := t.waitSet(pend, func(int) bool { return true }); err != nil {
+			if err := t.waitSet(pend, func(int, int) bool { return true }); err != nil {
 				yield(zero, err)
 				return
 			}
@@ -347,7 +351,7 @@ func TimeoutAt(t *T, deadline time.Time, body func() error) error {
 	expired := false
 	h := l.CallAt(deadline, func() {
 		expired = true
-		t.cancel(future.CancelledError(ErrTimeout))
+		t.cancel(future.CancelledError(errScopeExpired))
 	})
 	err := body()
 	h.Cancel()

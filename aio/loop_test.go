@@ -214,6 +214,9 @@ func TestLoopContextCancelCancelsEveryTask(t *testing.T) {
 			})
 		}
 		defer func() { cleanups++ }()
+		if err := aio.Yield(t); err != nil { // let the children start
+			return 0, err
+		}
 		close(started)
 		return 0, aio.Sleep(t, time.Hour)
 	})

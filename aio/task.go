@@ -406,7 +406,7 @@ func (t *T) await(w future.Waitable, shield bool) error {
 	if w.State().Final() {
 		return nil
 	}
-	ws := newWatch(t, []future.Waitable{w}, func(int) bool { return true })
+	ws := newWatch(t, []future.Waitable{w}, func(int, int) bool { return true })
 	if ws.fired {
 		ws.close()
 		return nil
@@ -442,21 +442,30 @@ type watch struct {
 	id         uint64
 	active     bool
 	fired      bool
+	left       int // registered waitables not yet reported
 	pendingExt int
 }
 
-// newWatch registers onEvent(i) to run on the loop when ws[i] becomes final;
-// when it returns true the coroutine is woken (fired is set). Callbacks that
-// arrive after close are ignored.
-func newWatch(t *T, ws []future.Waitable, onEvent func(i int) bool) *watch {
+// newWatch registers the waitables of ws that are not final yet; as each
+// becomes final, onEvent(i, left) runs on the loop with the number still
+// outstanding, and when it returns true the coroutine is woken (fired is
+// set). Callbacks that arrive after close are ignored.
+func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch {
 	l := t.loop
 	w := &watch{t: t, id: t.newPark(), active: true}
 	for i, f := range ws {
+		if f.State().Final() {
+			continue
+		}
+		w.left++
 		if lt, ok := f.(loopTask); ok && lt.core().loop == l {
 			f.OnDone(func() {
-				if w.active && onEvent(i) {
-					w.fired = true
-					l.resume(t, w.id)
+				if w.active {
+					w.left--
+					if onEvent(i, w.left) {
+						w.fired = true
+						l.resume(t, w.id)
+					}
 				}
 			})
 			continue
@@ -470,12 +479,16 @@ func newWatch(t *T, ws []future.Waitable, onEvent func(i int) bool) *watch {
 				}
 				w.pendingExt--
 				l.external--
-				if onEvent(i) {
+				w.left--
+				if onEvent(i, w.left) {
 					w.fired = true
 					l.resume(t, w.id)
 				}
 			})
 		})
+	}
+	if w.left == 0 {
+		w.fired = true
 	}
 	return w
 }

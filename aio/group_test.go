@@ -1,0 +1,138 @@
+package aio_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/aio"
+	"github.com/trident-go/trident/future"
+)
+
+func TestTaskGroupWaitsForChildren(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		var a, b *aio.Task[int]
+		err := aio.TaskGroup(t, func(g *aio.Group) error {
+			a = aio.GoIn(g, sleeper(time.Second, 1, nil))
+			b = aio.GoIn(g, sleeper(2*time.Second, 2, nil))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !a.Finished() || !b.Finished() {
+			return errors.New("TaskGroup returned before its children")
+		}
+		va, _ := aio.Await(t, a)
+		vb, _ := aio.Await(t, b)
+		if va+vb != 3 {
+			return fmt.Errorf("results %d %d", va, vb)
+		}
+		return nil
+	})
+}
+
+func TestTaskGroupFirstFailureCancelsSiblingsAndJoinsErrors(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		e1, e2 := errors.New("e1"), errors.New("e2")
+		cleaned := 0
+		bodyCancelled := false
+		start := t.Now()
+		var late *aio.Task[struct{}]
+		err := aio.TaskGroup(t, func(g *aio.Group) error {
+			g.Go(func(t *aio.T) error {
+				defer func() { cleaned++ }()
+				return aio.Sleep(t, time.Hour)
+			})
+			g.Go(func(t *aio.T) error {
+				aio.Sleep(t, time.Second)
+				return e1
+			})
+			g.Go(func(t *aio.T) error {
+				defer func() { cleaned++ }()
+				// Fails during its own cleanup: both errors are kept.
+				if err := aio.Sleep(t, time.Hour); err != nil {
+					return e2
+				}
+				return nil
+			})
+			err := aio.Sleep(t, time.Hour) // the body is cancelled too
+			bodyCancelled = errors.Is(err, aio.ErrCancelled)
+			late = g.Go(func(t *aio.T) error { return nil })
+			return err
+		})
+		if !errors.Is(err, e1) || !errors.Is(err, e2) || errors.Is(err, aio.ErrCancelled) {
+			return fmt.Errorf("group error %v", err)
+		}
+		if cleaned != 2 || !bodyCancelled {
+			return fmt.Errorf("cleaned=%d bodyCancelled=%v", cleaned, bodyCancelled)
+		}
+		if d := t.Now().Sub(start); d != time.Second {
+			return fmt.Errorf("group took %v", d)
+		}
+		if _, lerr := aio.Await(t, late); !errors.Is(lerr, aio.ErrGroupClosed) {
+			return fmt.Errorf("start on aborting group: %v", lerr)
+		}
+		if t.Cancelling() != 0 {
+			return fmt.Errorf("the group left %d cancellation requests on the parent", t.Cancelling())
+		}
+		// The parent is usable afterwards.
+		return aio.Sleep(t, time.Second)
+	})
+}
+
+func TestTaskGroupCancelledFromOutside(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		cleaned := 0
+		parent := aio.Go(t, func(t *aio.T) (int, error) {
+			return 0, aio.TaskGroup(t, func(g *aio.Group) error {
+				for i := 0; i < 3; i++ {
+					g.Go(func(t *aio.T) error {
+						defer func() { cleaned++ }()
+						return aio.Sleep(t, time.Hour)
+					})
+				}
+				return nil
+			})
+		})
+		if err := aio.Sleep(t, time.Second); err != nil {
+			return err
+		}
+		parent.Cancel()
+		_, err := aio.Await(t, parent)
+		if !errors.Is(err, aio.ErrCancelled) || cleaned != 3 {
+			return fmt.Errorf("err=%v cleaned=%d", err, cleaned)
+		}
+		return nil
+	})
+}
+
+func TestTaskGroupBodyErrorAndPanicChild(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		bodyErr := errors.New("body failed")
+		err := aio.TaskGroup(t, func(g *aio.Group) error {
+			g.Go(func(t *aio.T) error { return aio.Sleep(t, time.Hour) })
+			return bodyErr
+		})
+		if !errors.Is(err, bodyErr) {
+			return fmt.Errorf("body error lost: %v", err)
+		}
+		err = aio.TaskGroup(t, func(g *aio.Group) error {
+			g.Go(func(t *aio.T) error { panic("child panic") })
+			return nil
+		})
+		if err == nil || !containsPanic(err) {
+			return fmt.Errorf("panic child: %v", err)
+		}
+		if err := aio.TaskGroup(t, nil); !errors.Is(err, aio.ErrNilFunc) {
+			return fmt.Errorf("nil body: %v", err)
+		}
+		return nil
+	})
+}
+
+func containsPanic(err error) bool {
+	var pe *future.PanicError
+	return errors.As(err, &pe) && pe.Value == "child panic"
+}
