@@ -20,12 +20,22 @@ func init() {
 // syncxQueueCap is the bound of every queue and channel in the suite.
 const syncxQueueCap = 1024
 
-var syncxSink int
+// checkSum panics if a batch lost or duplicated items: it also keeps the
+// consumer's work from being optimised away.
+func checkSum(s, n int) {
+	if s != n*(n-1)/2 {
+		panic(fmt.Sprintf("syncx bench: items lost: sum %d for n %d", s, n))
+	}
+}
 
 // queueBatch: a producer goroutine puts n ints into a bounded syncx.Queue,
 // the caller gets them.
-func queueBatch(n int) {
-	q, err := syncx.NewQueue[int](syncx.MaxSize(syncxQueueCap))
+func queueBatch(n int) { queueBatchCap(n, syncxQueueCap) }
+
+// queueBatchCap is queueBatch with capacity c; with c = 1 nearly every Put
+// and Get blocks, which measures the waiting path rather than the buffer.
+func queueBatchCap(n, c int) {
+	q, err := syncx.NewQueue[int](syncx.MaxSize(c))
 	if err != nil {
 		panic(err)
 	}
@@ -45,12 +55,14 @@ func queueBatch(n int) {
 		}
 		s += v
 	}
-	syncxSink = s
+	checkSum(s, n)
 }
 
 // chanBatch is queueBatch with a buffered channel of the same capacity.
-func chanBatch(n int) {
-	ch := make(chan int, syncxQueueCap)
+func chanBatch(n int) { chanBatchCap(n, syncxQueueCap) }
+
+func chanBatchCap(n, c int) {
+	ch := make(chan int, c)
 	go func() {
 		for i := range n {
 			ch <- i
@@ -60,7 +72,7 @@ func chanBatch(n int) {
 	for range n {
 		s += <-ch
 	}
-	syncxSink = s
+	checkSum(s, n)
 }
 
 // barrierBatch: parties goroutines pass the same barrier n times (n cycles).
@@ -116,11 +128,20 @@ func runSyncxSuite(cfg Config) (*Report, error) {
 	}
 	rep := &Report{Ratios: map[string]float64{}}
 
-	qOrder := []string{"trident-queue", "channel"}
+	qOrder := []string{"trident-queue", "channel", "trident-queue-cap1", "channel-cap1"}
 	qm := interleaved(rounds, nQueue, qOrder, map[string]func(int){
-		"trident-queue": queueBatch,
-		"channel":       chanBatch,
+		"trident-queue":      queueBatch,
+		"channel":            chanBatch,
+		"trident-queue-cap1": func(n int) { queueBatchCap(n/4, 1) },
+		"channel-cap1":       func(n int) { chanBatchCap(n/4, 1) },
 	})
+	// The cap-1 batches run n/4 items (they are slower); scale to per item.
+	for _, k := range []string{"trident-queue-cap1", "channel-cap1"} {
+		m := qm[k]
+		m.NsPerTask *= 4
+		m.AllocsPerTask *= 4
+		qm[k] = m
+	}
 	sOrder := []string{"trident-barrier-2", "trident-barrier-8", "trident-event"}
 	sm := interleaved(rounds, nSync, sOrder, map[string]func(int){
 		"trident-barrier-2": barrierBatch(2),
@@ -128,11 +149,13 @@ func runSyncxSuite(cfg Config) (*Report, error) {
 		"trident-event":     eventBatch,
 	})
 	notes := map[string]string{
-		"trident-queue":     fmt.Sprintf("syncx.Queue MaxSize(%d), 1 producer goroutine, 1 consumer; per item", syncxQueueCap),
-		"channel":           fmt.Sprintf("chan int, capacity %d, same shape; per item", syncxQueueCap),
-		"trident-barrier-2": "syncx.Barrier, 2 parties; per cycle",
-		"trident-barrier-8": "syncx.Barrier, 8 parties; per cycle",
-		"trident-event":     "two syncx.Events ping-ponged (set, wait, clear); per round trip",
+		"trident-queue":      fmt.Sprintf("syncx.Queue MaxSize(%d), 1 producer goroutine, 1 consumer; per item", syncxQueueCap),
+		"channel":            fmt.Sprintf("chan int, capacity %d, same shape; per item", syncxQueueCap),
+		"trident-queue-cap1": "syncx.Queue MaxSize(1): nearly every Put/Get waits; per item",
+		"channel-cap1":       "chan int, capacity 1, same shape; per item",
+		"trident-barrier-2":  "syncx.Barrier, 2 parties; per cycle",
+		"trident-barrier-8":  "syncx.Barrier, 8 parties; per cycle",
+		"trident-event":      "two syncx.Events ping-ponged (set, wait, clear); per round trip",
 	}
 	for _, name := range append(qOrder, sOrder...) {
 		m, ok := qm[name]
@@ -142,9 +165,10 @@ func runSyncxSuite(cfg Config) (*Report, error) {
 		rep.Rows = append(rep.Rows, Row{Name: name, NsPerTask: m.NsPerTask, AllocsPerTask: m.AllocsPerTask, Note: notes[name]})
 	}
 	rep.Ratios["channel"] = qm["channel"].NsPerTask / qm["trident-queue"].NsPerTask
+	rep.Ratios["channel-cap1"] = qm["channel-cap1"].NsPerTask / qm["trident-queue-cap1"].NsPerTask
 	rep.Notes = append(rep.Notes,
 		"Go rows: interleaved rounds in one run (median); queue and channel side by side",
-		"targets: python-queue.Queue >= 20; channel >= 0.5 (trident within 2x of a buffered channel)")
+		"targets: python-queue.Queue >= 20; channel >= 0.5 (trident within 2x of a buffered channel); channel-cap1 is the same comparison with capacity 1, for information")
 
 	if cfg.Python == "" {
 		rep.Notes = append(rep.Notes, "python3 not found: CPython rows skipped")
