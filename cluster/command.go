@@ -38,10 +38,10 @@ type CommandJob struct {
 // CommandResult is what a worker reports for a command job.
 type CommandResult struct {
 	// ExitCode is the command's exit status, -1 when it was killed by a
-	// signal (then Signal names it).
+	// signal (then Signal is its number).
 	ExitCode int
-	// Signal is the name of the signal that ended the command, if any.
-	Signal string
+	// Signal is the number of the signal that ended the command, or 0.
+	Signal int
 	// Stdout and Stderr are the command's output.
 	Stdout, Stderr []byte
 	// Start and End are the worker's wall-clock times.
@@ -62,7 +62,7 @@ func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Fu
 		return future.Resolved(CommandResult{}, fmt.Errorf("%w: command job: %w", registry.ErrEncode, err))
 	}
 	raw := ex.SubmitRaw(ctx, CommandFunc, b)
-	out := future.New[CommandResult](nil)
+	out := future.New[CommandResult](context.Background())
 	raw.OnDone(func() {
 		v, err := raw.Result(context.Background())
 		if err != nil {
@@ -158,7 +158,7 @@ func RunCommand(ctx context.Context, job CommandJob) (CommandResult, error) {
 	res.Stdout, res.Stderr = out.Bytes(), errb.Bytes()
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.Signal = ws.Signal().String()
+		res.Signal = int(ws.Signal())
 	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/cluster"
+	"github.com/trident-go/trident/runner"
+)
+
+// startClusterWorkers starts an embedded server in the test process and n
+// `trident worker` processes; all are stopped when the test ends.
+func startClusterWorkers(t *testing.T, n int, args ...string) string {
+	t.Helper()
+	s, err := cluster.StartServer(context.Background(), cluster.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	for i := range n {
+		cmd := exec.Command(tridentBin, append([]string{"worker", "--cluster", s.URL(), "--name", "w" + string(rune('1'+i))}, args...)...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Errorf("worker did not stop on SIGTERM; stderr: %s", errb.String())
+			}
+		})
+	}
+	return s.URL()
+}
+
+func TestClusterRunEndToEnd(t *testing.T) {
+	url := startClusterWorkers(t, 2, "-j", "2")
+	dir := t.TempDir()
+	joblog := filepath.Join(dir, "log")
+
+	out, errOut, code := runTrident(t, "", "run", "--cluster", url, "-k", "--joblog", joblog, "echo job {}; echo e{} >&2", ":::", "a", "b", "c", "d")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	if out != "job a\njob b\njob c\njob d\n" {
+		t.Fatalf("stdout %q", out)
+	}
+	for _, e := range []string{"ea", "eb", "ec", "ed"} {
+		if !strings.Contains(errOut, e) {
+			t.Fatalf("stderr %q lacks %s", errOut, e)
+		}
+	}
+	b, err := os.ReadFile(joblog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := runner.ReadJoblog(bytes.NewReader(b))
+	if err != nil || len(es) != 4 {
+		t.Fatalf("joblog %q: %v", b, err)
+	}
+	var seqs []int
+	for _, e := range es {
+		seqs = append(seqs, e.Seq)
+		if e.Host != "w1" && e.Host != "w2" || e.Exitval != 0 {
+			t.Fatalf("joblog entry %+v", e)
+		}
+	}
+	sort.Ints(seqs)
+	if seqs[0] != 1 || seqs[3] != 4 {
+		t.Fatalf("joblog seqs %v", seqs)
+	}
+
+	// Failures: exit status counts failed jobs; retries rerun them.
+	_, _, code = runTrident(t, "", "run", "--cluster", url, "--joblog", joblog, "exit {}", ":::", "0", "1", "2", "3")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 failed jobs", code)
+	}
+	// --resume-failed reruns only the failed ones (they fail again).
+	out, _, code = runTrident(t, "", "run", "--cluster", url, "--joblog", joblog, "--resume-failed", "echo ran {}; exit {}", ":::", "0", "1", "2", "3")
+	if code != 3 || strings.Contains(out, "ran 0") || !strings.Contains(out, "ran 3") {
+		t.Fatalf("resume-failed: exit %d out %q", code, out)
+	}
+	// --resume skips everything in the joblog.
+	out, _, code = runTrident(t, "", "run", "--cluster", url, "--joblog", joblog, "--resume", "echo ran {}", ":::", "0", "1", "2", "3", "4")
+	if code != 0 || out != "ran 4\n" {
+		t.Fatalf("resume: exit %d out %q", code, out)
+	}
+	// Retries: a job failing on its first attempt succeeds on the second.
+	marker := filepath.Join(dir, "once")
+	out, errOut, code = runTrident(t, "", "run", "--cluster", url, "--retries", "2",
+		"if [ -e "+marker+"{} ]; then echo second; else touch "+marker+"{}; exit 1; fi", ":::", "x")
+	if code != 0 || out != "second\n" {
+		t.Fatalf("retries: exit %d out %q err %q", code, out, errOut)
+	}
+	// --timeout kills the job on the worker.
+	_, errOut, code = runTrident(t, "", "run", "--cluster", url, "--timeout", "300ms", "sleep 30", ":::", "1")
+	if code != 1 || !strings.Contains(errOut, "deadline") {
+		t.Fatalf("timeout: exit %d err %q", code, errOut)
+	}
+
+	out, errOut, code = runTrident(t, "", "cluster", "status", "--cluster", url)
+	if code != 0 || !strings.Contains(out, "2 worker(s)") || !strings.Contains(out, "w1") || !strings.Contains(out, "0 waiting") {
+		t.Fatalf("status: exit %d out %q err %q", code, out, errOut)
+	}
+}
+
+func TestClusterCLIRefusals(t *testing.T) {
+	// Anonymous worker against a non-loopback address.
+	_, errOut, code := runTrident(t, "", "worker", "--cluster", "nats://10.255.255.1:4222", "--connect-timeout", "300ms")
+	if code == 0 || !(strings.Contains(errOut, "unreachable") || strings.Contains(errOut, "anonymous")) {
+		t.Fatalf("exit %d err %q", code, errOut)
+	}
+	// Unreachable server: a clear error, quickly.
+	_, errOut, code = runTrident(t, "", "run", "--cluster", "nats://127.0.0.1:1", "echo", ":::", "x")
+	if code != 255 || !strings.Contains(errOut, "unreachable") {
+		t.Fatalf("run on unreachable: exit %d err %q", code, errOut)
+	}
+	_, errOut, code = runTrident(t, "", "cluster", "status", "--cluster", "nats://127.0.0.1:1")
+	if code != 1 || !strings.Contains(errOut, "unreachable") {
+		t.Fatalf("status on unreachable: exit %d err %q", code, errOut)
+	}
+	// An embedded server on all interfaces without credentials.
+	_, errOut, code = runTrident(t, "", "cluster", "server", "--listen", "0.0.0.0:0")
+	if code == 0 || !strings.Contains(errOut, "anonymous") {
+		t.Fatalf("server on 0.0.0.0: exit %d err %q", code, errOut)
+	}
+	// Wrong credentials.
+	s, err := cluster.StartServer(context.Background(), cluster.ServerOptions{User: "u", Password: "right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	_, errOut, code = runTrident(t, "", "cluster", "status", "--cluster", s.URL(), "--user", "u", "--password", "wrong")
+	if code != 1 || !strings.Contains(errOut, "refused the credentials") || strings.Contains(errOut, "wrong") {
+		t.Fatalf("wrong credentials: exit %d err %q", code, errOut)
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trident-go/trident/cluster"
+	"github.com/trident-go/trident/registry"
+)
+
+func init() {
+	var f clusterFlags
+	var jobs int
+	var name string
+	var ackWait time.Duration
+	var maxDeliver int
+	cmd := &cobra.Command{
+		Use:   "worker --cluster URL [-j N]",
+		Short: "Run command jobs sent by trident run --cluster (a NATS JetStream worker)",
+		Long: `Run command jobs sent by trident run --cluster URL, N at a time, until
+interrupted. Each job's exit status, output and times go back to the
+submitter, which keeps the joblog. A worker that dies has its jobs run again
+by another one after --ack-wait (delivery is at least once).
+
+The worker refuses to connect to a non-loopback server without credentials
+(--user/--password, --token, --creds or --nkey, or in the URL).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			if jobs < 0 {
+				return fmt.Errorf("-j %d: want 1 or more (0 means one per core)", jobs)
+			}
+			if jobs == 0 {
+				jobs = runtime.NumCPU()
+			}
+			if name == "" {
+				host, _ := os.Hostname()
+				name = host + ":" + strconv.Itoa(os.Getpid())
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			conn, err := cluster.Connect(ctx, o)
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			defer conn.Close()
+			fmt.Fprintf(cmd.ErrOrStderr(), "trident worker %s: serving queue %q with %d slot(s)\n", name, orDefault(f.queueName()), jobs)
+			err = cluster.Serve(ctx, conn, cluster.WorkerOptions{
+				Queue: f.queueName(), Concurrency: jobs, AckWait: ackWait, MaxDeliver: maxDeliver, Name: name,
+				Handler: cluster.CommandHandler(registry.Gob, name, nil),
+			})
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", 0, "jobs to run at once (0: one per core)")
+	cmd.Flags().StringVar(&name, "name", "", "worker name in trident cluster status and the joblog (default host:pid)")
+	cmd.Flags().DurationVar(&ackWait, "ack-wait", 30*time.Second, "a job whose worker shows no sign of life this long is redelivered")
+	cmd.Flags().IntVar(&maxDeliver, "max-deliver", 5, "a job delivered more often fails (it keeps killing its workers)")
+	rootCmd.AddCommand(cmd)
+}
+
+func orDefault(q string) string {
+	if q == "" {
+		return cluster.DefaultQueue
+	}
+	return q
+}
