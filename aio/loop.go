@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -115,6 +116,8 @@ type Loop struct {
 	wake    chan struct{}
 	wg      sync.WaitGroup
 
+	closers map[io.Closer]struct{} // connections and listeners closed at the end
+
 	failed []*T // debug: failed tasks, checked for retrieval at the end
 	pool   []*coro
 }
@@ -195,6 +198,7 @@ func (l *Loop) run(main *T) {
 	l.tsq = nil
 	l.mu.Unlock()
 	l.cancel()
+	l.closeTracked()
 	l.wg.Wait()
 	for _, c := range l.pool {
 		c.stop()

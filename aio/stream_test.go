@@ -1,0 +1,238 @@
+package aio_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/aio"
+)
+
+func echoHandler(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) error {
+	for {
+		line, err := r.ReadLine(t)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.Write(line); err != nil {
+			return err
+		}
+		if err := w.Drain(t); err != nil {
+			return err
+		}
+	}
+}
+
+func TestEchoServerManyClients(t *testing.T) {
+	const clients, lines = 20, 50
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		srv, err := aio.StartServer(t, "127.0.0.1:0", echoHandler)
+		if err != nil {
+			return 0, err
+		}
+		addr := srv.Addr().String()
+		err = aio.TaskGroup(t, func(g *aio.Group) error {
+			for c := 0; c < clients; c++ {
+				g.Go(func(t *aio.T) error {
+					r, w, err := aio.OpenConnection(t, addr)
+					if err != nil {
+						return err
+					}
+					defer w.Close(t)
+					for i := 0; i < lines; i++ {
+						msg := fmt.Sprintf("client %d line %d\n", c, i)
+						if err := w.WriteString(msg); err != nil {
+							return err
+						}
+						got, err := r.ReadLine(t)
+						if err != nil {
+							return err
+						}
+						if string(got) != msg {
+							return fmt.Errorf("echo %q, want %q", got, msg)
+						}
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		srv.Close()
+		return 0, srv.Wait(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamFromPlainGoroutineClient(t *testing.T) {
+	addrCh := make(chan string, 1)
+	clientErr := make(chan error, 1)
+	go func() {
+		addr := <-addrCh
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			clientErr <- err
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "HEAD|abcdef12345")
+		c.(*net.TCPConn).CloseWrite()
+		reply, err := io.ReadAll(c)
+		if err == nil && string(reply) != "HEAD|abcdef|12345" {
+			err = fmt.Errorf("reply %q", reply)
+		}
+		clientErr <- err
+	}()
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		done := &aio.Event{}
+		var herr error
+		srv, err := aio.StartServer(t, "127.0.0.1:0", func(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) error {
+			defer done.Set()
+			head, err := r.ReadUntil(t, []byte("|"))
+			if err != nil {
+				herr = err
+				return err
+			}
+			six, err := r.ReadN(t, 6)
+			if err != nil {
+				herr = err
+				return err
+			}
+			rest, err := r.Read(t, 100)
+			if err != nil {
+				herr = err
+				return err
+			}
+			if _, err := r.Read(t, 100); err != io.EOF {
+				herr = fmt.Errorf("after the end: %v", err)
+			}
+			if _, err := r.ReadN(t, 1); err != io.EOF {
+				herr = fmt.Errorf("ReadN at the end: %v", err)
+			}
+			w.Write(head)
+			w.Write(six)
+			w.WriteString("|")
+			w.Write(rest)
+			return w.Close(t)
+		})
+		if err != nil {
+			return 0, err
+		}
+		addrCh <- srv.Addr().String()
+		if err := done.Wait(t); err != nil {
+			return 0, err
+		}
+		srv.Close()
+		if err := srv.Wait(t); err != nil {
+			return 0, err
+		}
+		return 0, herr
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-clientErr; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamLimitAndPartialReads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		bw := bufio.NewWriter(c)
+		bw.WriteString(strings.Repeat("x", 100) + "\nlast line without newline")
+		bw.Flush()
+		c.Close()
+	}()
+	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		r, w, err := aio.OpenConnection(t, ln.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(t)
+		r.Limit = 10
+		if _, err := r.ReadLine(t); !errors.Is(err, aio.ErrLimitOverrun) {
+			return 0, fmt.Errorf("limit: %v", err)
+		}
+		r.Limit = 0
+		line, err := r.ReadLine(t)
+		if err != nil || len(line) != 101 {
+			return 0, fmt.Errorf("long line: %d %v", len(line), err)
+		}
+		last, err := r.ReadLine(t)
+		if err != nil || string(last) != "last line without newline" {
+			return 0, fmt.Errorf("partial last line: %q %v", last, err)
+		}
+		if _, err := r.ReadLine(t); err != io.EOF {
+			return 0, fmt.Errorf("at EOF: %v", err)
+		}
+		if !r.AtEOF() {
+			return 0, errors.New("AtEOF false")
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamReadCancelledAndLoopEndClosesConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		r, _, err := aio.OpenConnection(t, ln.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		// Nothing ever arrives: the read is cancelled by the timeout.
+		err = aio.Timeout(t, 20*time.Millisecond, func() error {
+			_, err := r.ReadLine(t)
+			return err
+		})
+		if !errors.Is(err, aio.ErrTimeout) {
+			return 0, fmt.Errorf("timeout: %v", err)
+		}
+		// Leave the connection open: Run must close it so its reader goroutine ends.
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := <-accepted
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("peer of a connection left open by the loop: %v", err)
+	}
+	c.Close()
+}
