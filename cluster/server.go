@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -135,15 +136,18 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 // nats://127.0.0.1:4222 (tls:// when TLS is on).
 func (s *Server) URL() string {
 	if s.options.TLS != nil {
-		return "tls://" + s.url[len("nats://"):]
+		if rest, ok := strings.CutPrefix(s.url, "nats://"); ok {
+			return "tls://" + rest
+		}
 	}
 	return s.url
 }
 
 // ConnectOptions returns options that connect to this server with its own
-// credentials (handy in tests and single-binary programs).
+// credentials (handy in tests and single-binary programs). With TLS, set
+// the client's TLS configuration (its root CAs) yourself.
 func (s *Server) ConnectOptions() ConnectOptions {
-	return ConnectOptions{URL: s.URL(), User: s.options.User, Password: s.options.Password, Token: s.options.Token, TLS: s.options.TLS}
+	return ConnectOptions{URL: s.URL(), User: s.options.User, Password: s.options.Password, Token: s.options.Token}
 }
 
 // Shutdown stops the server, closes every client connection and removes a

@@ -1,0 +1,92 @@
+// Package cluster runs trident's named functions and command jobs on other
+// processes and other machines, through NATS JetStream.
+//
+// It is the "beyond one machine" model: what Python users get from a job
+// queue such as RQ, or from Dask/Ray futures, built on a proven engine
+// instead of a home-made one. NATS is written in Go, so the server can be
+// embedded in a trident binary (the single-machine default) and grows into a
+// real NATS cluster when needed.
+//
+// # The picture
+//
+//	submitter                      NATS JetStream                    workers
+//	Fib.Submit(ex, ctx, 30) --> stream TRIDENT_TASKS (work queue) --> Serve(ctx, conn, ...)
+//	*future.Future[int]     <-- trident.result.<executor> <---------- result or error
+//
+// The same typed handles as the process pool serve here: a function
+// registered with registry.Register is called with Submit on an *Executor and
+// the result is the same *future.Future[R]. Workers are binaries that
+// register the same functions and call Serve.
+//
+//	var Fib = registry.Register("fib", fib) // package level, in both binaries
+//
+//	// Worker binary (or the same binary with a flag):
+//	conn, _ := cluster.Connect(ctx, cluster.ConnectOptions{URL: "nats://host:4222", Token: tok})
+//	err := cluster.Serve(ctx, conn, cluster.WorkerOptions{Concurrency: 8})
+//
+//	// Submitter:
+//	ex, _ := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{})
+//	v, err := Fib.Submit(ex, ctx, 30).Result(ctx)
+//
+// StartServer starts an embedded JetStream server (127.0.0.1 by default,
+// data in a temporary directory unless one is given); `trident cluster
+// server` does the same from the command line.
+//
+// # Delivery is at least once
+//
+// A task is removed from the queue only when a worker acknowledges it, after
+// its result was published. A worker that dies mid-task (or loses its
+// connection) stops sending in-progress heartbeats, and JetStream hands the
+// task to another worker after WorkerOptions.AckWait. So a function can run
+// more than once for one Submit, and even complete twice: the future takes
+// the first result and Executor.Stats counts the duplicates. Functions with
+// side effects should be idempotent; TaskID(ctx) gives an id that is the
+// same on every delivery, and Delivery(ctx) says which delivery this is.
+//
+// A task delivered more than WorkerOptions.MaxDeliver times (it keeps
+// killing its workers) fails with an error matching ErrMaxDeliveries. A
+// message that cannot be decoded (missing headers, another codec, a corrupt
+// argument) or names an unknown function is never retried: it is copied to
+// the dead-letter stream TRIDENT_DEAD with the reason in its Trident-Reason
+// header, and the future fails with ErrUndecodable or
+// registry.ErrUnknownFunction. Nothing makes a worker crash-loop.
+//
+// # Cancellation and deadlines
+//
+// Cancelling a future (or its submit context) ends it at once with
+// future.ErrCancelled; the cancellation is published to the workers, which
+// cancel the task's context if it runs or drop it when it arrives, and the
+// message is deleted from the stream if it is still queued. A deadline on
+// the submit context travels with the task: the worker runs the function
+// with that deadline and, if the function does not return in time, abandons
+// it (a goroutine cannot be killed; command jobs are killed with their whole
+// process group) and reports context.DeadlineExceeded. Errors keep their
+// identity across the wire as *registry.RemoteError.
+//
+// # Security
+//
+// Anyone who can publish to the task stream can make workers run registered
+// functions, and `trident worker` runs shell commands. So: StartServer
+// refuses a non-loopback listen address without a user/password or token,
+// and Serve refuses a connection to a non-loopback server made without
+// credentials (user/password, token, creds file, nkey or a TLS client
+// certificate). TLS is supported on both sides (ServerOptions.TLS,
+// ConnectOptions.TLS or the CAFile/CertFile/KeyFile fields) and should be
+// used whenever traffic leaves the machine. Only workers built with
+// CommandHandler run command jobs; a plain Serve never executes shell commands.
+//
+// # Observability
+//
+// GetStatus (and `trident cluster status`) reports the workers that answer a
+// ping with their slots and counters, and the queue's depth, in-flight and
+// redelivered tasks and dead letters.
+//
+// # Differences from Python's RQ and Dask
+//
+// Functions are sent by registered name, never as code (there is no
+// pickle). The future stays Pending until the result arrives, because the
+// submitter does not learn when a remote worker starts; Cancel therefore
+// always reports true while the result is outstanding. Results travel on
+// core NATS to the submitting executor: if the submitter goes away, its
+// results are dropped (nobody is waiting for them).
+package cluster
