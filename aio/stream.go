@@ -457,3 +457,17 @@ func (s *Server) Wait(t *T) error {
 	}
 	return s.idle.Wait(t)
 }
+
+// NewStream wraps an established connection (TCP, Unix, net.Pipe...) in a
+// reader and a writer of t's loop. The loop closes the connection when Run
+// ends if the writer has not closed it.
+func NewStream(t *T, c net.Conn) (*StreamReader, *StreamWriter, error) {
+	if err := t.onLoop(); err != nil {
+		return nil, nil, err
+	}
+	if c == nil {
+		return nil, nil, errors.New("aio: NewStream with a nil connection")
+	}
+	r, w := newStream(t.loop, c)
+	return r, w, nil
+}
