@@ -260,6 +260,10 @@ func bridge[R any](out *future.Future[R], raw *future.Future[[]byte], c Codec, n
 		}
 	})
 	raw.OnDone(func() {
+		if raw.Cancelled() {
+			out.Cancel()
+			return
+		}
 		b, err, _ := raw.Value()
 		var v R
 		if err == nil {

@@ -1,0 +1,79 @@
+package procpool
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/trident-go/trident/registry"
+)
+
+// ErrShutdown is the error of a call submitted after Shutdown or Close, and
+// of calls that Close stopped. Python raises RuntimeError("cannot schedule
+// new futures after shutdown") at submit; trident returns a failed future.
+var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("procpool: pool is shut down"))
+
+// ErrWorkerCrashed is matched by the error of a call whose worker process
+// died while running it (exit, signal, the OOM killer, a malformed frame).
+// The error is a *CrashError with the details. Unlike Python's
+// BrokenProcessPool, it fails only the calls the dead worker was running;
+// calls queued behind it in that worker are sent again, and the pool starts
+// a replacement (see BreakOnCrash for Python's behaviour).
+var ErrWorkerCrashed = registry.RegisterError("procpool.ErrWorkerCrashed", errors.New("procpool: worker crashed"))
+
+// ErrBrokenPool is matched by every error of a pool created with
+// BreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
+var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", errors.New("procpool: pool is broken"))
+
+// ErrProtocol is matched by the cause of a crash when a worker broke the
+// wire protocol: a malformed frame, a failed handshake, a version mismatch.
+var ErrProtocol = registry.RegisterError("procpool.ErrProtocol", errors.New("procpool: protocol error"))
+
+// ErrWorkerStart is matched by the error of calls that failed because no
+// worker process could be started (a missing binary, a binary that does not
+// call Main, an initializer that failed).
+var ErrWorkerStart = registry.RegisterError("procpool.ErrWorkerStart", errors.New("procpool: worker failed to start"))
+
+// ErrUnknownFunction is registry.ErrUnknownFunction, the error of a call to
+// a name the worker has not registered. The worker is not harmed.
+var ErrUnknownFunction = registry.ErrUnknownFunction
+
+// CrashError describes a worker that died while holding a call. It matches
+// ErrWorkerCrashed, and its Cause (when set) with errors.Is.
+type CrashError struct {
+	// Func is the registered name of the call that was running.
+	Func string
+	// Worker is the pool's number for the worker; PID its process id.
+	Worker, PID int
+	// ExitCode is the exit status, or -1 when the worker died of a signal.
+	ExitCode int
+	// Signal is the signal that killed the worker, or 0.
+	Signal syscall.Signal
+	// Cause is why the pool killed the worker itself (a protocol error, a
+	// memory ceiling), or nil when the worker died on its own.
+	Cause error
+	// Attempts is how many times the call was tried.
+	Attempts int
+}
+
+// Error describes the crash: which call, which worker, how it ended.
+func (e *CrashError) Error() string {
+	how := fmt.Sprintf("exit status %d", e.ExitCode)
+	if e.Signal != 0 {
+		how = "killed by signal " + e.Signal.String()
+	}
+	s := fmt.Sprintf("procpool: worker %d (pid %d) crashed (%s) while running %q", e.Worker, e.PID, how, e.Func)
+	if e.Attempts > 1 {
+		s += fmt.Sprintf(" (attempt %d)", e.Attempts)
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+// Is reports whether target is ErrWorkerCrashed.
+func (e *CrashError) Is(target error) bool { return target == ErrWorkerCrashed }
+
+// Unwrap returns the cause.
+func (e *CrashError) Unwrap() error { return e.Cause }

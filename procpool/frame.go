@@ -1,0 +1,323 @@
+package procpool
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The wire protocol between a pool and its workers: frames on a dedicated
+// pipe pair (fd 3: pool -> worker, fd 4: worker -> pool). A frame is a
+// 4-byte big-endian length, then that many bytes: one type byte and a body
+// made of uvarints, varints and length-prefixed byte strings.
+const (
+	protocolVersion = 1
+	protocolMagic   = "trident-procpool"
+	// maxFrame bounds a frame; a larger length is a malformed frame.
+	maxFrame = 1 << 28
+)
+
+type frameType byte
+
+const (
+	fHello  frameType = 1 // worker -> pool: magic, version, pid
+	fSetup  frameType = 2 // pool -> worker: version, worker id, codec, initializer name and argument
+	fReady  frameType = 3 // worker -> pool: 0, or 1 and an encoded RemoteError (initializer failed)
+	fCall   frameType = 4 // pool -> worker: id, name, deadline (unix ns, 0 none), n, n payloads
+	fCancel frameType = 5 // pool -> worker: id
+	fResult frameType = 6 // worker -> pool: id, elapsed ns, n, n items (status byte, bytes)
+)
+
+func (t frameType) String() string {
+	switch t {
+	case fHello:
+		return "hello"
+	case fSetup:
+		return "setup"
+	case fReady:
+		return "ready"
+	case fCall:
+		return "call"
+	case fCancel:
+		return "cancel"
+	case fResult:
+		return "result"
+	}
+	return fmt.Sprintf("frame(%d)", byte(t))
+}
+
+// errMalformed is wrapped by every decoding error of this file.
+var errMalformed = errors.New("malformed frame")
+
+// errTruncated is wrapped by the error of a frame cut short by the end of
+// the stream: the writer died in the middle of it.
+var errTruncated = errors.New("truncated frame")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+}
+
+// enc builds one frame. Start with newFrame, append fields, then finish.
+type enc struct{ b []byte }
+
+func newFrame(t frameType, sizeHint int) *enc {
+	e := &enc{b: make([]byte, 5, 5+sizeHint)}
+	e.b[4] = byte(t)
+	return e
+}
+
+func (e *enc) uint(v uint64) *enc  { e.b = binary.AppendUvarint(e.b, v); return e }
+func (e *enc) int(v int64) *enc    { e.b = binary.AppendVarint(e.b, v); return e }
+func (e *enc) byte1(v byte) *enc   { e.b = append(e.b, v); return e }
+func (e *enc) str(s string) *enc   { e.uint(uint64(len(s))); e.b = append(e.b, s...); return e }
+func (e *enc) bytes(p []byte) *enc { e.uint(uint64(len(p))); e.b = append(e.b, p...); return e }
+
+// finish writes the length header and returns the complete frame.
+func (e *enc) finish() []byte {
+	binary.BigEndian.PutUint32(e.b[:4], uint32(len(e.b)-4))
+	return e.b
+}
+
+// dec reads the fields of one frame body; the first error sticks.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail(what string) {
+	if d.err == nil {
+		d.err = malformed("%s", what)
+	}
+}
+
+func (d *dec) uint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad " + what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) int(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad " + what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) byte1(what string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("missing " + what)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *dec) bytes(what string) []byte {
+	n := d.uint(what + " length")
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(what + " longer than the frame")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) str(what string) string { return string(d.bytes(what)) }
+
+// done reports the sticky error, or trailing bytes as malformed.
+func (d *dec) done(t frameType) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
+	}
+	if d.err != nil {
+		return fmt.Errorf("%s frame: %w", t, d.err)
+	}
+	return nil
+}
+
+// readFrame reads one frame and returns its type and body. io.EOF means the
+// other end closed the pipe cleanly between frames.
+func readFrame(r *bufio.Reader) (frameType, []byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return 0, nil, fmt.Errorf("%w: %w: header", errMalformed, errTruncated)
+		}
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 {
+		return 0, nil, malformed("empty frame")
+	}
+	if n > maxFrame {
+		return 0, nil, malformed("frame of %d bytes exceeds the limit of %d", n, maxFrame)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, fmt.Errorf("%w: %w: %v", errMalformed, errTruncated, err)
+	}
+	return frameType(body[0]), body[1:], nil
+}
+
+// Decoded frames.
+
+type helloMsg struct {
+	magic   string
+	version uint64
+	pid     uint64
+}
+
+func decodeHello(b []byte) (m helloMsg, err error) {
+	d := dec{b: b}
+	m.magic = d.str("magic")
+	m.version = d.uint("version")
+	m.pid = d.uint("pid")
+	return m, d.done(fHello)
+}
+
+type setupMsg struct {
+	version  uint64
+	workerID uint64
+	codec    string
+	initName string
+	initArg  []byte
+}
+
+func (m setupMsg) encode() []byte {
+	return newFrame(fSetup, 32+len(m.initName)+len(m.initArg)).uint(m.version).uint(m.workerID).
+		str(m.codec).str(m.initName).bytes(m.initArg).finish()
+}
+
+func decodeSetup(b []byte) (m setupMsg, err error) {
+	d := dec{b: b}
+	m.version = d.uint("version")
+	m.workerID = d.uint("worker id")
+	m.codec = d.str("codec")
+	m.initName = d.str("initializer name")
+	m.initArg = d.bytes("initializer argument")
+	return m, d.done(fSetup)
+}
+
+type callMsg struct {
+	id       uint64
+	name     string
+	deadline int64 // unix ns, 0 = none
+	payloads [][]byte
+}
+
+func (m callMsg) encode() []byte {
+	size := 16 + len(m.name)
+	for _, p := range m.payloads {
+		size += len(p) + 4
+	}
+	e := newFrame(fCall, size).uint(m.id).str(m.name).int(m.deadline).uint(uint64(len(m.payloads)))
+	for _, p := range m.payloads {
+		e.bytes(p)
+	}
+	return e.finish()
+}
+
+func decodeCall(b []byte) (m callMsg, err error) {
+	d := dec{b: b}
+	m.id = d.uint("id")
+	m.name = d.str("name")
+	m.deadline = d.int("deadline")
+	n := d.uint("count")
+	if d.err == nil && (n == 0 || n > uint64(len(d.b))) {
+		d.fail(fmt.Sprintf("bad count %d", n))
+	}
+	for i := uint64(0); d.err == nil && i < n; i++ {
+		m.payloads = append(m.payloads, d.bytes("payload"))
+	}
+	return m, d.done(fCall)
+}
+
+func (m callMsg) deadlineTime() (time.Time, bool) {
+	if m.deadline == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, m.deadline), true
+}
+
+func encodeCancel(id uint64) []byte { return newFrame(fCancel, 10).uint(id).finish() }
+
+func decodeCancel(b []byte) (uint64, error) {
+	d := dec{b: b}
+	id := d.uint("id")
+	return id, d.done(fCancel)
+}
+
+// item is one call's outcome in a result frame: a payload, or an encoded
+// *registry.RemoteError when failed.
+type item struct {
+	failed bool
+	data   []byte
+}
+
+type resultMsg struct {
+	id      uint64
+	elapsed int64 // ns the worker spent running the calls
+	items   []item
+}
+
+func (m resultMsg) encode() []byte {
+	size := 24
+	for _, it := range m.items {
+		size += len(it.data) + 6
+	}
+	e := newFrame(fResult, size).uint(m.id).int(m.elapsed).uint(uint64(len(m.items)))
+	for _, it := range m.items {
+		if it.failed {
+			e.byte1(1)
+		} else {
+			e.byte1(0)
+		}
+		e.bytes(it.data)
+	}
+	return e.finish()
+}
+
+func decodeResult(b []byte) (m resultMsg, err error) {
+	d := dec{b: b}
+	m.id = d.uint("id")
+	m.elapsed = d.int("elapsed")
+	n := d.uint("count")
+	if d.err == nil && (n == 0 || n > uint64(len(d.b))) {
+		d.fail(fmt.Sprintf("bad count %d", n))
+	}
+	if d.err == nil {
+		m.items = make([]item, 0, n)
+	}
+	for i := uint64(0); d.err == nil && i < n; i++ {
+		st := d.byte1("status")
+		if st > 1 {
+			d.fail(fmt.Sprintf("bad status %d", st))
+		}
+		m.items = append(m.items, item{failed: st == 1, data: d.bytes("item")})
+	}
+	return m, d.done(fResult)
+}

@@ -1,0 +1,226 @@
+package procpool
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/trident-go/trident/registry"
+)
+
+// Option configures a Pool.
+type Option func(*config) error
+
+type config struct {
+	workers      int
+	inflight     int
+	path         string
+	args         []string
+	env          []string
+	codec        registry.Codec
+	initName     string
+	initArg      any
+	prefix       bool
+	stdout       io.Writer
+	stderr       io.Writer
+	retries      int
+	breakOnCrash bool
+	maxTasks     int
+	idle         time.Duration
+	maxRSS       int64
+	grace        time.Duration
+	startTimeout time.Duration
+	chunkTarget  time.Duration
+}
+
+func defaults() config {
+	return config{
+		workers:      runtime.NumCPU(),
+		inflight:     4,
+		codec:        registry.Gob,
+		grace:        100 * time.Millisecond,
+		startTimeout: 30 * time.Second,
+		chunkTarget:  2 * time.Millisecond,
+	}
+}
+
+// Workers sets the maximum number of worker processes (Python's
+// max_workers). The default is runtime.NumCPU(). Workers are started on
+// demand, as in Python 3.9+.
+func Workers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procpool: Workers(%d): need at least 1", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// InFlight sets how many calls (or chunks) the pool keeps sent to each
+// worker at once (default 4). A worker runs them one at a time, in order;
+// the others wait in its pipe so that round trips overlap. 1 gives Python's
+// behaviour of one call per worker at a time.
+func InFlight(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procpool: InFlight(%d): need at least 1", n)
+		}
+		c.inflight = n
+		return nil
+	}
+}
+
+// WorkerCommand runs path with args as the worker instead of re-executing
+// the current program. The binary must register the same functions and call
+// Main at the top of its main. Python's counterpart is
+// multiprocessing.set_executable.
+func WorkerCommand(path string, args ...string) Option {
+	return func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("procpool: WorkerCommand: empty path")
+		}
+		c.path, c.args = path, args
+		return nil
+	}
+}
+
+// WorkerEnv adds KEY=VALUE entries to the workers' environment (which is
+// otherwise the parent's).
+func WorkerEnv(kv ...string) Option {
+	return func(c *config) error { c.env = append(c.env, kv...); return nil }
+}
+
+// WithCodec sets the codec for arguments and results (default registry.Gob).
+// A custom codec must be registered with registry.RegisterCodec in the
+// worker binary too.
+func WithCodec(codec registry.Codec) Option {
+	return func(c *config) error {
+		if codec == nil {
+			return fmt.Errorf("procpool: WithCodec(nil)")
+		}
+		c.codec = codec
+		return nil
+	}
+}
+
+// WithInitializer runs fn with arg once in every worker before it takes any
+// call (Python's initializer and initargs). If it fails, the worker does not
+// start and the calls waiting for it fail with an error matching
+// ErrWorkerStart that wraps the initializer's remote error.
+func WithInitializer[A, R any](fn *registry.Func[A, R], arg A) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return fmt.Errorf("procpool: WithInitializer(nil)")
+		}
+		c.initName, c.initArg = fn.Name(), arg
+		return nil
+	}
+}
+
+// PrefixOutput makes the pool copy each worker's stdout and stderr line by
+// line to the given writers (nil means the parent's os.Stdout / os.Stderr),
+// each line prefixed with "[worker N] ". Without it, workers write straight
+// to the parent's stdout and stderr, untouched.
+func PrefixOutput(stdout, stderr io.Writer) Option {
+	return func(c *config) error {
+		c.prefix, c.stdout, c.stderr = true, stdout, stderr
+		return nil
+	}
+}
+
+// Retries makes the pool send a call again, up to n more times, when the
+// worker running it crashes. Calls that timed out are not retried. Python
+// has no counterpart.
+func Retries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("procpool: Retries(%d): negative", n)
+		}
+		c.retries = n
+		return nil
+	}
+}
+
+// BreakOnCrash restores Python's policy: the first worker crash breaks the
+// pool, every pending and running call fails with ErrBrokenPool (wrapping
+// the crash), and later submits fail the same way.
+func BreakOnCrash() Option {
+	return func(c *config) error { c.breakOnCrash = true; return nil }
+}
+
+// MaxTasksPerWorker retires a worker after it has been sent n calls, and
+// starts a fresh one when there is work (Python's max_tasks_per_child). The
+// count is checked between chunks.
+func MaxTasksPerWorker(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procpool: MaxTasksPerWorker(%d): need at least 1", n)
+		}
+		c.maxTasks = n
+		return nil
+	}
+}
+
+// IdleTimeout retires a worker that has had no call for d. Python has no
+// counterpart for ProcessPoolExecutor.
+func IdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("procpool: IdleTimeout(%v): need a positive duration", d)
+		}
+		c.idle = d
+		return nil
+	}
+}
+
+// MaxMemory retires a worker whose resident set (read from /proc) exceeds
+// bytes, once its current calls are done. It is checked a few times a
+// second, so it bounds leaks, not spikes.
+func MaxMemory(bytes int64) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return fmt.Errorf("procpool: MaxMemory(%d): need a positive size", bytes)
+		}
+		c.maxRSS = bytes
+		return nil
+	}
+}
+
+// KillGrace sets how long a timed-out call gets to return after its
+// cancellation is sent, and then how long a terminated worker gets before it
+// is killed (default 100ms each).
+func KillGrace(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("procpool: KillGrace(%v): negative", d)
+		}
+		c.grace = d
+		return nil
+	}
+}
+
+// StartTimeout bounds the handshake of a new worker (default 30s).
+func StartTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("procpool: StartTimeout(%v): need a positive duration", d)
+		}
+		c.startTimeout = d
+		return nil
+	}
+}
+
+// ChunkTarget sets how long an automatically sized chunk should take to run
+// (default 2ms): long enough to pay for its round trip many times over,
+// short enough to balance the load.
+func ChunkTarget(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("procpool: ChunkTarget(%v): need a positive duration", d)
+		}
+		c.chunkTarget = d
+		return nil
+	}
+}

@@ -1,0 +1,344 @@
+package procpool
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/registry"
+)
+
+// Func is a typed handle to a registered function; see registry.Func.
+type Func[A, R any] = registry.Func[A, R]
+
+// Register records fn under name and returns a typed handle to submit it
+// with; it is registry.Register. Call it at package level, so that worker
+// processes (fresh runs of the same binary) register the same functions.
+// Python pickles a reference to a module-level function instead.
+func Register[A, R any](name string, fn func(context.Context, A) (R, error)) *Func[A, R] {
+	return registry.Register(name, fn)
+}
+
+// Pool is a pool of worker processes running registered functions: Python's
+// concurrent.futures.ProcessPoolExecutor. Submit work with a handle:
+// fib.Submit(pool, ctx, 30) or fib.Map(pool, ctx, inputs). A Pool is safe
+// for concurrent use. It implements registry.Executor and
+// registry.BatchExecutor.
+type Pool struct {
+	cfg   config
+	path  string
+	codec registry.Codec
+
+	mu          sync.Mutex
+	queue       []*unit // waiting for a worker; front first
+	queuedCalls int
+	workers     []*worker // starting, ready or draining
+	nextWorker  int
+	nextUnit    uint64
+	closing     bool  // Shutdown or Close called: no more submits
+	killed      bool  // Close called: in-flight calls fail
+	broken      error // set by BreakOnCrash
+	startErr    error // last start failure, while no worker is alive
+	est         map[string]float64
+	spawnQ      []*worker
+	spawnWake   chan struct{}
+	idle        chan struct{} // closed when closing and nothing queued or in flight
+	gone        chan struct{} // closed when closing and no worker left
+	idleOnce    sync.Once
+	goneOnce    sync.Once
+	stopSpawner bool
+	stopOnce    sync.Once
+	st          counters
+	outMu       sync.Mutex // serialises prefixed output lines
+
+	spawnerDone chan struct{}
+	monitorStop chan struct{}
+	monitorDone chan struct{}
+	wg          sync.WaitGroup // worker goroutines
+}
+
+type counters struct {
+	spawned, crashed, killed, timedOut, recycled, idleRetired, retried uint64
+	submitted, completed, failed               uint64
+}
+
+// unit is what travels in one call frame: one call, or a chunk of calls of
+// one function. A unit with a job is a placeholder in the queue that cuts
+// chunks from a Map.
+type unit struct {
+	id       uint64
+	name     string
+	payloads [][]byte
+	futs     []*future.Future[[]byte]
+	ctx      context.Context
+	attempts int
+	job      *mapJob
+
+	w        *worker
+	stop     func() bool
+	timedOut bool
+}
+
+type mapJob struct {
+	name     string
+	ctx      context.Context
+	payloads [][]byte
+	futs     []*future.Future[[]byte]
+	next     int
+	chunk    int // 0 = automatic
+	probe    int // automatic size before a measurement exists
+}
+
+// New starts a pool. No worker process starts until there is work.
+// It fails if an option is invalid, or if the program is itself running as a
+// worker without having called Main (a program that forgot Main would
+// otherwise re-execute itself without end).
+func New(opts ...Option) (*Pool, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if os.Getenv(envWorker) != "" && !inWorker {
+		return nil, fmt.Errorf("procpool: this process was started as a pool worker but main did not call procpool.Main first")
+	}
+	path := cfg.path
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("procpool: finding the program to re-execute: %w", err)
+		}
+		path = exe
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("procpool: worker binary: %w", err)
+	}
+	if cfg.initName != "" {
+		if _, err := cfg.codec.Marshal(cfg.initArg); err != nil {
+			return nil, fmt.Errorf("procpool: initializer %q argument: %w: %v", cfg.initName, registry.ErrEncode, err)
+		}
+	}
+	p := &Pool{
+		cfg:         cfg,
+		path:        path,
+		codec:       cfg.codec,
+		est:         map[string]float64{},
+		idle:        make(chan struct{}),
+		gone:        make(chan struct{}),
+		spawnWake:   make(chan struct{}, 1),
+		spawnerDone: make(chan struct{}),
+		monitorStop: make(chan struct{}),
+		monitorDone: make(chan struct{}),
+	}
+	go p.spawner()
+	go p.monitor()
+	return p, nil
+}
+
+// Codec returns the pool's codec (registry.Executor).
+func (p *Pool) Codec() registry.Codec { return p.codec }
+
+// SubmitRaw sends one call of the function registered under name with an
+// already encoded argument (registry.Executor). Typed handles call it; use
+// it directly only to call a function the parent does not know by type.
+func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+	f := future.New[[]byte](ctx)
+	if f.Finished() {
+		return f
+	}
+	p.mu.Lock()
+	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
+		f.Complete(nil, err)
+		return f
+	}
+	p.st.submitted++
+	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []*future.Future[[]byte]{f}, ctx: f.Context()})
+	p.queuedCalls++
+	p.dispatchLocked()
+	p.mu.Unlock()
+	return f
+}
+
+// MapRaw sends one call per payload, in chunks of chunk calls (0: sized
+// automatically from the measured time of earlier calls; 1: no chunking),
+// and returns one future per payload (registry.BatchExecutor).
+func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte] {
+	futs := make([]*future.Future[[]byte], len(payloads))
+	for i := range futs {
+		futs[i] = future.New[[]byte](ctx)
+	}
+	if len(payloads) == 0 {
+		return futs
+	}
+	p.mu.Lock()
+	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
+		for _, f := range futs {
+			f.Complete(nil, err)
+		}
+		return futs
+	}
+	p.st.submitted += uint64(len(payloads))
+	if chunk == 1 {
+		for i, pl := range payloads {
+			p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{pl}, futs: futs[i : i+1], ctx: futs[i].Context()})
+		}
+	} else {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		p.queue = append(p.queue, &unit{job: &mapJob{name: name, ctx: ctx, payloads: payloads, futs: futs, chunk: chunk, probe: 1}})
+	}
+	p.queuedCalls += len(payloads)
+	p.dispatchLocked()
+	p.mu.Unlock()
+	return futs
+}
+
+func (p *Pool) refuseLocked() error {
+	if p.broken != nil {
+		return p.broken
+	}
+	if p.closing {
+		return ErrShutdown
+	}
+	return nil
+}
+
+// dispatchLocked sends queued work to workers with free slots, and starts
+// workers when there is more work than slots.
+func (p *Pool) dispatchLocked() {
+	for len(p.queue) > 0 {
+		w := p.pickWorkerLocked()
+		if w == nil {
+			p.maybeSpawnLocked()
+			return
+		}
+		head := p.queue[0]
+		var u *unit
+		if head.job != nil {
+			u = p.cutLocked(head.job, w)
+			if head.job.next >= len(head.job.payloads) {
+				p.popLocked()
+			}
+			if u == nil {
+				continue
+			}
+		} else {
+			p.popLocked()
+			p.queuedCalls--
+			if !head.startable() {
+				continue
+			}
+			u = head
+		}
+		p.sendLocked(w, u)
+	}
+}
+
+func (p *Pool) popLocked() {
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	if len(p.queue) == 0 {
+		p.queue = nil
+	}
+}
+
+// startable moves a single call's future to Running; false means it was
+// cancelled while queued (or ended otherwise) and must not be sent.
+func (u *unit) startable() bool {
+	f := u.futs[0]
+	if u.attempts == 0 && f.State() == future.Pending {
+		return f.Start()
+	}
+	return !f.State().Final()
+}
+
+// cutLocked takes the next chunk of a Map for worker w.
+func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
+	n := j.chunk
+	remaining := len(j.payloads) - j.next
+	if n <= 0 {
+		if est, ok := p.est[j.name]; ok && est > 0 {
+			n = int(float64(p.cfg.chunkTarget) / est)
+			// Keep at least two chunks per worker for the rest of the map,
+			// so that the last chunks balance.
+			if limit := remaining / (2 * p.cfg.workers); n > limit {
+				n = limit
+			}
+		} else {
+			n = j.probe
+			j.probe *= 2
+		}
+		n = max(n, 1)
+	}
+	if p.cfg.maxTasks > 0 {
+		n = max(1, min(n, p.cfg.maxTasks-w.callsSent))
+	}
+	u := &unit{name: j.name, ctx: j.ctx}
+	size := 0
+	for j.next < len(j.payloads) && len(u.payloads) < n && size < 1<<20 {
+		i := j.next
+		j.next++
+		p.queuedCalls--
+		f, pl := j.futs[i], j.payloads[i]
+		j.payloads[i] = nil
+		if !f.Start() {
+			continue
+		}
+		u.futs = append(u.futs, f)
+		u.payloads = append(u.payloads, pl)
+		size += len(pl)
+	}
+	if len(u.futs) == 0 {
+		return nil
+	}
+	return u
+}
+
+func (p *Pool) pickWorkerLocked() *worker {
+	var best *worker
+	for _, w := range p.workers {
+		if w.state != wReady || len(w.inflight) >= p.cfg.inflight {
+			continue
+		}
+		if p.cfg.maxTasks > 0 && w.callsSent >= p.cfg.maxTasks {
+			continue
+		}
+		if best == nil || len(w.inflight) < len(best.inflight) {
+			best = w
+		}
+	}
+	return best
+}
+
+func (p *Pool) maybeSpawnLocked() {
+	if p.killed || p.broken != nil {
+		return
+	}
+	live, starting := 0, 0
+	for _, w := range p.workers {
+		switch w.state {
+		case wStarting:
+			live++
+			starting++
+		case wReady:
+			if p.cfg.maxTasks == 0 || w.callsSent < p.cfg.maxTasks {
+				live++
+			}
+		}
+	}
+	if live >= p.cfg.workers {
+		return
+	}
+	// Start one more worker per InFlight calls waiting beyond what the
+	// workers being started will take.
+	if starting > 0 && p.queuedCalls <= starting*p.cfg.inflight {
+		return
+	}
+	p.spawnLocked()
+}
