@@ -61,7 +61,7 @@ type Pool struct {
 
 type counters struct {
 	spawned, crashed, killed, timedOut, recycled, idleRetired, retried uint64
-	submitted, completed, failed               uint64
+	submitted, completed, failed                                       uint64
 }
 
 // unit is what travels in one call frame: one call, or a chunk of calls of

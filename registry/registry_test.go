@@ -168,7 +168,9 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("duplicate names panic", func(t *testing.T) {
 		for _, fn := range []func(){
-			func() { registry.Register("registry_test.double", func(context.Context, int) (int, error) { return 0, nil }) },
+			func() {
+				registry.Register("registry_test.double", func(context.Context, int) (int, error) { return 0, nil })
+			},
 			func() { registry.RegisterError("context.Canceled", errors.New("x")) },
 			func() { registry.Register[int, int]("", nil) },
 		} {
