@@ -486,6 +486,7 @@ func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
 	runtime.GC()
 	resetPeakRSS()
 	u0 := readUsage()
+	e.rec = newRecorder() // the timeline's zero is the start of the run
 	t0 := time.Now()
 	err := r.run(ctx, e)
 	wall := time.Since(t0)

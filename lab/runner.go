@@ -201,7 +201,7 @@ func gilTask(ctx context.Context, e *env, th *gil.Thread, slice int) error {
 		lo, hi := primeBase, primeBase+e.numbers
 		err := th.Run(ctx, func(int) bool {
 			end := min(lo+slice, hi)
-			countPrimes(lo, end)
+			primeSink.Add(int64(countPrimes(lo, end)))
 			lo = end
 			return lo < hi
 		})

@@ -41,8 +41,6 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{epoch: time.Now().UnixNano()} }
 
-func (r *recorder) us(t int64) float64 { return float64(t-r.epoch) / 1e3 }
-
 func (r *recorder) add(s ...Span) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

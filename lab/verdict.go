@@ -87,22 +87,23 @@ func judge(w, rt string, rows []Row) (best Row, agrees bool, reason string, ok b
 		}
 	}
 	head := fmt.Sprintf("%s %.2fx", best.Model, best.Speedup)
+	if len(cand) > 1 && cand[1].Speedup >= best.Speedup*(1-noiseMargin) {
+		head += fmt.Sprintf(" (a tie within noise with %s %.2fx)", cand[1].Model, cand[1].Speedup)
+	}
 	switch {
 	case ru.fits(best):
 		agrees = true
 		reason = fmt.Sprintf("agrees: %s is the rule's kind of model", head)
-		if len(cand) > 1 {
-			reason += fmt.Sprintf("; next %s %.2fx", cand[1].Model, cand[1].Speedup)
-		}
-	case ruleBest != nil && ruleBest.Speedup >= best.Speedup*(1-noiseMargin):
+	case ruleBest == nil:
+		reason = fmt.Sprintf("cannot check the rule: no model of its kind ran; best was %s. %s", head, why(w, rt, best, nil))
+	case ruleBest.Speedup >= best.Speedup*(1-noiseMargin):
 		agrees = true
 		reason = fmt.Sprintf("agrees within noise: %s, and the rule's %s %.2fx is within %.0f%%", head, ruleBest.Model, ruleBest.Speedup, noiseMargin*100)
 	default:
-		other := "no model of the rule's kind ran"
-		if ruleBest != nil {
-			other = fmt.Sprintf("the rule's best, %s, got %.2fx", ruleBest.Model, ruleBest.Speedup)
-		}
-		reason = fmt.Sprintf("DISAGREES: %s beat the rule; %s. %s", head, other, why(w, rt, best, ruleBest))
+		reason = fmt.Sprintf("DISAGREES: %s beat the rule's best, %s %.2fx. %s", head, ruleBest.Model, ruleBest.Speedup, why(w, rt, best, ruleBest))
+	}
+	if best.Speedup < 1+noiseMargin {
+		reason += " No model beat sequential by more than 10% here (a busy machine, or too little work to share)."
 	}
 	return best, agrees, reason, true
 }

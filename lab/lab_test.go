@@ -1,0 +1,340 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func hangGuard(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestPrimes(t *testing.T) {
+	if n := countPrimes(0, 100); n != 25 {
+		t.Fatalf("primes below 100: %d, want 25", n)
+	}
+	if n := countPrimes(0, 1000); n != 168 {
+		t.Fatalf("primes below 1000: %d, want 168", n)
+	}
+	if n := countPrimesCtx(context.Background(), 0, 10000); n != 1229 {
+		t.Fatalf("primes below 10000: %d, want 1229", n)
+	}
+	if calibrate() <= 0 {
+		t.Fatal("calibration gave no rate")
+	}
+}
+
+func TestParseList(t *testing.T) {
+	got, err := ParseList("workload", " cpu-bound, slow-io,cpu-bound,", WorkloadNames)
+	if err != nil || !slices.Equal(got, []string{CPUBound, SlowIO}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if got, err := ParseList("workload", "slow-io,all", WorkloadNames); err != nil || got != nil {
+		t.Fatalf("all: %v %v", got, err)
+	}
+	_, err = ParseList("workload", "cpu-bound,gpu-bound", WorkloadNames)
+	if !errors.Is(err, ErrUnknownWorkload) || !strings.Contains(err.Error(), `"gpu-bound"`) || !strings.Contains(err.Error(), "fast-io") {
+		t.Fatalf("unknown workload error: %v", err)
+	}
+	_, err = ParseList("model", "greenlets", ModelNames())
+	if !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), "threads-gil") || !strings.Contains(err.Error(), "asyncio") {
+		t.Fatalf("unknown model error: %v", err)
+	}
+}
+
+func FuzzParseList(f *testing.F) {
+	for _, s := range []string{"", "cpu-bound", "a,b", "all", " ,fast-io, ", "mixed,mixed,slow-io", ",,,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseList("workload", s, WorkloadNames)
+		if err != nil {
+			if !errors.Is(err, ErrUnknownWorkload) {
+				t.Fatalf("error without sentinel: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, g := range got {
+			if !slices.Contains(WorkloadNames, g) || seen[g] {
+				t.Fatalf("ParseList(%q) = %v", s, got)
+			}
+			seen[g] = true
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	if err := (Config{Workloads: []string{"nope"}}).Validate(); !errors.Is(err, ErrUnknownWorkload) {
+		t.Fatal(err)
+	}
+	if err := (Config{Models: []string{"nope"}}).Validate(); !errors.Is(err, ErrUnknownModel) {
+		t.Fatal(err)
+	}
+	if err := (Config{SwitchInterval: -1}).Validate(); err == nil {
+		t.Fatal("negative interval accepted")
+	}
+	if _, err := Run(context.Background(), Config{Models: []string{"nope"}}); !errors.Is(err, ErrUnknownModel) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range Models() {
+		names = append(names, m.Runtime+"/"+m.Name)
+	}
+	for _, want := range []string{"go/sequential", "go/threads-gil", "go/goroutines", "cpython/threading", "cpython/multiprocessing", "cpython/asyncio"} {
+		if !slices.Contains(names, want) {
+			t.Fatalf("Models() lacks %s: %v", want, names)
+		}
+	}
+}
+
+// heldOverlap reports whether two gil-held spans of a row overlap.
+func heldOverlap(spans []Span) bool {
+	var held []Span
+	for _, s := range spans {
+		if s.Kind == KindGILHeld {
+			held = append(held, s)
+		}
+	}
+	slices.SortFunc(held, func(a, b Span) int {
+		switch {
+		case a.StartUS < b.StartUS:
+			return -1
+		case a.StartUS > b.StartUS:
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(held); i++ {
+		if held[i].StartUS < held[i-1].EndUS-0.001 {
+			return true
+		}
+	}
+	return false
+}
+
+func findRow(rows []Row, w, m, rt string) *Row {
+	for i := range rows {
+		if rows[i].Workload == w && rows[i].Model == m && rows[i].Runtime == rt {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// A quick Go-only run: every selected row is measured and has a timeline,
+// and the emulated GIL row shows turns taken (never two holders).
+func TestRunQuickGo(t *testing.T) {
+	ctx := hangGuard(t)
+	var progress []Progress
+	res, err := Run(ctx, Config{Quick: true, NoPython: true,
+		Workloads: []string{CPUBound, SlowIO}, Models: []string{"threads-gil", "goroutines", "threading"},
+		SwitchInterval: time.Millisecond,
+		Progress:       func(p Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) == 0 || progress[len(progress)-1].Done != progress[len(progress)-1].Total {
+		t.Fatalf("progress not reported to the end: %v", progress)
+	}
+	for _, w := range []string{CPUBound, SlowIO} {
+		for _, m := range []string{"sequential", "threads-gil", "goroutines"} {
+			r := findRow(res.Rows, w, m, RuntimeGo)
+			if r == nil {
+				t.Fatalf("no row %s/%s", w, m)
+			}
+			if r.Error != "" || r.WallMS <= 0 || r.Speedup <= 0 || len(r.Spans) == 0 || r.PeakRSSKB <= 0 {
+				t.Fatalf("row %s/%s not measured: %+v", w, m, *r)
+			}
+			if r.OverheadUSPerTask <= 0 {
+				t.Fatalf("row %s/%s has no overhead figure", w, m)
+			}
+		}
+		if findRow(res.Rows, w, "sequential", RuntimeGo).Speedup != 1 {
+			t.Fatalf("sequential speedup is not 1")
+		}
+	}
+	gilRow := findRow(res.Rows, CPUBound, "threads-gil", RuntimeGo)
+	if gilRow.GIL == nil || gilRow.GIL.Acquisitions < uint64(gilRow.Tasks) {
+		t.Fatalf("threads-gil row without lock stats: %+v", gilRow.GIL)
+	}
+	if heldOverlap(gilRow.Spans) {
+		t.Fatal("two threads held the emulated GIL at once")
+	}
+	for _, r := range res.Rows {
+		if r.Runtime != RuntimeGo {
+			t.Fatalf("CPython row despite NoPython: %+v", r)
+		}
+	}
+	if len(res.Verdicts) != 2 || res.Verdicts[0].Workload != CPUBound || res.Verdicts[0].BestModel == "" || res.Verdicts[0].Reason == "" {
+		t.Fatalf("verdicts: %+v", res.Verdicts)
+	}
+	if res.Verdicts[0].Advise == "" || res.Verdicts[0].Advise == "unknown" {
+		t.Fatalf("no advise classification: %+v", res.Verdicts[0])
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "--no-python") }) {
+		t.Fatalf("notes do not say the CPython rows were skipped: %v", res.Notes)
+	}
+
+	var js bytes.Buffer
+	if err := res.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var generic struct {
+		Rows     []map[string]any `json:"rows"`
+		Verdicts []map[string]any `json:"verdicts"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range generic.Rows {
+		for _, k := range []string{"workload", "model", "runtime", "wall_ms", "cpu_ms", "speedup", "peak_rss_kb", "overhead_us_per_task", "spans"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("JSON row lacks %q: %v", k, r)
+			}
+		}
+	}
+	for _, v := range generic.Verdicts {
+		if v["workload"] == "" || v["best_model"] == "" {
+			t.Fatalf("JSON verdict: %v", v)
+		}
+	}
+	var tbl, page bytes.Buffer
+	if err := res.WriteTable(&tbl); err != nil || !strings.Contains(tbl.String(), "threads-gil") || !strings.Contains(tbl.String(), "Verdicts") {
+		t.Fatalf("table: %v\n%s", err, tbl.String())
+	}
+	if err := res.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	h := page.String()
+	if n := strings.Count(h, `<svg class="chart timeline"`); n != len(res.Rows) {
+		t.Fatalf("%d timelines for %d rows", n, len(res.Rows))
+	}
+	if !strings.Contains(h, `<svg class="chart speedup"`) || !strings.Contains(h, `fill="`+kindColor[KindGILHeld]+`"`) {
+		t.Fatal("HTML lacks the speedup chart or GIL-held bars")
+	}
+	// Offline: nothing is loaded from anywhere (the SVG namespace is a name, not a fetch).
+	stripped := strings.ReplaceAll(h, `xmlns="http://www.w3.org/2000/svg"`, "")
+	for _, bad := range []string{"http://", "https://", " src=", "<link", "@import"} {
+		if strings.Contains(stripped, bad) {
+			t.Fatalf("HTML refers to something outside the page: %q", bad)
+		}
+	}
+}
+
+func TestRunCPython(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH: the CPython rows cannot be tested here")
+	}
+	ctx := hangGuard(t)
+	res, err := Run(ctx, Config{Quick: true, Workloads: []string{SlowIO, FastIO}, Models: []string{"threading", "asyncio"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{SlowIO, FastIO} {
+		for _, m := range []string{"sequential", "threading", "asyncio"} {
+			r := findRow(res.Rows, w, m, RuntimeCPython)
+			if r == nil || r.Error != "" || r.WallMS <= 0 || len(r.Spans) == 0 || r.Speedup <= 0 || r.CPUMS < 0 {
+				t.Fatalf("CPython row %s/%s: %+v", w, m, r)
+			}
+		}
+	}
+	// Go rows of the selected CPython models are not run, but Go's
+	// sequential baseline is.
+	if findRow(res.Rows, SlowIO, "sequential", RuntimeGo) == nil || findRow(res.Rows, SlowIO, "goroutines", RuntimeGo) != nil {
+		t.Fatalf("rows: %v", res.Rows)
+	}
+	if res.Machine.Python == "" || res.Verdicts[0].CPythonBestModel == "" {
+		t.Fatalf("machine %+v verdict %+v", res.Machine, res.Verdicts[0])
+	}
+}
+
+// A python3 that does not work: the Go rows still come, with a note.
+func TestRunBadPython(t *testing.T) {
+	ctx := hangGuard(t)
+	var warned []string
+	res, err := Run(ctx, Config{Quick: true, Python: "/nonexistent/python3", Workloads: []string{SlowIO}, Models: []string{"goroutines", "threading"},
+		Warn: func(s string) { warned = append(warned, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if findRow(res.Rows, SlowIO, "goroutines", RuntimeGo) == nil {
+		t.Fatal("Go rows missing when python fails")
+	}
+	if slices.ContainsFunc(res.Rows, func(r Row) bool { return r.Runtime == RuntimeCPython }) {
+		t.Fatal("CPython rows from a python that does not exist")
+	}
+	if !slices.ContainsFunc(warned, func(s string) bool {
+		return strings.Contains(s, "CPython rows skipped") && strings.Contains(s, "/nonexistent/python3")
+	}) {
+		t.Fatalf("no warning naming the interpreter: %v", warned)
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, Config{Quick: true, NoPython: true, Workloads: []string{SlowIO}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	row := func(m, fam string, s float64) Row {
+		return Row{Workload: CPUBound, Model: m, Family: fam, Runtime: RuntimeCPython, Speedup: s, WallMS: 1}
+	}
+	cases := []struct {
+		name   string
+		rows   []Row
+		best   string
+		agrees bool
+		says   string
+	}{
+		{"rule wins", []Row{row("sequential", FamilySequential, 1), row("threading", FamilyThreads, 1), row("multiprocessing", FamilyProcesses, 1.9)}, "multiprocessing", true, "agrees"},
+		{"tie", []Row{row("threading", FamilyThreads, 2.0), row("multiprocessing", FamilyProcesses, 1.9)}, "threading", true, "within noise"},
+		{"disagree", []Row{row("threading", FamilyThreads, 2.0), row("multiprocessing", FamilyProcesses, 1.2)}, "threading", false, "DISAGREES"},
+		{"no rule model", []Row{row("threading", FamilyThreads, 2.0)}, "threading", false, "cannot check"},
+		{"offload counts", []Row{row("asyncio-processes", FamilyEventLoop, 1.8), row("threading", FamilyThreads, 1)}, "asyncio-processes", true, "agrees"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			best, agrees, reason, ok := judge(CPUBound, RuntimeCPython, c.rows)
+			if !ok || best.Model != c.best || agrees != c.agrees || !strings.Contains(reason, c.says) {
+				t.Fatalf("judge: best %s agrees %v reason %q", best.Model, agrees, reason)
+			}
+		})
+	}
+	if _, _, _, ok := judge(SlowIO, RuntimeGo, nil); ok {
+		t.Fatal("judged with no rows")
+	}
+	vs := verdicts([]string{CPUBound}, []Row{row("threading", FamilyThreads, 1)}, nil)
+	if vs[0].BestModel != "none" || vs[0].Advise != "unknown" || vs[0].CPythonBestModel != "threading" {
+		t.Fatalf("verdicts: %+v", vs[0])
+	}
+}
+
+func FuzzContentLength(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 404 Not Found\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		n, err := contentLength(head)
+		if err == nil && n < 0 {
+			t.Fatalf("negative length %d from %q", n, head)
+		}
+	})
+}
