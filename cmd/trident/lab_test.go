@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// labQuickArgs keeps the end-to-end runs light: the binary is built with
+// -race, which slows everything down several times.
+var labQuickArgs = []string{"lab", "--quick", "--workload", "cpu-bound,slow-io", "--model", "threads-gil,goroutines,threading"}
+
+func TestLabQuickJSON(t *testing.T) {
+	out, errOut, code := runTrident(t, "", append(labQuickArgs, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut)
+	}
+	var res struct {
+		Rows []struct {
+			Workload string  `json:"workload"`
+			Model    string  `json:"model"`
+			Runtime  string  `json:"runtime"`
+			WallMS   float64 `json:"wall_ms"`
+			Speedup  float64 `json:"speedup"`
+			Spans    []any   `json:"spans"`
+		} `json:"rows"`
+		Verdicts []struct {
+			Workload  string `json:"workload"`
+			BestModel string `json:"best_model"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	for _, r := range res.Rows {
+		if r.Runtime != "go" && r.Runtime != "cpython" {
+			t.Fatalf("row runtime %q", r.Runtime)
+		}
+		if r.WallMS <= 0 || r.Speedup <= 0 || len(r.Spans) == 0 {
+			t.Fatalf("row not measured: %+v", r)
+		}
+		seen[r.Runtime+"/"+r.Workload+"/"+r.Model] = true
+	}
+	for _, want := range []string{"go/cpu-bound/sequential", "go/cpu-bound/threads-gil", "go/slow-io/goroutines"} {
+		if !seen[want] {
+			t.Fatalf("no row %s in %v", want, seen)
+		}
+	}
+	if _, err := exec.LookPath("python3"); err == nil {
+		if !seen["cpython/slow-io/threading"] {
+			t.Fatalf("python3 is on PATH but no CPython threading row: %v\nstderr:\n%s", seen, errOut)
+		}
+	} else if !strings.Contains(errOut, "CPython rows skipped") {
+		t.Fatalf("no python3, and stderr does not say so:\n%s", errOut)
+	}
+	if len(res.Verdicts) != 2 || res.Verdicts[0].Workload != "cpu-bound" || res.Verdicts[1].Workload != "slow-io" {
+		t.Fatalf("verdicts: %+v", res.Verdicts)
+	}
+	for _, v := range res.Verdicts {
+		if v.BestModel == "" {
+			t.Fatalf("verdict without best model: %+v", v)
+		}
+	}
+	if !strings.Contains(errOut, "trident lab: [") {
+		t.Fatalf("no progress lines on stderr (not a terminal):\n%s", errOut)
+	}
+}
+
+func TestLabTableAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	js, page := filepath.Join(dir, "lab.json"), filepath.Join(dir, "lab.html")
+	out, errOut, code := runTrident(t, "", "lab", "--quick", "--no-python", "--workload", "slow-io", "--model", "goroutines",
+		"--json="+js, "--html", page)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"workload", "goroutines", "Verdicts", "slow-io"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("table lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(js)
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("JSON file: %v", err)
+	}
+	h, err := os.ReadFile(page)
+	if err != nil || !strings.Contains(string(h), "<svg class=\"chart") {
+		t.Fatalf("HTML file: %v", err)
+	}
+}
+
+func TestLabBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown workload", []string{"lab", "--workload", "gpu-bound"}, []string{`"gpu-bound"`, "cpu-bound, fast-io, slow-io, mixed"}},
+		{"unknown model", []string{"lab", "--model", "greenlets"}, []string{`"greenlets"`, "threads-gil", "asyncio", "multiprocessing"}},
+		{"unwritable html", []string{"lab", "--html", "/nonexistent-dir/lab.html"}, []string{"--html /nonexistent-dir/lab.html", "cannot write"}},
+		{"html is a directory", []string{"lab", "--html", os.TempDir()}, []string{"directory"}},
+		{"unwritable json", []string{"lab", "--json=/nonexistent-dir/lab.json"}, []string{"--json", "cannot write"}},
+		{"stray argument", []string{"lab", "lab.json"}, []string{"no arguments", "--json=FILE"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, code := runTrident(t, "", c.args...)
+			if code != 255 {
+				t.Fatalf("exit %d, want 255 (usage error)\nstdout %s\nstderr %s", code, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(errOut, w) {
+					t.Fatalf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			// Rejected before running anything.
+			if strings.Contains(errOut, "trident lab: [") {
+				t.Fatalf("bad input was only noticed after measuring:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestLabListModels(t *testing.T) {
+	out, _, code := runTrident(t, "", "lab", "--list-models")
+	if code != 0 || !strings.Contains(out, "threads-gil") || !strings.Contains(out, "asyncio-processes") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
