@@ -2,6 +2,7 @@ package procpool
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -176,9 +177,20 @@ func readFrame(r *bufio.Reader) (frameType, []byte, error) {
 	if n > maxFrame {
 		return 0, nil, malformed("frame of %d bytes exceeds the limit of %d", n, maxFrame)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return 0, nil, fmt.Errorf("%w: %w: %v", errMalformed, errTruncated, err)
+	var body []byte
+	if n <= 1<<20 {
+		body = make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return 0, nil, fmt.Errorf("%w: %w: %v", errMalformed, errTruncated, err)
+		}
+	} else {
+		// A large length is only believed as the bytes arrive, so a bogus
+		// header cannot make us allocate hundreds of megabytes up front.
+		var buf bytes.Buffer
+		if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
+			return 0, nil, fmt.Errorf("%w: %w: %v", errMalformed, errTruncated, err)
+		}
+		body = buf.Bytes()
 	}
 	return frameType(body[0]), body[1:], nil
 }

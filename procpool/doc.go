@@ -1,0 +1,75 @@
+// Package procpool runs registered Go functions in a pool of worker
+// processes: trident's counterpart of Python's
+// concurrent.futures.ProcessPoolExecutor and multiprocessing.Pool.
+//
+// # Why processes, in Go
+//
+// Goroutines already run in parallel, so Go does not need processes to get
+// around a GIL. It needs them for what goroutines cannot give: a call that
+// runs away can be killed; a crash (a cgo segfault, os.Exit, the OOM killer)
+// takes down one worker instead of the program; memory that leaks is given
+// back when a worker is recycled. The price is the one the Python articles
+// describe: starting processes, and encoding every argument and result.
+//
+// # How it works
+//
+// Workers are the program itself, re-executed (Go cannot fork safely): put
+// Main at the very top of main, and register functions at package level.
+//
+//	var fib = procpool.Register("fib", func(ctx context.Context, n int) (int, error) {
+//		return slowFib(n), nil
+//	})
+//
+//	func main() {
+//		procpool.Main() // in a worker, serves calls and never returns
+//		pool, err := procpool.New(procpool.Workers(4))
+//		...
+//		v, err := fib.Submit(pool, ctx, 30).Result(ctx)
+//		all, err := future.Results(ctx, fib.Map(pool, ctx, inputs))
+//		pool.Shutdown(ctx)
+//	}
+//
+// Main is Python's `if __name__ == "__main__"` guard turned around: Python's
+// spawn re-imports the main module and the guard stops the child from
+// running the program; here the child re-executes the binary and Main turns
+// it into a worker before the program starts. WorkerCommand uses another
+// binary instead (it must register the same names). In tests, call Main in
+// TestMain.
+//
+// The pool and each worker talk over a dedicated pipe pair (fd 3 and 4), in
+// length-prefixed frames, after a version handshake; stdin, stdout and
+// stderr stay the task's own, so a call's prints reach the parent's
+// terminal untouched (or line-prefixed with PrefixOutput). Arguments and
+// results are encoded with gob by default (any registry.Codec works). Each
+// worker holds several calls at once (InFlight) and runs them one after the
+// other, so round trips overlap while one worker still uses one core.
+//
+// # Differences from Python, on purpose
+//
+//   - Map chunks automatically: the pool measures how long calls of a
+//     function take and sizes chunks to a few milliseconds of work
+//     (ChunkSize(1) or ChunkSize(n) to choose). ProcessPoolExecutor.map
+//     defaults to chunks of 1, which is why it is slow on small calls.
+//   - A crash fails only the call that was running on the dead worker, with
+//     a *CrashError (ErrWorkerCrashed) naming the call and the exit status
+//     or signal; calls queued behind it are sent again, a replacement worker
+//     starts, and Retries re-runs the crashed call. BreakOnCrash restores
+//     Python's BrokenProcessPool.
+//   - A call's context deadline is a hard timeout: when it passes, the
+//     future fails with a *DeadlineError (context.DeadlineExceeded), and a
+//     call that does not return within KillGrace has its worker terminated,
+//     then killed, and replaced. Cancelling a running call's context sends a
+//     cancel to the worker, which cancels the call's context there.
+//   - Errors cross the boundary typed: a function's error arrives as a
+//     *registry.RemoteError that errors.Is matches against registered
+//     sentinels; a panic arrives as a *future.PanicError with the worker's
+//     stack, and the worker lives on.
+//   - Workers die with the parent, even when it is killed with SIGKILL
+//     (a parent-death signal set from one locked OS thread, and a worker
+//     that exits as soon as its pipe closes).
+//   - Workers are recycled after MaxTasksPerWorker calls, after IdleTimeout,
+//     or when their memory passes MaxMemory.
+//
+// Shutdown waits for queued work, CancelPending drops it, Close kills now;
+// Stats reports per-worker counts, busy time and memory.
+package procpool
