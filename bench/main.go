@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/trident-go/trident/procpool"
 )
 
 // Config is what every suite receives.
@@ -77,6 +79,7 @@ var suites = map[string]Suite{}
 func register(s Suite) { suites[s.Name] = s }
 
 func main() {
+	procpool.Main() // a pool worker serves calls here and never returns
 	jsonOut := flag.Bool("json", false, "print one JSON object per suite instead of a table")
 	quick := flag.Bool("quick", false, "seconds-long smoke mode (for CI)")
 	flag.Usage = func() {

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trident-go/trident/procpool"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,6 +35,7 @@ func init() {
 }
 
 func main() {
+	procpool.Main() // a pool worker serves calls here and never returns
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trident:", err)
 		os.Exit(exitCodeFor(err))
