@@ -81,6 +81,7 @@ type Executor struct {
 
 type call struct {
 	f   *future.Future[[]byte]
+	ctx context.Context // the submit context
 	seq atomic.Uint64
 }
 
@@ -145,7 +146,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 	if id == "" {
 		id = nuid.Next()
 	}
-	c := &call{f: f}
+	c := &call{f: f, ctx: ctx}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -153,6 +154,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 		return f
 	}
 	e.pending[id] = c
+	e.acks.Add(1) // under mu: Close waits only after setting closed
 	e.mu.Unlock()
 	e.submitted.Add(1)
 
@@ -172,9 +174,9 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 	ack, err := e.conn.js.PublishMsgAsync(msg)
 	if err != nil {
 		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		e.acks.Done()
 		return f
 	}
-	e.acks.Add(1)
 	go func() {
 		defer e.acks.Done()
 		select {
@@ -198,15 +200,22 @@ func (e *Executor) finished(id string, c *call) {
 		close(e.idle)
 		e.idle = nil
 	}
+	closed := e.closed
+	if !closed {
+		e.acks.Add(1)
+	}
 	e.mu.Unlock()
+	if !closed {
+		defer e.acks.Done()
+	}
 	if c.f.Cancelled() {
 		// Tell the workers: a running task is stopped, a queued one dropped.
 		// A passed deadline needs no message: it travels with the task and
 		// the worker enforces it (and reports DeadlineExceeded) by itself.
-		if !errors.Is(c.f.Err(), context.DeadlineExceeded) {
+		if !errors.Is(c.f.Err(), context.DeadlineExceeded) && !errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
 			_ = e.conn.nc.Publish(cancelSubject(e.queue), []byte(id))
 		}
-		if seq := c.seq.Load(); seq != 0 {
+		if seq := c.seq.Load(); seq != 0 && !closed {
 			e.acks.Add(1)
 			go func() {
 				defer e.acks.Done()

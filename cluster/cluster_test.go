@@ -287,7 +287,11 @@ func TestDeadlineEnforced(t *testing.T) {
 	}()
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	_, err := sleepMs.Submit(ex, dctx, 60_000).Result(ctx)
+	arg, err := sleepMs.Encode(registry.Gob, 60_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ex.SubmitRaw(dctx, sleepMs.Name(), arg).Result(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want DeadlineExceeded", err)
 	}
