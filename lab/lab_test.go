@@ -12,9 +12,16 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/trident-go/trident/procpool"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain makes the re-executed test binary a procpool worker (for the
+// procpool models) and checks for leaked goroutines.
+func TestMain(m *testing.M) {
+	procpool.Main()
+	goleak.VerifyTestMain(m)
+}
 
 func hangGuard(t *testing.T) context.Context {
 	t.Helper()
@@ -142,7 +149,7 @@ func TestRunQuickGo(t *testing.T) {
 	ctx := hangGuard(t)
 	var progress []Progress
 	res, err := Run(ctx, Config{Quick: true, NoPython: true,
-		Workloads: []string{CPUBound, SlowIO}, Models: []string{"threads-gil", "goroutines", "threading"},
+		Workloads: []string{CPUBound, SlowIO}, Models: []string{"threads-gil", "goroutines", "procpool", "aio-procpool", "threading"},
 		SwitchInterval: time.Millisecond,
 		Progress:       func(p Progress) { progress = append(progress, p) }})
 	if err != nil {
@@ -152,7 +159,7 @@ func TestRunQuickGo(t *testing.T) {
 		t.Fatalf("progress not reported to the end: %v", progress)
 	}
 	for _, w := range []string{CPUBound, SlowIO} {
-		for _, m := range []string{"sequential", "threads-gil", "goroutines"} {
+		for _, m := range []string{"sequential", "threads-gil", "goroutines", "procpool", "aio-procpool"} {
 			r := findRow(res.Rows, w, m, RuntimeGo)
 			if r == nil {
 				t.Fatalf("no row %s/%s", w, m)
@@ -167,6 +174,9 @@ func TestRunQuickGo(t *testing.T) {
 		if findRow(res.Rows, w, "sequential", RuntimeGo).Speedup != 1 {
 			t.Fatalf("sequential speedup is not 1")
 		}
+	}
+	if pr := findRow(res.Rows, CPUBound, "procpool", RuntimeGo); pr.ChildrenRSSKB <= 0 || pr.Workers < 1 {
+		t.Fatalf("procpool row without worker memory: %+v", *pr)
 	}
 	gilRow := findRow(res.Rows, CPUBound, "threads-gil", RuntimeGo)
 	if gilRow.GIL == nil || gilRow.GIL.Acquisitions < uint64(gilRow.Tasks) {

@@ -11,7 +11,7 @@ import (
 
 // labQuickArgs keeps the end-to-end runs light: the binary is built with
 // -race, which slows everything down several times.
-var labQuickArgs = []string{"lab", "--quick", "--workload", "cpu-bound,slow-io", "--model", "threads-gil,goroutines,threading"}
+var labQuickArgs = []string{"lab", "--quick", "--workload", "cpu-bound,slow-io", "--model", "threads-gil,goroutines,procpool,threading"}
 
 func TestLabQuickJSON(t *testing.T) {
 	out, errOut, code := runTrident(t, "", append(labQuickArgs, "--json")...)
@@ -45,7 +45,7 @@ func TestLabQuickJSON(t *testing.T) {
 		}
 		seen[r.Runtime+"/"+r.Workload+"/"+r.Model] = true
 	}
-	for _, want := range []string{"go/cpu-bound/sequential", "go/cpu-bound/threads-gil", "go/slow-io/goroutines"} {
+	for _, want := range []string{"go/cpu-bound/sequential", "go/cpu-bound/threads-gil", "go/slow-io/goroutines", "go/cpu-bound/procpool"} {
 		if !seen[want] {
 			t.Fatalf("no row %s in %v", want, seen)
 		}
