@@ -154,6 +154,6 @@ func GoIn[R any](g *Group, fn func(t *T) (R, error)) *Task[R] {
 	task.t.retrieved = true // the group reports its error
 	g.children++
 	g.live[&task.t] = struct{}{}
-	task.OnDone(func() { g.childDone(&task.t, task.Err()) })
+	task.t.onDoneLocal(func() { g.childDone(&task.t, task.Err()) })
 	return task
 }

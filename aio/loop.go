@@ -91,8 +91,8 @@ type Loop struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	ready     []item
-	readyHead int
+	ready     readyQueue
+	batchLeft int // items of the current batch not yet run
 
 	timers    timerHeap
 	nDead     int // cancelled timers still in the heap
@@ -224,29 +224,19 @@ func (l *Loop) runOnce() {
 		l.drainThreadsafe()
 	}
 	l.fireTimers(l.nowNanos())
-	if l.readyHead == len(l.ready) {
+	if l.ready.len() == 0 {
 		l.block()
 		return
 	}
-	n := len(l.ready) - l.readyHead
-	for i := 0; i < n; i++ {
-		it := l.ready[l.readyHead]
-		l.ready[l.readyHead] = item{}
-		l.readyHead++
+	l.batchLeft = l.ready.len()
+	for l.batchLeft > 0 {
+		l.batchLeft--
+		it := l.ready.pop()
 		if it.t != nil {
 			l.step(it.t)
 		} else if !it.h.cancelled {
 			l.runHandle(it.h)
 		}
-	}
-	if l.readyHead == len(l.ready) {
-		l.ready = l.ready[:0]
-		l.readyHead = 0
-	} else if l.readyHead > 1024 && l.readyHead > len(l.ready)/2 {
-		k := copy(l.ready, l.ready[l.readyHead:])
-		clear(l.ready[k:])
-		l.ready = l.ready[:k]
-		l.readyHead = 0
 	}
 }
 
@@ -305,7 +295,7 @@ func (l *Loop) block() {
 }
 
 func (l *Loop) pushTask(t *T) {
-	l.ready = append(l.ready, item{t: t})
+	l.ready.push(item{t: t})
 }
 
 func (l *Loop) nowNanos() int64 {

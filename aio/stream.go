@@ -51,12 +51,13 @@ type StreamWriter struct {
 type stream struct {
 	l    *Loop
 	conn net.Conn
+	raw  rawConnT
 	r    *StreamReader
 	w    *StreamWriter
 }
 
 func newStream(l *Loop, c net.Conn) (*StreamReader, *StreamWriter) {
-	s := &stream{l: l, conn: c}
+	s := &stream{l: l, conn: c, raw: rawConn(c)}
 	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit}
 	s.w = &StreamWriter{s: s}
 	l.track(c)
@@ -245,6 +246,15 @@ func (w *StreamWriter) Write(p []byte) error {
 	if w.closed {
 		return net.ErrClosed
 	}
+	if !w.flushing && len(w.buf) == 0 {
+		// Fast path: the kernel usually takes it all at once.
+		if n, ok := tryWrite(w.s.raw, p); ok {
+			p = p[n:]
+			if len(p) == 0 {
+				return nil
+			}
+		}
+	}
 	w.buf = append(w.buf, p...)
 	if !w.flushing {
 		w.flush()
@@ -421,7 +431,7 @@ func (s *Server) serve(c net.Conn, handler func(*T, *StreamReader, *StreamWriter
 		}
 		return struct{}{}, err
 	})
-	task.OnDone(func() {
+	task.t.onDoneLocal(func() {
 		s.handlers--
 		s.check()
 	})

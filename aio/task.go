@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,7 @@ type T struct {
 	cancels    int
 	cancelErr  error
 	retrieved  bool
+	localCbs   []func()
 
 	prevT, nextT *T
 }
@@ -53,23 +55,36 @@ type taskImpl interface {
 }
 
 // Task is a coroutine scheduled on a loop (Python's asyncio.Task), created by
-// Go or Group.Go. It embeds the *future.Future[R] that receives its result,
-// so future.Wait, future.AsCompleted and Result(ctx) accept it from any
-// goroutine; inside the loop, await it with Await. Its Cancel is the loop's
-// cooperative cancel, not the future's (see Cancel).
+// Go or Group.Go. Inside the loop, await it with Await. From any goroutine it
+// behaves like a *future.Future[R]: Done, State, Err, Value, Result(ctx) and
+// OnDone are safe for concurrent use, so future.Wait and future.AsCompleted
+// accept tasks, and Future returns a real *future.Future. Its Cancel is the
+// loop's cooperative cancel (see Cancel).
+//
+// A task does not embed a future.Future: the thread-safe part (a mutex, a
+// channel, callbacks) is allocated only when another goroutine asks for it,
+// which keeps a task about half the size.
 type Task[R any] struct {
-	*future.Future[R]
 	t   T
 	fn  func(*T) (R, error)
 	v   R
 	e   error
-	run bool // the body ran (as opposed to cancelled before start)
+	fs  atomic.Int32 // future.State
+	ext atomic.Pointer[taskExt]
+}
+
+// taskExt is what a task needs only when goroutines outside the loop wait
+// for it.
+type taskExt struct {
+	mu   sync.Mutex
+	done chan struct{}
+	cbs  []func()
 }
 
 var taskCounter atomic.Uint64
 
 func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
-	k := &Task[R]{Future: future.New[R](context.Background()), fn: fn}
+	k := &Task[R]{fn: fn}
 	k.t.loop = l
 	k.t.impl = k
 	l.live++
@@ -98,16 +113,14 @@ func Go[R any](t *T, fn func(t *T) (R, error)) *Task[R] {
 func CreateTask[R any](t *T, fn func(t *T) (R, error)) *Task[R] { return Go(t, fn) }
 
 func failedTask[R any](err error) *Task[R] {
-	var zero R
-	k := &Task[R]{Future: future.Resolved(zero, err)}
+	k := &Task[R]{e: err}
 	k.t.state = stateDone
 	k.t.impl = k
-	k.e = err
+	k.fs.Store(int32(future.Failed))
 	return k
 }
 
 func (k *Task[R]) runBody() {
-	k.run = true
 	defer func() {
 		if r := recover(); r != nil {
 			k.e = future.NewPanicError(r)
@@ -117,21 +130,150 @@ func (k *Task[R]) runBody() {
 }
 
 func (k *Task[R]) complete() {
-	k.fn = nil
-	if k.e != nil && errors.Is(k.e, future.ErrCancelled) {
-		k.Future.CompleteCancelled(k.e)
-		return
+	st := future.Done
+	if k.e != nil {
+		st = future.Failed
+		if errors.Is(k.e, future.ErrCancelled) {
+			st = future.Cancelled
+		}
 	}
-	k.Future.Complete(k.v, k.e)
+	k.finalize(st)
 }
 
 func (k *Task[R]) completeCancelled(err error) {
-	k.fn = nil
+	if err == nil {
+		err = ErrCancelled
+	}
 	k.e = err
-	k.Future.CompleteCancelled(err)
+	k.finalize(future.Cancelled)
+}
+
+// finalize publishes the final state (on the loop) and runs the callbacks:
+// the loop-local ones first, then those of other goroutines.
+func (k *Task[R]) finalize(st future.State) {
+	k.fn = nil
+	k.fs.Store(int32(st))
+	cbs := k.t.localCbs
+	k.t.localCbs = nil
+	for _, cb := range cbs {
+		cb()
+	}
+	if x := k.ext.Load(); x != nil {
+		x.mu.Lock()
+		if x.done != nil {
+			close(x.done)
+		}
+		ext := x.cbs
+		x.cbs = nil
+		x.mu.Unlock()
+		for _, cb := range ext {
+			cb()
+		}
+	}
 }
 
 func (k *Task[R]) err() error { return k.e }
+
+func (k *Task[R]) getExt() *taskExt {
+	if x := k.ext.Load(); x != nil {
+		return x
+	}
+	k.ext.CompareAndSwap(nil, &taskExt{})
+	return k.ext.Load()
+}
+
+// State returns the task's state as a future.State: Pending before it
+// starts and while it runs, then Done, Failed or Cancelled.
+func (k *Task[R]) State() future.State { return future.State(k.fs.Load()) }
+
+// Finished reports whether the task has finished (Python's Task.done()).
+func (k *Task[R]) Finished() bool { return k.State().Final() }
+
+// Cancelled reports whether the task ended cancelled (Python's
+// Task.cancelled()).
+func (k *Task[R]) Cancelled() bool { return k.State() == future.Cancelled }
+
+// Err returns the task's error once it has finished, nil before (Python's
+// Task.exception() without raising).
+func (k *Task[R]) Err() error {
+	if !k.State().Final() {
+		return nil
+	}
+	return k.e
+}
+
+// Value returns the result once the task has finished; ok is false before.
+func (k *Task[R]) Value() (v R, err error, ok bool) {
+	if !k.State().Final() {
+		return v, nil, false
+	}
+	return k.v, k.e, true
+}
+
+// Done returns a channel closed when the task finishes.
+func (k *Task[R]) Done() <-chan struct{} {
+	x := k.getExt()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+		if k.State().Final() {
+			close(x.done)
+		}
+	}
+	return x.done
+}
+
+// OnDone arranges for fn to run once the task has finished: at once if it
+// has, otherwise on the loop right after it finishes. Safe from any
+// goroutine; fn must not block.
+func (k *Task[R]) OnDone(fn func()) {
+	x := k.getExt()
+	x.mu.Lock()
+	if k.State().Final() {
+		x.mu.Unlock()
+		fn()
+		return
+	}
+	x.cbs = append(x.cbs, fn)
+	x.mu.Unlock()
+}
+
+// onDoneLocal registers fn to run on the loop when the task finishes; the
+// caller is on the loop and the task is not final.
+func (t *T) onDoneLocal(fn func()) { t.localCbs = append(t.localCbs, fn) }
+
+// Result waits for the task from any goroutine and returns its value and
+// error; if ctx ends first it returns ctx.Err(). Do not call it from a
+// coroutine of the same loop (it would block the loop): use Await.
+func (k *Task[R]) Result(ctx context.Context) (R, error) {
+	if !k.State().Final() {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		select {
+		case <-k.Done():
+		case <-ctx.Done():
+			var zero R
+			return zero, ctx.Err()
+		}
+	}
+	return k.v, k.e
+}
+
+// Future returns a *future.Future[R] that completes with the task, for APIs
+// that need that exact type (future.Results, for instance).
+func (k *Task[R]) Future() *future.Future[R] {
+	f := future.New[R](context.Background())
+	k.OnDone(func() {
+		if k.State() == future.Cancelled {
+			f.CompleteCancelled(k.e)
+			return
+		}
+		f.Complete(k.v, k.e)
+	})
+	return f
+}
 
 // core returns the loop-side handle of the task.
 func (k *Task[R]) core() *T { return &k.t }
@@ -290,7 +432,20 @@ func (l *Loop) getCoro() *coro {
 	c.next, c.stop = iter.Pull(func(yield func(struct{}) bool) {
 		c.yield = yield
 		for {
-			c.job.impl.runBody()
+			t := c.job
+			t.impl.runBody()
+			t.co = nil
+			c.job = nil
+			l.finish(t, false)
+			// Run the next fresh task of this batch right here, without
+			// switching back to the loop and out again.
+			if nt := l.chainable(); nt != nil {
+				nt.co = c
+				c.job = nt
+				nt.state = stateRunning
+				l.current.Store(nt)
+				continue
+			}
 			c.fin = true
 			if !yield(struct{}{}) {
 				return
@@ -330,16 +485,29 @@ func (l *Loop) step(t *T) {
 		}
 	}
 	if c.fin {
-		c.job = nil
 		c.fin = false
-		t.co = nil
 		if len(l.pool) < maxPool {
 			l.pool = append(l.pool, c)
 		} else {
 			c.stop()
 		}
-		l.finish(t, false)
 	}
+}
+
+// chainable pops the next item of the current batch if it is a task that
+// has not started yet, so that a coroutine that just finished can run it
+// in place (debug mode keeps one task per step for its timing).
+func (l *Loop) chainable() *T {
+	if l.cfg.debug || l.batchLeft <= 0 || l.ready.len() == 0 {
+		return nil
+	}
+	nt := l.ready.peek().t
+	if nt == nil || nt.co != nil || nt.state != stateReady || nt.mustCancel {
+		return nil
+	}
+	l.ready.pop()
+	l.batchLeft--
+	return nt
 }
 
 func (l *Loop) finish(t *T, cancelledBeforeStart bool) {
@@ -382,6 +550,10 @@ func Await[R any](t *T, aw Awaitable[R]) (R, error) {
 	var zero R
 	if err := t.enter(); err != nil {
 		return zero, err
+	}
+	if k, ok := aw.(*Task[R]); ok && k.t.state == stateDone && k.t.loop == t.loop {
+		k.t.retrieved = true // fast path: a finished task of this loop
+		return k.v, k.e
 	}
 	if err := t.await(aw, false); err != nil {
 		return zero, err
@@ -459,7 +631,7 @@ func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch
 		}
 		w.left++
 		if lt, ok := f.(loopTask); ok && lt.core().loop == l {
-			f.OnDone(func() {
+			lt.core().onDoneLocal(func() {
 				if w.active {
 					w.left--
 					if onEvent(i, w.left) {

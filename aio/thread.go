@@ -93,7 +93,7 @@ func Submit[R any](l *Loop, ctx context.Context, fn func(t *T) (R, error)) *futu
 				l.post(func() { task.Cancel() })
 			}
 		})
-		task.OnDone(func() {
+		task.t.onDoneLocal(func() {
 			v, err, _ := task.Value()
 			task.t.retrieved = true
 			if task.Cancelled() {

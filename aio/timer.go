@@ -48,7 +48,7 @@ func (h *Handle) When() time.Time { return h.loop.base.Add(time.Duration(h.when)
 // goroutines use CallSoonThreadsafe.
 func (l *Loop) CallSoon(fn func()) *Handle {
 	h := &Handle{fn: fn, loop: l, when: l.nowNanos()}
-	l.ready = append(l.ready, item{h: h})
+	l.ready.push(item{h: h})
 	return h
 }
 
@@ -93,7 +93,7 @@ func (l *Loop) fireTimers(now int64) {
 			l.resume(h.t, h.id)
 			continue
 		}
-		l.ready = append(l.ready, item{h: h})
+		l.ready.push(item{h: h})
 	}
 }
 

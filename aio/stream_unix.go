@@ -1,0 +1,45 @@
+//go:build unix
+
+package aio
+
+import (
+	"net"
+	"syscall"
+)
+
+// rawConn returns the connection's syscall.RawConn when it has one.
+type rawConnT = syscall.RawConn
+
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// tryWrite makes one non-blocking write attempt from the loop, as asyncio's
+// transports do before they buffer: the socket is already in non-blocking
+// mode (Go's netpoller). It reports how much was written; ok is false when
+// the fast path is not available or failed, and the caller falls back to a
+// goroutine (which also reports real errors).
+func tryWrite(rc syscall.RawConn, p []byte) (n int, ok bool) {
+	if rc == nil {
+		return 0, false
+	}
+	var err error
+	if cerr := rc.Write(func(fd uintptr) bool {
+		n, err = syscall.Write(int(fd), p)
+		return true // never wait here
+	}); cerr != nil {
+		return 0, false
+	}
+	if err != nil {
+		return 0, err == syscall.EAGAIN
+	}
+	return n, true
+}
