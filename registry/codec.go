@@ -37,6 +37,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (gobCodec) Name() string { return "gob" }
 
 func (gobCodec) Marshal(v any) ([]byte, error) {
+	if b, ok := fastMarshal(v); ok {
+		return b, nil
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
@@ -47,6 +50,9 @@ func (gobCodec) Marshal(v any) ([]byte, error) {
 }
 
 func (gobCodec) Unmarshal(data []byte, v any) error {
+	if len(data) > 0 && data[0] == 0 {
+		return fastUnmarshal(data, v)
+	}
 	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
 }
 

@@ -25,14 +25,22 @@
 //		Codec() Codec
 //		SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
 //	}
-//	// and, to support chunked Map, optionally:
-//	type BatchExecutor interface {
+//	// and, to support chunked Map, optionally one of (Map prefers the first):
+//	type ChunkExecutor interface { // a chunk's inputs travel as ONE encoded value
+//		Executor
+//		SubmitChunks(ctx context.Context, job Chunks, chunk int) // job.Encode(lo, hi) -> worker:
+//	}                                                           // InvokeBatch -> job.Deliver(lo, hi, out, err)
+//	type BatchExecutor interface { // one payload per call, sent in chunks
 //		Executor
 //		MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
 //	}
 //
+//	// Python's Pool.map: all results or the first error, no future per call:
+//	vs, err := Fib.MapAll(ex, ctx, inputs)
+//
 //	// Worker side: run a call by name (decode, call, recover panics, encode):
 //	out, err := registry.Invoke(ctx, codec, name, payload)
+//	out, err = registry.InvokeBatch(ctx, codec, name, chunkPayload) // a chunk
 //	re := registry.EncodeError(name, err)     // *RemoteError, for any error
 //	b, _ := re.MarshalBinary()                // codec-independent bytes
 //	var back registry.RemoteError; back.UnmarshalBinary(b) // caller's side

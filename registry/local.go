@@ -46,3 +46,28 @@ func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *futu
 	})
 	return f
 }
+
+// SubmitChunks implements ChunkExecutor: each chunk (chunk calls; 0 means
+// 16) runs in its own goroutine through Encode, InvokeBatch and Deliver.
+func (l Local) SubmitChunks(ctx context.Context, job Chunks, chunk int) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if chunk <= 0 {
+		chunk = 16
+	}
+	c := l.Codec()
+	for lo := 0; lo < job.Len(); lo += chunk {
+		hi := min(lo+chunk, job.Len())
+		go func() {
+			b, err := job.Encode(lo, hi)
+			if err == nil {
+				b, err = InvokeBatch(ctx, c, job.Name(), b)
+				if err != nil {
+					err = EncodeError(job.Name(), err)
+				}
+			}
+			job.Deliver(lo, hi, b, err)
+		}()
+	}
+}

@@ -205,14 +205,18 @@ func ChunkSize(n int) MapOption {
 // Map calls the function once per input on ex and returns one future per
 // input, in input order (Python's executor.map, which returns an iterator
 // of results instead; future.Results turns these into a slice and
-// future.AsCompleted yields them as they finish). Inputs that cannot be
-// encoded give futures that have already failed with ErrEncode; the others
-// still run. Cancelling one future of a chunk that is already running does
-// not stop the chunk.
+// future.AsCompleted yields them as they finish; MapAll skips the futures).
+// With chunks, the inputs of a chunk are encoded as one value: if they
+// cannot be encoded, every call of that chunk fails with ErrEncode; without
+// chunks (ChunkSize(1)) only the bad input's future fails. Cancelling one
+// future of a chunk that is already running does not stop the chunk.
 func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...MapOption) []*future.Future[R] {
 	var cfg mapConfig
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if ce, ok := ex.(ChunkExecutor); ok && cfg.chunk != 1 {
+		return f.mapViaChunks(ce, ctx, inputs, cfg.chunk)
 	}
 	c := ex.Codec()
 	outs := make([]*future.Future[R], len(inputs))

@@ -159,10 +159,12 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("map keeps going past a bad input", func(t *testing.T) {
-		fs := badArg.Map(ex, ctx, []hidden{{1}, {2}})
-		for _, f := range fs {
-			if !errors.Is(f.Err(), registry.ErrEncode) {
-				t.Fatalf("err = %v", f.Err())
+		for _, chunk := range []int{0, 1} {
+			fs := badArg.Map(ex, ctx, []hidden{{1}, {2}}, registry.ChunkSize(chunk))
+			for _, f := range fs {
+				if _, err := f.Result(ctx); !errors.Is(err, registry.ErrEncode) {
+					t.Fatalf("chunk %d: err = %v", chunk, err)
+				}
 			}
 		}
 	})
@@ -264,5 +266,90 @@ func FuzzRemoteErrorUnmarshal(f *testing.F) {
 		if err := e2.UnmarshalBinary(again); err != nil || fmt.Sprint(e) != fmt.Sprint(e2) {
 			t.Fatalf("round trip changed %+v into %+v (%v)", e, e2, err)
 		}
+	})
+}
+
+func TestMapAllAndChunks(t *testing.T) {
+	ctx := ctxT(t)
+	in := make([]int, 1000)
+	for i := range in {
+		in[i] = i
+	}
+	for _, ex := range []registry.Executor{registry.Local{}, registry.Local{C: registry.JSON}} {
+		got, err := double.MapAll(ex, ctx, in, registry.ChunkSize(33))
+		if err != nil || len(got) != len(in) {
+			t.Fatal(err)
+		}
+		for i, g := range got {
+			if g != 2*i {
+				t.Fatalf("[%d] = %d", i, g)
+			}
+		}
+		// Errors: the first in input order, typed; futures per call via Map.
+		if _, err := evenOnly.MapAll(ex, ctx, []int{2, 4, 5, 7}); !errors.Is(err, errOdd) || !strings.Contains(err.Error(), "checking 5") {
+			t.Fatalf("MapAll error: %v", err)
+		}
+		fs := evenOnly.Map(ex, ctx, []int{2, 3}, registry.ChunkSize(0))
+		if v, err := fs[0].Result(ctx); err != nil || v != 2 {
+			t.Fatal(v, err)
+		}
+		if _, err := fs[1].Result(ctx); !errors.Is(err, errOdd) {
+			t.Fatal(err)
+		}
+	}
+	// A result that cannot be encoded fails only its own call in a chunk.
+	if _, err := badResult.MapAll(registry.Local{}, ctx, []int{1, 2}); !errors.Is(err, registry.ErrEncode) {
+		t.Fatalf("bad result in a chunk: %v", err)
+	}
+	// A chunk whose inputs cannot be encoded fails as a whole.
+	if _, err := badArg.MapAll(registry.Local{}, ctx, []hidden{{1}}); !errors.Is(err, registry.ErrEncode) {
+		t.Fatalf("bad input in a chunk: %v", err)
+	}
+	// Panics in a chunk are per call.
+	fs := boom.Map(registry.Local{}, ctx, []string{"a", "b"})
+	for _, f := range fs {
+		var pe *future.PanicError
+		if _, err := f.Result(ctx); !errors.As(err, &pe) {
+			t.Fatalf("panic in chunk: %v", err)
+		}
+	}
+}
+
+func TestGobFastPath(t *testing.T) {
+	for _, v := range []any{0, -5, 1 << 40, int64(-3), uint64(7), 2.5, "", "héllo", true, false, []byte{1, 2}} {
+		b, err := registry.Gob.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a any
+		if err := registry.Gob.Unmarshal(b, &a); err != nil || fmt.Sprint(a) != fmt.Sprint(v) {
+			t.Fatalf("%v: got %v, %v", v, a, err)
+		}
+	}
+	b, _ := registry.Gob.Marshal(42)
+	var s string
+	if err := registry.Gob.Unmarshal(b, &s); err == nil {
+		t.Fatal("an int must not decode into a string")
+	}
+	var n int
+	for _, bad := range [][]byte{{0}, {0, 1}, {0, 99, 1}, {0, 6, 2}, {0, 4, 1}} {
+		if err := registry.Gob.Unmarshal(bad, &n); err == nil {
+			t.Fatalf("%v decoded", bad)
+		}
+	}
+}
+
+func FuzzGobUnmarshal(f *testing.F) {
+	for _, v := range []any{1, "s", 2.5, true, []byte{1}, point{1, 2}} {
+		b, _ := registry.Gob.Marshal(v)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a any
+		registry.Gob.Unmarshal(data, &a)
+		var p point
+		registry.Gob.Unmarshal(data, &p)
+		var n int
+		registry.Gob.Unmarshal(data, &n)
 	})
 }
