@@ -1,0 +1,257 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/trident-go/trident/future"
+)
+
+// Chunks is one Map call seen from an executor that sends chunks: Len
+// inputs of the function Name, which the executor cuts into ranges [lo, hi)
+// of its choosing. Encode(lo, hi) gives the payload of one chunk (all its
+// inputs as one encoded value); the worker runs it with InvokeBatch; the
+// executor hands the worker's answer (or its own error) to Deliver. Every
+// index must be delivered exactly once.
+type Chunks interface {
+	// Name is the registered function name.
+	Name() string
+	// Len is the number of inputs.
+	Len() int
+	// Encode encodes inputs lo..hi-1 as one payload. An error matches
+	// ErrEncode; the executor delivers it for that range.
+	Encode(lo, hi int) ([]byte, error)
+	// Deliver completes the calls lo..hi-1 with the payload InvokeBatch
+	// returned, or with err (a crash, a deadline, a shutdown) when err is
+	// non-nil. It must not block.
+	Deliver(lo, hi int, payload []byte, err error)
+}
+
+// ChunkExecutor is an executor that runs Map in chunks encoded as one
+// value each, which is what makes tiny calls cheap: one frame, one encoder
+// and one round trip per chunk instead of per call. Map and MapAll use it
+// when the executor offers it, and BatchExecutor otherwise.
+type ChunkExecutor interface {
+	Executor
+	// SubmitChunks queues the chunks of job. chunk is the number of
+	// calls per chunk; 0 lets the executor size chunks from measured call
+	// times. It does not block.
+	SubmitChunks(ctx context.Context, job Chunks, chunk int)
+}
+
+// BatchInvoker is the worker side of a chunk: implemented by every
+// registered function.
+type BatchInvoker interface {
+	Invoker
+	// InvokeBatch decodes a chunk of inputs, calls the function on each in
+	// order (stopping early, with ctx's error for the rest, if ctx ends)
+	// and encodes the results and per-call errors as one payload.
+	InvokeBatch(ctx context.Context, c Codec, payload []byte) ([]byte, error)
+}
+
+// InvokeBatch runs a chunk for the function registered under name; see
+// BatchInvoker.
+func InvokeBatch(ctx context.Context, c Codec, name string, payload []byte) ([]byte, error) {
+	f, ok := Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownFunction, describe(name))
+	}
+	b, ok := f.(BatchInvoker)
+	if !ok {
+		return nil, fmt.Errorf("registry: %q cannot run chunks", name)
+	}
+	return b.InvokeBatch(ctx, c, payload)
+}
+
+// batchOut is the encoded answer of a chunk.
+type batchOut[R any] struct {
+	Results []R
+	Errs    []batchErr
+}
+
+type batchErr struct {
+	Index int
+	Err   []byte // a RemoteError's MarshalBinary
+}
+
+// InvokeBatch implements BatchInvoker.
+func (f *Func[A, R]) InvokeBatch(ctx context.Context, c Codec, payload []byte) ([]byte, error) {
+	var args []A
+	if err := c.Unmarshal(payload, &args); err != nil {
+		return nil, fmt.Errorf("%w: chunk of arguments of %q as %T: %v", ErrDecode, f.name, args, err)
+	}
+	out := batchOut[R]{Results: make([]R, len(args))}
+	fail := func(i int, err error) {
+		b, _ := EncodeError(f.name, err).MarshalBinary()
+		out.Errs = append(out.Errs, batchErr{Index: i, Err: b})
+	}
+	for i, a := range args {
+		if err := ctx.Err(); err != nil {
+			fail(i, err)
+			continue
+		}
+		res, err := f.callRecover(ctx, a)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		out.Results[i] = res
+	}
+	b, err := encode(c, out)
+	if err == nil {
+		return b, nil
+	}
+	// Some result cannot be encoded: find which, fail those calls alone.
+	var zero R
+	for i := range out.Results {
+		if _, err := encode(c, out.Results[i]); err != nil {
+			out.Results[i] = zero
+			fail(i, fmt.Errorf("%w: result of %q (%T): %v", ErrEncode, f.name, zero, err))
+		}
+	}
+	b, err = encode(c, out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: results of %q: %v", ErrEncode, f.name, err)
+	}
+	return b, nil
+}
+
+func (f *Func[A, R]) callRecover(ctx context.Context, a A) (res R, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = future.NewPanicError(r)
+		}
+	}()
+	return f.fn(ctx, a)
+}
+
+// mapChunks adapts a typed Map to Chunks. Results go to futures (Map) or
+// to a slice (MapAll).
+type mapChunks[A, R any] struct {
+	f      *Func[A, R]
+	c      Codec
+	inputs []A
+	outs   []*future.Future[R] // Map
+	// MapAll:
+	mu      sync.Mutex
+	results []R
+	errs    []error
+	left    int
+	done    chan struct{}
+}
+
+func (m *mapChunks[A, R]) Name() string { return m.f.name }
+func (m *mapChunks[A, R]) Len() int     { return len(m.inputs) }
+
+func (m *mapChunks[A, R]) Encode(lo, hi int) ([]byte, error) {
+	b, err := encode(m.c, m.inputs[lo:hi])
+	if err != nil {
+		return nil, fmt.Errorf("%w: arguments %d..%d of %q (%T): %v", ErrEncode, lo, hi-1, m.f.name, m.inputs[lo], err)
+	}
+	return b, nil
+}
+
+func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
+	var out batchOut[R]
+	if err == nil {
+		if derr := m.c.Unmarshal(payload, &out); derr != nil {
+			err = fmt.Errorf("%w: results %d..%d of %q: %v", ErrDecode, lo, hi-1, m.f.name, derr)
+		} else if len(out.Results) != hi-lo {
+			err = fmt.Errorf("%w: %d results of %q for %d calls", ErrDecode, len(out.Results), m.f.name, hi-lo)
+		}
+	}
+	var errAt map[int]error
+	if err == nil && len(out.Errs) > 0 {
+		errAt = make(map[int]error, len(out.Errs))
+		for _, be := range out.Errs {
+			re := new(RemoteError)
+			if uerr := re.UnmarshalBinary(be.Err); uerr != nil {
+				errAt[be.Index] = uerr
+			} else {
+				errAt[be.Index] = re
+			}
+		}
+	}
+	var zero R
+	if m.outs != nil {
+		for i := lo; i < hi; i++ {
+			switch {
+			case err == future.ErrCancelled:
+				m.outs[i].Cancel()
+			case err != nil:
+				m.outs[i].Complete(zero, err)
+			case errAt[i-lo] != nil:
+				m.outs[i].Complete(zero, errAt[i-lo])
+			default:
+				m.outs[i].Complete(out.Results[i-lo], nil)
+			}
+		}
+		return
+	}
+	m.mu.Lock()
+	for i := lo; i < hi; i++ {
+		switch {
+		case err != nil:
+			m.errs[i] = err
+		case errAt[i-lo] != nil:
+			m.errs[i] = errAt[i-lo]
+		default:
+			m.results[i] = out.Results[i-lo]
+		}
+	}
+	m.left -= hi - lo
+	if m.left == 0 {
+		close(m.done)
+	}
+	m.mu.Unlock()
+}
+
+// MapAll calls the function once per input on ex and returns all results
+// in input order, or the error of the first input (in input order) that
+// failed: Python's multiprocessing.Pool.map, which also blocks and raises
+// the first exception. It creates no future per call, so it is the cheapest
+// way to run many tiny calls. If ctx ends first, MapAll returns ctx.Err();
+// calls already in workers finish there and are discarded.
+func (f *Func[A, R]) MapAll(ex Executor, ctx context.Context, inputs []A, opts ...MapOption) ([]R, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var cfg mapConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ce, ok := ex.(ChunkExecutor)
+	if !ok {
+		return future.Results(ctx, f.Map(ex, ctx, inputs, opts...))
+	}
+	if len(inputs) == 0 {
+		return nil, nil
+	}
+	m := &mapChunks[A, R]{f: f, c: ex.Codec(), inputs: inputs, results: make([]R, len(inputs)),
+		errs: make([]error, len(inputs)), left: len(inputs), done: make(chan struct{})}
+	ce.SubmitChunks(ctx, m, cfg.chunk)
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for _, err := range m.errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m.results, nil
+}
+
+// mapViaChunks is Map on a ChunkExecutor.
+func (f *Func[A, R]) mapViaChunks(ce ChunkExecutor, ctx context.Context, inputs []A, chunk int) []*future.Future[R] {
+	outs := make([]*future.Future[R], len(inputs))
+	for i := range outs {
+		outs[i] = future.New[R](ctx)
+	}
+	if len(inputs) > 0 {
+		ce.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: ce.Codec(), inputs: inputs, outs: outs}, chunk)
+	}
+	return outs
+}
