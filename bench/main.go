@@ -80,6 +80,7 @@ func register(s Suite) { suites[s.Name] = s }
 
 func main() {
 	procpool.Main() // a pool worker serves calls here and never returns
+	clusterWorkerMain()
 	jsonOut := flag.Bool("json", false, "print one JSON object per suite instead of a table")
 	quick := flag.Bool("quick", false, "seconds-long smoke mode (for CI)")
 	flag.Usage = func() {
