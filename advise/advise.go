@@ -288,7 +288,7 @@ func Classify(p Profile) Advice {
 		a.Class, a.Model, a.Step = CPUBound, Processes, "1"
 		a.Rule = fmt.Sprintf("CPU/wall >= %.2f: CPU-bound -> processes, one worker per core", CPUBoundRatio)
 		per := max(1, a.Ratio)
-		a.Workers = max(1, int(float64(cores)/per))
+		a.Workers = max(1, int(math.Round(float64(cores)/per)))
 		a.Reason = nums + ": the work keeps a core busy, so more workers than cores only adds switching; " +
 			"in Python the GIL makes threads useless here, hence processes"
 		if per >= 1.5 {

@@ -1,0 +1,54 @@
+// Package runner is the engine of `trident run`: a job runner with GNU
+// parallel's everyday interface (input sources, replacement strings, joblog,
+// resume, retries, timeouts, halt conditions, grouped or line-buffered
+// output) whose default concurrency, -j auto, is measured instead of
+// guessed.
+//
+// The pieces, each usable alone:
+//
+//	t := runner.ParseTemplate([]string{"gzip", "-k", "{}"})   // command template
+//	src, err := runner.NewJobSource(specs, runner.InputOptions{}) // ::: / :::: / stdin
+//	sum, err := runner.Run(ctx, runner.Options{Template: t}, src)
+//	os.Exit(sum.ExitCode)
+//
+// # Jobs and commands
+//
+// Each job is a shell command: the template's words are joined with spaces
+// (unquoted: the command is shell code, as in GNU parallel) and its
+// replacement strings ({} {.} {/} {//} {/.} {#} {%} {N}) are filled in with
+// the job's values, shell-quoted as GNU parallel quotes them. The command
+// runs as `/bin/sh -c COMMAND` in its own process group, so a job can be
+// stopped whole (SIGTERM to the group, SIGKILL after a grace period).
+//
+// # Output
+//
+// By default each job's output is grouped: stdout and stderr are collected
+// while the job runs (in memory up to Options.SpillLimit, then in an
+// unlinked temp file, so memory stays flat for jobs that print megabytes)
+// and written in one piece when the job ends. KeepOrder holds finished jobs
+// until their predecessors are printed; LineBuffer passes whole lines through
+// as they come.
+//
+// # -j auto
+//
+// The first jobs run with one slot per core while their CPU time (from the
+// child's rusage once it ends, or from /proc for all processes of a still
+// running job's process group) is set against their wall time; the mean goes
+// through advise.Classify. CPU-bound jobs keep one slot per core. Other jobs
+// start at the sizing law cores x (1 + wait/compute), bounded by MaxJobs, and
+// then hill-climb: while a window of completions per second rises by more
+// than 5%, add half as many slots again; when it does not, go back and stay.
+// Verbose prints every decision and its reason.
+//
+// # Joblog and resume
+//
+// The joblog is GNU parallel's: a header, then per finished job Seq, Host,
+// Starttime, JobRuntime, Send, Receive, Exitval, Signal, Command, tab
+// separated, written as each job ends. A job stopped by an interrupt or by
+// --halt now is not logged, so Resume (skip every job in the log) after an
+// interrupted run runs exactly the jobs that did not finish.
+//
+// Python has no direct counterpart; the closest is
+// concurrent.futures.ProcessPoolExecutor.map over subprocess.run calls, with
+// the worker count picked by hand.
+package runner

@@ -1,0 +1,725 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/trident-go/trident/internal/rusage"
+)
+
+// Summary is what a run did.
+type Summary struct {
+	// Finished counts the jobs that ran to their end (and are in the joblog).
+	Finished int
+	// Failed counts the finished jobs with a non-zero exit or a signal.
+	Failed int
+	// Skipped counts the jobs skipped because the joblog had them (--resume).
+	Skipped int
+	// Unfinished counts jobs stopped by an interrupt or --halt now: they are
+	// not in the joblog, so --resume runs them again.
+	Unfinished int
+	// Interrupted is true when ctx ended before all jobs ran.
+	Interrupted bool
+	// Halted is true when a --halt condition stopped the run.
+	Halted bool
+	// ExitCode is the exit status GNU parallel would give: the number of
+	// failed jobs capped at 101; with --halt on failures, the exit status of
+	// the job that triggered it; with --halt on successes, 0.
+	ExitCode int
+}
+
+// ErrNoCommand is returned when the template has no command text.
+var ErrNoCommand = errors.New("runner: no command given")
+
+type pending struct {
+	job     Job
+	attempt int
+	order   int
+}
+
+type runningJob struct {
+	p       pending
+	slot    int
+	cmdline string
+	start   time.Time
+
+	mu        sync.Mutex
+	pid       int
+	done      bool
+	stopping  bool // we asked it to stop (interrupt / halt now)
+	timedOut  bool
+	killTimer *time.Timer
+}
+
+// stop sends SIGTERM to the job's process group now and SIGKILL after grace.
+func (rj *runningJob) stop(grace time.Duration, timeout bool) {
+	rj.mu.Lock()
+	defer rj.mu.Unlock()
+	if rj.done || rj.stopping || rj.timedOut {
+		return
+	}
+	if timeout {
+		rj.timedOut = true
+	} else {
+		rj.stopping = true
+	}
+	rj.signalLocked(syscall.SIGTERM)
+	rj.killTimer = time.AfterFunc(grace, func() {
+		rj.mu.Lock()
+		defer rj.mu.Unlock()
+		if !rj.done {
+			rj.signalLocked(syscall.SIGKILL)
+		}
+	})
+}
+
+func (rj *runningJob) signalLocked(sig syscall.Signal) {
+	if rj.pid > 0 {
+		syscall.Kill(-rj.pid, sig)
+	}
+}
+
+type result struct {
+	rj       *runningJob
+	wall     time.Duration
+	usage    rusage.Usage
+	exitval  int
+	signal   int
+	stdout   *spillBuffer
+	stderr   *spillBuffer
+	lineOut  *lineWriter
+	lineErr  *lineWriter
+	received int64
+	startErr error
+	stopped  bool // stopped by us before finishing: not logged
+}
+
+type state struct {
+	opts     Options
+	src      JobSource
+	out      *lockedWriter
+	errw     *lockedWriter
+	joblog   *os.File
+	skip     map[int]bool
+	results  chan *result
+	running  map[*runningJob]bool
+	slotUse  []bool
+	retryQ   []pending
+	srcDone  bool
+	srcErr   error
+	order    int
+	next     int
+	held     map[int]*result
+	auto     *autoCtl
+	grace    time.Duration
+	shell    string
+	sum      Summary
+	stop     bool
+	succ     int
+	runtimes []time.Duration
+	bar      *progressbar.ProgressBar
+	total    int
+}
+
+// Run runs the jobs of src with the options and returns what happened. The
+// error is for setup problems (joblog unwritable, input unreadable); job
+// failures are counted in the Summary, not returned.
+//
+// Cancelling ctx is an interrupt: no new job starts, running jobs get
+// SIGTERM (their whole process group), then SIGKILL after opts.Grace; jobs
+// that finished are in the joblog, jobs that were stopped are not, so a
+// later run with Resume runs exactly those.
+//
+// Run always closes src.
+func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
+	defer src.Close()
+	if opts.Template.validate() != nil {
+		return Summary{}, ErrNoCommand
+	}
+	s := &state{opts: opts, src: src, results: make(chan *result, 64), running: map[*runningJob]bool{},
+		held: map[int]*result{}, skip: map[int]bool{}, shell: opts.Shell, grace: opts.Grace}
+	if s.shell == "" {
+		s.shell = "/bin/sh"
+	}
+	if s.grace <= 0 {
+		s.grace = DefaultGrace
+	}
+	if s.opts.Cores <= 0 {
+		s.opts.Cores = runtime.NumCPU()
+	}
+	if s.opts.SpillLimit <= 0 {
+		s.opts.SpillLimit = DefaultSpillLimit
+	}
+	if s.opts.MaxJobs <= 0 {
+		s.opts.MaxJobs = DefaultMaxJobs
+	}
+	s.opts.MaxJobs = min(s.opts.MaxJobs, fdLimitJobs())
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	s.out, s.errw = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	if err := s.openJoblog(); err != nil {
+		return s.sum, err
+	}
+	if s.joblog != nil && s.joblog != os.Stdout {
+		defer s.joblog.Close()
+	}
+	if opts.DryRun {
+		return s.dryRun()
+	}
+	if opts.Slots == 0 {
+		s.auto = newAutoCtl(s.opts.Cores, s.opts.MaxJobs, func(msg string) {
+			if opts.Verbose {
+				fmt.Fprintf(s.errw, "trident run: -j auto: %s\n", msg)
+			}
+		})
+	}
+	s.total = src.Total()
+	if opts.Bar {
+		s.bar = progressbar.NewOptions(s.total, progressbar.OptionSetWriter(stderr),
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("jobs"), progressbar.OptionClearOnFinish())
+		defer s.bar.Finish()
+	}
+	s.loop(ctx)
+	if s.srcErr != nil {
+		return s.sum, s.srcErr
+	}
+	switch {
+	case s.sum.Halted:
+		// ExitCode set when the halt triggered.
+	default:
+		s.sum.ExitCode = min(s.sum.Failed, 101)
+	}
+	return s.sum, nil
+}
+
+// fdLimitJobs bounds concurrent jobs by the open-file limit: each running
+// job holds two pipe ends in the runner.
+func fdLimitJobs() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return DefaultMaxJobs
+	}
+	return max(1, (int(rl.Cur)-64)/3)
+}
+
+func (s *state) openJoblog() error {
+	o := s.opts
+	if o.Joblog == "" {
+		if o.Resume || o.ResumeFailed {
+			return errors.New("--resume and --resume-failed need --joblog FILE")
+		}
+		return nil
+	}
+	if o.Joblog == "-" {
+		s.joblog = os.Stdout
+		_, err := io.WriteString(s.joblog, JoblogHeader)
+		return err
+	}
+	if o.DryRun {
+		return nil
+	}
+	if o.Resume || o.ResumeFailed {
+		f, err := os.Open(o.Joblog)
+		if err == nil {
+			entries, rerr := ReadJoblog(f)
+			f.Close()
+			if rerr != nil {
+				return fmt.Errorf("--joblog %q: %w", o.Joblog, rerr)
+			}
+			for _, e := range entries {
+				if o.ResumeFailed && e.Failed() {
+					continue
+				}
+				s.skip[e.Seq] = true
+			}
+			jf, err := os.OpenFile(o.Joblog, os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return fmt.Errorf("--joblog: %w", err)
+			}
+			s.joblog = jf
+			return nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--joblog: %w", err)
+		}
+	}
+	f, err := os.Create(o.Joblog)
+	if err != nil {
+		return fmt.Errorf("--joblog: %w", err)
+	}
+	s.joblog = f
+	if _, err := io.WriteString(f, JoblogHeader); err != nil {
+		return fmt.Errorf("--joblog: %w", err)
+	}
+	return nil
+}
+
+func (s *state) dryRun() (Summary, error) {
+	slots := max(1, s.opts.Slots)
+	i := 0
+	for {
+		j, err := s.src.Next()
+		if err == io.EOF {
+			return s.sum, nil
+		}
+		if err != nil {
+			return s.sum, err
+		}
+		if s.skip[j.Seq] {
+			s.sum.Skipped++
+			continue
+		}
+		fmt.Fprintln(s.out, s.opts.Template.Render(j.Args, j.Seq, i%slots+1))
+		i++
+	}
+}
+
+func (s *state) slots() int {
+	switch {
+	case s.opts.Slots > 0:
+		return s.opts.Slots
+	case s.opts.Slots < 0:
+		return s.opts.MaxJobs
+	}
+	return s.auto.slots
+}
+
+// nextPending returns the next job to start: a retry first, then the source.
+func (s *state) nextPending() (pending, bool) {
+	if len(s.retryQ) > 0 {
+		p := s.retryQ[0]
+		s.retryQ = s.retryQ[1:]
+		return p, true
+	}
+	for !s.srcDone {
+		j, err := s.src.Next()
+		if err != nil {
+			s.srcDone = true
+			if err != io.EOF {
+				s.srcErr = err
+				s.stop = true
+			}
+			return pending{}, false
+		}
+		if s.skip[j.Seq] {
+			s.sum.Skipped++
+			continue
+		}
+		p := pending{job: j, attempt: 1, order: s.order}
+		s.order++
+		return p, true
+	}
+	return pending{}, false
+}
+
+func (s *state) loop(ctx context.Context) {
+	ctxDone := ctx.Done()
+	var ticker *time.Ticker
+	var tickC <-chan time.Time
+	needTick := func() bool { return (s.auto != nil && !s.auto.settled) || s.opts.TimeoutPercent > 0 }
+	for {
+		for !s.stop && len(s.running) < s.slots() {
+			p, ok := s.nextPending()
+			if !ok {
+				break
+			}
+			s.start(p)
+		}
+		if len(s.running) == 0 && (s.stop || (s.srcDone && len(s.retryQ) == 0)) {
+			break
+		}
+		if needTick() && ticker == nil {
+			ticker = time.NewTicker(20 * time.Millisecond)
+			tickC = ticker.C
+		} else if !needTick() && ticker != nil {
+			ticker.Stop()
+			ticker, tickC = nil, nil
+		}
+		select {
+		case r := <-s.results:
+			s.finish(r)
+		case now := <-tickC:
+			s.tick(now)
+		case <-ctxDone:
+			ctxDone = nil
+			s.sum.Interrupted = true
+			s.stop = true
+			s.stopAll()
+		}
+	}
+	if ticker != nil {
+		ticker.Stop()
+	}
+	// Keep-order: anything still held (after a stop) is flushed in order.
+	keys := make([]int, 0, len(s.held))
+	for k := range s.held {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	for _, k := range keys {
+		s.emit(s.held[k])
+	}
+}
+
+func (s *state) stopAll() {
+	for rj := range s.running {
+		rj.stop(s.grace, false)
+	}
+}
+
+func (s *state) start(p pending) {
+	slot := 1
+	for slot <= len(s.slotUse) && s.slotUse[slot-1] {
+		slot++
+	}
+	if slot > len(s.slotUse) {
+		s.slotUse = append(s.slotUse, false)
+	}
+	s.slotUse[slot-1] = true
+	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.Render(p.job.Args, p.job.Seq, slot), start: time.Now()}
+	s.running[rj] = true
+	go s.exec(rj)
+}
+
+func (s *state) tag(j Job) string {
+	if !s.opts.Tag {
+		return ""
+	}
+	return strings.Join(j.Args, " ") + "\t"
+}
+
+// exec runs one job to its end and reports on s.results.
+func (s *state) exec(rj *runningJob) {
+	r := &result{rj: rj}
+	cmd := exec.Command(s.shell, "-c", rj.cmdline)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
+	if keep {
+		r.stdout = &spillBuffer{limit: s.opts.SpillLimit}
+		r.stderr = &spillBuffer{limit: s.opts.SpillLimit}
+	}
+	if s.opts.LineBuffer && !s.opts.JSON {
+		tag := s.tag(rj.p.job)
+		r.lineOut = &lineWriter{out: s.out, tag: tag}
+		r.lineErr = &lineWriter{out: s.errw, tag: tag}
+		if keep {
+			cmd.Stdout, cmd.Stderr = io.MultiWriter(r.lineOut, r.stdout), io.MultiWriter(r.lineErr, r.stderr)
+		} else {
+			cmd.Stdout, cmd.Stderr = r.lineOut, r.lineErr
+		}
+	} else {
+		cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		r.startErr = err
+		r.exitval = -1
+		msg := fmt.Sprintf("trident run: job %d could not start: %v\n", rj.p.job.Seq, err)
+		if r.stderr != nil {
+			r.stderr.Write([]byte(msg))
+		} else {
+			s.errw.Write([]byte(msg))
+		}
+		rj.mu.Lock()
+		rj.done = true
+		rj.mu.Unlock()
+		s.results <- r
+		return
+	}
+	rj.mu.Lock()
+	rj.pid = cmd.Process.Pid
+	if rj.stopping {
+		rj.signalLocked(syscall.SIGTERM)
+	}
+	rj.mu.Unlock()
+	var timer *time.Timer
+	if s.opts.Timeout > 0 {
+		timer = time.AfterFunc(s.opts.Timeout, func() { rj.stop(s.grace, true) })
+	}
+	cmd.Wait()
+	r.wall = time.Since(t0)
+	if timer != nil {
+		timer.Stop()
+	}
+	rj.mu.Lock()
+	rj.done = true
+	if rj.killTimer != nil {
+		rj.killTimer.Stop()
+	}
+	stopping := rj.stopping
+	rj.mu.Unlock()
+	ps := cmd.ProcessState
+	r.usage = rusage.FromProcessState(ps)
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		r.exitval, r.signal = -1, int(ws.Signal())
+	} else {
+		r.exitval = ps.ExitCode()
+	}
+	if r.lineOut != nil {
+		r.lineOut.flush()
+		r.lineErr.flush()
+		r.received = r.lineOut.n
+	} else {
+		r.received = r.stdout.n
+	}
+	// A job we stopped that did not end cleanly on its own is unfinished.
+	r.stopped = stopping && (r.signal != 0 || r.exitval != 0)
+	s.results <- r
+}
+
+func (s *state) finish(r *result) {
+	rj := r.rj
+	delete(s.running, rj)
+	s.slotUse[rj.slot-1] = false
+	if r.stopped {
+		s.sum.Unfinished++
+		s.release(r)
+		s.advance(rj.p.order, nil)
+		return
+	}
+	failed := r.exitval != 0 || r.signal != 0
+	if failed && rj.p.attempt < s.opts.Retries && !s.stop {
+		p := rj.p
+		p.attempt++
+		s.retryQ = append(s.retryQ, p)
+		s.release(r)
+		return
+	}
+	e := JoblogEntry{Seq: rj.p.job.Seq, Host: ":", Start: rj.start, Runtime: r.wall, Receive: r.received,
+		Exitval: r.exitval, Signal: r.signal, Command: rj.cmdline}
+	if s.joblog != nil {
+		io.WriteString(s.joblog, e.String())
+	}
+	s.sum.Finished++
+	if failed {
+		s.sum.Failed++
+	} else {
+		s.succ++
+		s.runtimes = append(s.runtimes, r.wall)
+	}
+	if s.auto != nil && r.startErr == nil {
+		s.auto.onDone(time.Now(), r.wall, r.usage.CPU(), s.queued())
+	}
+	if s.bar != nil {
+		s.bar.Add(1)
+	}
+	s.checkHalt(r, failed)
+	s.advance(rj.p.order, r)
+}
+
+// queued reports whether more jobs may be waiting to start.
+func (s *state) queued() bool { return !s.stop && (!s.srcDone || len(s.retryQ) > 0) }
+
+// advance emits r (nil for a job that produced nothing) in the right order.
+func (s *state) advance(order int, r *result) {
+	if !s.opts.KeepOrder {
+		if r != nil {
+			s.emit(r)
+		}
+		return
+	}
+	if r == nil {
+		r = &result{}
+	}
+	s.held[order] = r
+	for {
+		h, ok := s.held[s.next]
+		if !ok {
+			return
+		}
+		delete(s.held, s.next)
+		s.next++
+		if h.rj != nil {
+			s.emit(h)
+		}
+	}
+}
+
+func (s *state) release(r *result) {
+	if r.stdout != nil {
+		r.stdout.Close()
+		r.stderr.Close()
+	}
+}
+
+// jsonJob is the --json line of one job.
+type jsonJob struct {
+	Seq        int      `json:"seq"`
+	Host       string   `json:"host"`
+	Starttime  float64  `json:"starttime"`
+	JobRuntime float64  `json:"jobruntime"`
+	CPU        float64  `json:"cpu_seconds"`
+	Exitval    int      `json:"exitval"`
+	Signal     int      `json:"signal"`
+	Slot       int      `json:"slot"`
+	Command    string   `json:"command"`
+	Args       []string `json:"args"`
+	Stdout     string   `json:"stdout"`
+	Stderr     string   `json:"stderr"`
+}
+
+func (s *state) emit(r *result) {
+	defer s.release(r)
+	rj := r.rj
+	if s.opts.ResultsDir != "" {
+		if err := s.saveResults(r); err != nil {
+			fmt.Fprintf(s.errw, "trident run: --results: %v\n", err)
+		}
+	}
+	switch {
+	case s.opts.JSON:
+		b, _ := json.Marshal(jsonJob{Seq: rj.p.job.Seq, Host: ":", Starttime: float64(rj.start.UnixNano()) / 1e9,
+			JobRuntime: r.wall.Seconds(), CPU: r.usage.CPU().Seconds(), Exitval: r.exitval, Signal: r.signal,
+			Slot: rj.slot, Command: rj.cmdline, Args: rj.p.job.Args,
+			Stdout: string(r.stdout.Bytes()), Stderr: string(r.stderr.Bytes())})
+		s.out.Write(append(b, '\n'))
+	case s.opts.LineBuffer:
+		// Already passed through.
+	default:
+		tag := s.tag(rj.p.job)
+		writeGrouped(s.out, r.stdout, tag)
+		writeGrouped(s.errw, r.stderr, tag)
+	}
+}
+
+// writeGrouped writes one job's whole output under the output's lock, so
+// jobs never interleave.
+func writeGrouped(out *lockedWriter, b *spillBuffer, tag string) {
+	if b.n == 0 {
+		return
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	var w io.Writer = out.w
+	if tag != "" {
+		w = &tagWriter{w: out.w, tag: tag}
+	}
+	b.WriteTo(w)
+}
+
+func (s *state) saveResults(r *result) error {
+	dir := s.opts.ResultsDir
+	for i, a := range r.rj.p.job.Args {
+		dir = filepath.Join(dir, fmt.Sprint(i+1), resultName(a))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, b := range map[string]*spillBuffer{"stdout": r.stdout, "stderr": r.stderr} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		_, werr := b.WriteTo(f)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "seq"), []byte(fmt.Sprintln(r.rj.p.job.Seq)), 0o644)
+}
+
+// resultName makes an argument usable as one path element.
+func resultName(a string) string {
+	a = strings.ReplaceAll(a, "/", "_")
+	if a == "" || a == "." || a == ".." {
+		a = "_" + a
+	}
+	if len(a) > 200 {
+		a = a[:200]
+	}
+	return a
+}
+
+func (s *state) checkHalt(r *result, failed bool) {
+	h := s.opts.Halt
+	if h.When == HaltNever || s.sum.Halted || failed == h.OnSuccess {
+		return
+	}
+	n := s.sum.Failed
+	if h.OnSuccess {
+		n = s.succ
+	}
+	hit := false
+	if h.Count > 0 {
+		hit = n >= h.Count
+	} else if s.total > 0 {
+		hit = float64(n)*100/float64(s.total) >= h.Percent
+	} else if s.sum.Finished >= 3 {
+		hit = float64(n)*100/float64(s.sum.Finished) >= h.Percent
+	}
+	if !hit {
+		return
+	}
+	s.sum.Halted = true
+	s.stop = true
+	if h.OnSuccess {
+		s.sum.ExitCode = 0
+	} else {
+		s.sum.ExitCode = r.exitval
+		if r.signal != 0 {
+			s.sum.ExitCode = 128 + r.signal
+		}
+		if s.sum.ExitCode < 0 || s.sum.ExitCode > 255 {
+			s.sum.ExitCode = 255
+		}
+	}
+	what := "failed"
+	if h.OnSuccess {
+		what = "succeeded"
+	}
+	mode := "waiting for the running jobs"
+	if h.When == HaltNow {
+		mode = "stopping the running jobs"
+		s.stopAll()
+	}
+	fmt.Fprintf(s.errw, "trident run: --halt: %d job(s) %s (last: job %d: %s); starting no more jobs, %s\n",
+		n, what, r.rj.p.job.Seq, r.rj.cmdline, mode)
+}
+
+func (s *state) tick(now time.Time) {
+	if s.auto != nil && !s.auto.settled {
+		var obs []runningObs
+		for rj := range s.running {
+			rj.mu.Lock()
+			pid := rj.pid
+			rj.mu.Unlock()
+			if pid > 0 {
+				obs = append(obs, runningObs{pgid: pid, wall: now.Sub(rj.start)})
+			}
+		}
+		s.auto.onTick(now, obs, s.queued())
+	}
+	if s.opts.TimeoutPercent > 0 && len(s.runtimes) >= 3 {
+		rs := append([]time.Duration(nil), s.runtimes...)
+		sort.Slice(rs, func(i, j int) bool { return rs[i] < rs[j] })
+		limit := time.Duration(float64(rs[len(rs)/2]) * s.opts.TimeoutPercent / 100)
+		for rj := range s.running {
+			if now.Sub(rj.start) > limit {
+				rj.stop(s.grace, true)
+			}
+		}
+	}
+}
