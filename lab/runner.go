@@ -209,9 +209,17 @@ func gilTask(ctx context.Context, e *env, th *gil.Thread, slice int) error {
 			return err
 		}
 	}
-	for range e.w.Reads {
-		if err := th.Blocking(ctx, e.fetch.get); err != nil {
+	if e.w.Reads > 0 {
+		var c *conn
+		err := th.Blocking(ctx, func(ctx context.Context) (err error) { c, err = e.fetch.dial(ctx); return err })
+		if err != nil {
 			return err
+		}
+		defer c.close()
+		for range e.w.Reads {
+			if err := th.Blocking(ctx, c.get); err != nil {
+				return err
+			}
 		}
 	}
 	if e.w.Sleep > 0 {

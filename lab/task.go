@@ -93,10 +93,15 @@ func runPlain(ctx context.Context, s taskSpec, f *fetcher) (taskResult, error) {
 			return res, err
 		}
 	}
-	if s.Parts&partReads != 0 {
+	if s.Parts&partReads != 0 && s.Reads > 0 {
+		c, err := f.dial(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer c.close()
 		for range s.Reads {
 			t0 := time.Now()
-			err := f.get(ctx)
+			err := c.get(ctx)
 			res.Spans = append(res.Spans, Span{Task: s.Task, Kind: KindWait, StartUS: s.us(t0), EndUS: s.us(time.Now())})
 			if err != nil {
 				return res, err

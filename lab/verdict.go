@@ -39,7 +39,11 @@ func verdicts(workloads []string, rows []Row, adv map[string]advise.Advice) []Ve
 	for _, w := range workloads {
 		v := Verdict{Workload: w, Rule: rules[w].text}
 		if a, ok := adv[w]; ok {
-			v.Advise, v.AdviseModel, v.AdviseReason = a.Class.String(), a.Model.String(), a.Reason
+			unit := "one task"
+			if w == FastIO {
+				unit = "one request"
+			}
+			v.Advise, v.AdviseModel, v.AdviseReason = a.Class.String(), a.Model.String(), "profiling "+unit+": "+a.Reason
 		} else {
 			v.Advise, v.AdviseModel, v.AdviseReason = "unknown", "unknown", "advise could not profile the workload"
 		}

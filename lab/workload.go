@@ -1,11 +1,13 @@
 package lab
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,39 +182,78 @@ func (s *server) close() {
 	<-s.done
 }
 
-// fetcher makes the fast I/O requests with one keep-alive client.
+// fetcher makes the fast I/O requests of the blocking models: raw HTTP/1.1
+// GETs over one keep-alive TCP connection per task, the same protocol the
+// event-loop models speak over aio streams and the CPython scripts over
+// sockets and asyncio streams, so that models differ in how they wait, not in
+// how much HTTP parsing they do.
 type fetcher struct {
-	client *http.Client
-	tr     *http.Transport
-	url    string
+	addr string
 }
 
 func newFetcher(url string) *fetcher {
-	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
-	return &fetcher{client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr: tr, url: url}
+	return &fetcher{addr: strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/item")}
 }
 
-func (f *fetcher) get(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+// conn is one task's connection.
+type conn struct {
+	c   net.Conn
+	br  *bufio.Reader
+	req []byte
+}
+
+func (f *fetcher) dial(ctx context.Context) (*conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", f.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, br: bufio.NewReaderSize(c, 4096), req: []byte("GET /item HTTP/1.1\r\nHost: " + f.addr + "\r\n\r\n")}, nil
+}
+
+// get makes one request and reads the whole answer. ctx ending closes the
+// connection, which ends a blocked read.
+func (c *conn) get(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	defer stop()
+	if _, err := c.c.Write(c.req); err != nil {
+		return ctxOr(ctx, err)
+	}
+	var head []byte
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return ctxOr(ctx, err)
+		}
+		head = append(head, line...)
+		if len(line) <= 2 {
+			break
+		}
+		if len(head) > 8192 {
+			return errors.New("lab: local server's answer head is too long")
+		}
+	}
+	n, err := contentLength(head)
 	if err != nil {
 		return err
 	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return err
+	if n != len(body) {
+		return fmt.Errorf("lab: local server sent %d bytes, want %d", n, len(body))
 	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || n != int64(len(body)) {
-		return fmt.Errorf("lab: local server answered %s with %d bytes", resp.Status, n)
+	if _, err := c.br.Discard(n); err != nil {
+		return ctxOr(ctx, err)
 	}
 	return nil
 }
 
-func (f *fetcher) close() { f.tr.CloseIdleConnections() }
+func (c *conn) close() { c.c.Close() }
+
+func ctxOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
 
 // sleepCtx sleeps d or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) error {
