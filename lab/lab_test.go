@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,4 +349,34 @@ func FuzzContentLength(f *testing.F) {
 			t.Fatalf("negative length %d from %q", n, head)
 		}
 	})
+}
+
+// Stress: lanes are never handed to two holders at once, and the recorder
+// keeps at most maxSpans spans, counting the rest.
+func TestLanesAndRecorderStress(t *testing.T) {
+	var ln lanes
+	var inUse [64]atomic.Int32
+	rec := newRecorder()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			for i := range 300 {
+				l := ln.get()
+				if l >= len(inUse) {
+					t.Errorf("lane %d with at most 32 holders", l)
+					return
+				}
+				if inUse[l].Add(1) != 1 {
+					t.Errorf("lane %d handed out twice", l)
+				}
+				rec.add(Span{Lane: l, Task: g, Kind: KindRun, StartUS: float64(i), EndUS: float64(i + 1)})
+				inUse[l].Add(-1)
+				ln.put(l)
+			}
+		})
+	}
+	wg.Wait()
+	if len(rec.spans) != maxSpans || rec.dropped != 32*300-maxSpans {
+		t.Fatalf("recorder kept %d, dropped %d", len(rec.spans), rec.dropped)
+	}
 }
