@@ -58,7 +58,7 @@ type autoCtl struct {
 }
 
 func newAutoCtl(cores, maxJobs int, log func(string)) *autoCtl {
-	return &autoCtl{cores: cores, max: maxJobs, slots: min(cores, maxJobs), log: log, clockTicksPerSec: 100}
+	return &autoCtl{cores: cores, max: maxJobs, slots: min(cores, maxJobs), log: log, clockTicksPerSec: 100, firstTick: time.Now()}
 }
 
 func (a *autoCtl) onDone(now time.Time, wall, cpu time.Duration, queued bool) {
