@@ -27,7 +27,7 @@ const (
 	fHello  frameType = 1 // worker -> pool: magic, version, pid
 	fSetup  frameType = 2 // pool -> worker: version, worker id, codec, initializer name and argument
 	fReady  frameType = 3 // worker -> pool: 0, or 1 and an encoded RemoteError (initializer failed)
-	fCall   frameType = 4 // pool -> worker: id, name, deadline (unix ns, 0 none), n, n payloads
+	fCall   frameType = 4 // pool -> worker: id, name, deadline (unix ns, 0 none), flags, n, n payloads
 	fCancel frameType = 5 // pool -> worker: id
 	fResult frameType = 6 // worker -> pool: id, elapsed ns, n, n items (status byte, bytes)
 )
@@ -238,6 +238,7 @@ type callMsg struct {
 	id       uint64
 	name     string
 	deadline int64 // unix ns, 0 = none
+	flags    uint64
 	payloads [][]byte
 }
 
@@ -246,7 +247,7 @@ func (m callMsg) encode() []byte {
 	for _, p := range m.payloads {
 		size += len(p) + 4
 	}
-	e := newFrame(fCall, size).uint(m.id).str(m.name).int(m.deadline).uint(uint64(len(m.payloads)))
+	e := newFrame(fCall, size).uint(m.id).str(m.name).int(m.deadline).uint(m.flags).uint(uint64(len(m.payloads)))
 	for _, p := range m.payloads {
 		e.bytes(p)
 	}
@@ -258,6 +259,7 @@ func decodeCall(b []byte) (m callMsg, err error) {
 	m.id = d.uint("id")
 	m.name = d.str("name")
 	m.deadline = d.int("deadline")
+	m.flags = d.uint("flags")
 	n := d.uint("count")
 	if d.err == nil && (n == 0 || n > uint64(len(d.b))) {
 		d.fail(fmt.Sprintf("bad count %d", n))

@@ -3,8 +3,6 @@ package procpool
 import (
 	"context"
 	"time"
-
-	"github.com/trident-go/trident/future"
 )
 
 // Shutdown stops the pool gracefully (Python's shutdown(wait=True)): new
@@ -52,11 +50,7 @@ func (p *Pool) CancelPending() int {
 	p.mu.Unlock()
 	n := 0
 	for _, u := range units {
-		for _, f := range u.futs {
-			if f.Cancel() || f.Complete(nil, future.ErrCancelled) {
-				n++
-			}
-		}
+		n += u.cancel()
 	}
 	return n
 }
@@ -82,9 +76,7 @@ func (p *Pool) Close() error {
 	p.checkIdleLocked()
 	p.mu.Unlock()
 	for _, u := range units {
-		for _, f := range u.futs {
-			f.Complete(nil, ErrShutdown)
-		}
+		u.fail(ErrShutdown)
 	}
 	<-p.gone
 	p.stopHelpers()

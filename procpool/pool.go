@@ -42,6 +42,7 @@ type Pool struct {
 	broken      error // set by BreakOnCrash
 	startErr    error // last start failure, while no worker is alive
 	est         map[string]float64
+	running     map[*future.Future[[]byte]]*unit // single calls in workers
 	spawnQ      []*worker
 	spawnWake   chan struct{}
 	idle        chan struct{} // closed when closing and nothing queued or in flight
@@ -62,33 +63,6 @@ type Pool struct {
 type counters struct {
 	spawned, crashed, killed, timedOut, recycled, idleRetired, retried uint64
 	submitted, completed, failed                                       uint64
-}
-
-// unit is what travels in one call frame: one call, or a chunk of calls of
-// one function. A unit with a job is a placeholder in the queue that cuts
-// chunks from a Map.
-type unit struct {
-	id       uint64
-	name     string
-	payloads [][]byte
-	futs     []*future.Future[[]byte]
-	ctx      context.Context
-	attempts int
-	job      *mapJob
-
-	w        *worker
-	stop     func() bool
-	timedOut bool
-}
-
-type mapJob struct {
-	name     string
-	ctx      context.Context
-	payloads [][]byte
-	futs     []*future.Future[[]byte]
-	next     int
-	chunk    int // 0 = automatic
-	probe    int // automatic size before a measurement exists
 }
 
 // New starts a pool. No worker process starts until there is work.
@@ -126,6 +100,7 @@ func New(opts ...Option) (*Pool, error) {
 		path:        path,
 		codec:       cfg.codec,
 		est:         map[string]float64{},
+		running:     map[*future.Future[[]byte]]*unit{},
 		idle:        make(chan struct{}),
 		gone:        make(chan struct{}),
 		spawnWake:   make(chan struct{}, 1),
@@ -145,6 +120,9 @@ func (p *Pool) Codec() registry.Codec { return p.codec }
 // already encoded argument (registry.Executor). Typed handles call it; use
 // it directly only to call a function the parent does not know by type.
 func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	f := future.New[[]byte](ctx)
 	if f.Finished() {
 		return f
@@ -156,7 +134,7 @@ func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *futu
 		return f
 	}
 	p.st.submitted++
-	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []*future.Future[[]byte]{f}, ctx: f.Context()})
+	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []*future.Future[[]byte]{f}, ctx: ctx})
 	p.queuedCalls++
 	p.dispatchLocked()
 	p.mu.Unlock()
@@ -167,6 +145,9 @@ func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *futu
 // automatically from the measured time of earlier calls; 1: no chunking),
 // and returns one future per payload (registry.BatchExecutor).
 func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	futs := make([]*future.Future[[]byte], len(payloads))
 	for i := range futs {
 		futs[i] = future.New[[]byte](ctx)
@@ -185,18 +166,56 @@ func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk
 	p.st.submitted += uint64(len(payloads))
 	if chunk == 1 {
 		for i, pl := range payloads {
-			p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{pl}, futs: futs[i : i+1], ctx: futs[i].Context()})
+			p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{pl}, futs: futs[i : i+1], ctx: ctx})
 		}
 	} else {
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		p.queue = append(p.queue, &unit{job: &mapJob{name: name, ctx: ctx, payloads: payloads, futs: futs, chunk: chunk, probe: 1}})
+		p.queue = append(p.queue, &unit{job: &mapJob{name: name, ctx: ctx, payloads: payloads, futs: futs, n: len(payloads), chunk: chunk, probe: 1}})
 	}
 	p.queuedCalls += len(payloads)
 	p.dispatchLocked()
 	p.mu.Unlock()
 	return futs
+}
+
+// SubmitChunks queues a Map whose chunks travel as one encoded value each
+// (registry.ChunkExecutor); chunk is the calls per chunk, 0 for sizes
+// chosen from measured call times. Typed handles' Map and MapAll use it.
+func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	n := job.Len()
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
+		job.Deliver(0, n, nil, err)
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		p.mu.Unlock()
+		job.Deliver(0, n, nil, future.CancelledError(err))
+		return
+	}
+	p.st.submitted += uint64(n)
+	p.queue = append(p.queue, &unit{job: &mapJob{name: job.Name(), ctx: ctx, chunks: job, n: n, chunk: chunk, probe: 1}})
+	p.queuedCalls += n
+	p.dispatchLocked()
+	p.mu.Unlock()
+}
+
+// CancelRaw passes the cancellation of f, a running call from SubmitRaw,
+// on to its worker, which cancels the call's context there
+// (registry.Canceler). Future.Cancel alone cannot do it: it refuses once a
+// call runs, as in Python. Typed handles call CancelRaw for you.
+func (p *Pool) CancelRaw(f *future.Future[[]byte]) {
+	p.mu.Lock()
+	if u := p.running[f]; u != nil && u.w != nil && u.w.state != wDead {
+		u.w.fw.send(encodeCancel(u.id))
+	}
+	p.mu.Unlock()
 }
 
 func (p *Pool) refuseLocked() error {
@@ -222,7 +241,7 @@ func (p *Pool) dispatchLocked() {
 		var u *unit
 		if head.job != nil {
 			u = p.cutLocked(head.job, w)
-			if head.job.next >= len(head.job.payloads) {
+			if head.job.next >= head.job.n {
 				p.popLocked()
 			}
 			if u == nil {
@@ -230,7 +249,7 @@ func (p *Pool) dispatchLocked() {
 			}
 		} else {
 			p.popLocked()
-			p.queuedCalls--
+			p.queuedCalls -= head.calls()
 			if !head.startable() {
 				continue
 			}
@@ -251,6 +270,9 @@ func (p *Pool) popLocked() {
 // startable moves a single call's future to Running; false means it was
 // cancelled while queued (or ended otherwise) and must not be sent.
 func (u *unit) startable() bool {
+	if u.chunks != nil {
+		return true
+	}
 	f := u.futs[0]
 	if u.attempts == 0 && f.State() == future.Pending {
 		return f.Start()
@@ -261,7 +283,7 @@ func (u *unit) startable() bool {
 // cutLocked takes the next chunk of a Map for worker w.
 func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	n := j.chunk
-	remaining := len(j.payloads) - j.next
+	remaining := j.n - j.next
 	if n <= 0 {
 		if est, ok := p.est[j.name]; ok && est > 0 {
 			n = int(float64(p.cfg.chunkTarget) / est)
@@ -279,9 +301,30 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	if p.cfg.maxTasks > 0 {
 		n = max(1, min(n, p.cfg.maxTasks-w.callsSent))
 	}
+	if j.ctx.Err() != nil {
+		n = remaining // the Map's context ended: fail the rest at once
+	}
+	if j.chunks != nil {
+		lo, hi := j.next, min(j.next+n, j.n)
+		j.next = hi
+		p.queuedCalls -= hi - lo
+		u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch}
+		err := j.ctx.Err()
+		if err != nil {
+			err = future.CancelledError(err)
+		} else {
+			var b []byte
+			if b, err = j.chunks.Encode(lo, hi); err == nil {
+				u.payloads = [][]byte{b}
+				return u
+			}
+		}
+		go u.fail(err) // never under the pool lock
+		return nil
+	}
 	u := &unit{name: j.name, ctx: j.ctx}
 	size := 0
-	for j.next < len(j.payloads) && len(u.payloads) < n && size < 1<<20 {
+	for j.next < j.n && len(u.payloads) < n && size < 1<<20 {
 		i := j.next
 		j.next++
 		p.queuedCalls--

@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
@@ -282,13 +281,16 @@ func (p *Pool) sendLocked(w *worker, u *unit) {
 	u.id = p.nextUnit
 	u.w = w
 	w.inflight = append(w.inflight, u)
-	w.callsSent += len(u.futs)
+	w.callsSent += u.calls()
 	var dl int64
 	if d, ok := u.ctx.Deadline(); ok {
 		dl = d.UnixNano()
 	}
-	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, payloads: u.payloads}.encode())
-	if u.ctx.Done() != nil {
+	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, flags: u.flags, payloads: u.payloads}.encode())
+	if len(u.futs) == 1 {
+		p.running[u.futs[0]] = u
+	}
+	if u.ctx.Done() != nil && u.stop == nil {
 		u.stop = context.AfterFunc(u.ctx, func() { p.onCtxDone(u) })
 	}
 }
@@ -301,16 +303,22 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 		return fmt.Errorf("%w: worker %d answered call %d, which it does not hold", ErrProtocol, w.id, m.id)
 	}
 	u := w.inflight[idx]
-	if len(m.items) != len(u.futs) {
+	want := len(u.payloads)
+	if len(m.items) != want {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: worker %d answered call %d with %d results for %d calls", ErrProtocol, w.id, m.id, len(m.items), len(u.futs))
+		return fmt.Errorf("%w: worker %d answered call %d with %d results for %d", ErrProtocol, w.id, m.id, len(m.items), want)
 	}
 	w.inflight = slices.Delete(w.inflight, idx, idx+1)
+	if len(u.futs) == 1 {
+		delete(p.running, u.futs[0])
+	}
+	calls := u.calls()
+	delivered := u.timedOut
 	now := time.Now()
 	w.lastActive = now
 	if m.elapsed > 0 {
 		w.busy += time.Duration(m.elapsed)
-		per := float64(m.elapsed) / float64(len(m.items))
+		per := float64(m.elapsed) / float64(calls)
 		if old, ok := p.est[u.name]; ok {
 			p.est[u.name] = 0.7*old + 0.3*per
 		} else {
@@ -323,8 +331,8 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 			p.st.failed++
 		}
 	}
-	w.done += uint64(len(m.items))
-	p.st.completed += uint64(len(m.items))
+	w.done += uint64(calls)
+	p.st.completed += uint64(calls)
 	if p.cfg.maxTasks > 0 && w.callsSent >= p.cfg.maxTasks && !w.retiring {
 		p.st.recycled++
 		p.retireLocked(w)
@@ -337,6 +345,24 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	p.mu.Unlock()
 	if u.stop != nil {
 		u.stop()
+	}
+	if delivered {
+		return nil
+	}
+	if u.chunks != nil {
+		it := m.items[0]
+		if !it.failed {
+			u.chunks.Deliver(u.lo, u.hi, it.data, nil)
+			return nil
+		}
+		re := new(registry.RemoteError)
+		if err := re.UnmarshalBinary(it.data); err != nil {
+			bad := fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
+			u.chunks.Deliver(u.lo, u.hi, nil, bad)
+			return bad
+		}
+		u.chunks.Deliver(u.lo, u.hi, nil, re)
+		return nil
 	}
 	var bad error
 	for i, it := range m.items {
@@ -381,10 +407,7 @@ func (p *Pool) onCtxDone(u *unit) {
 	p.st.timedOut++
 	running := w.inflight[0] == u
 	p.mu.Unlock()
-	derr := &DeadlineError{Func: u.name, Worker: w.id, PID: w.pid}
-	for _, f := range u.futs {
-		f.Complete(nil, derr)
-	}
+	u.fail(&DeadlineError{Func: u.name, Worker: w.id, PID: w.pid})
 	if running {
 		time.AfterFunc(p.cfg.grace, func() { p.hardStop(w, u) })
 	}
@@ -428,7 +451,7 @@ func (p *Pool) hardStop(w *worker, u *unit) {
 }
 
 type failure struct {
-	f   *future.Future[[]byte]
+	u   *unit
 	err error
 }
 
@@ -446,11 +469,7 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	units := w.inflight
 	w.inflight = nil
 	var fails []failure
-	failUnit := func(u *unit, err error) {
-		for _, f := range u.futs {
-			fails = append(fails, failure{f, err})
-		}
-	}
+	failUnit := func(u *unit, err error) { fails = append(fails, failure{u, err}) }
 	expected := w.retiring || p.killed
 	crash := func(u *unit) *CrashError {
 		ce := &CrashError{Func: u.name, Worker: w.id, PID: w.pid, ExitCode: -1, Cause: w.cause, Attempts: u.attempts + 1}
@@ -490,6 +509,9 @@ func (p *Pool) workerGone(w *worker, cause error) {
 			u.stop()
 			u.stop = nil
 		}
+		if len(u.futs) == 1 {
+			delete(p.running, u.futs[0])
+		}
 		u.w = nil
 		switch {
 		case u.timedOut:
@@ -514,7 +536,7 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	}
 	if len(requeue) > 0 {
 		for _, u := range requeue {
-			p.queuedCalls += len(u.futs)
+			p.queuedCalls += u.calls()
 		}
 		p.queue = append(requeue, p.queue...)
 	}
@@ -547,7 +569,7 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	p.checkIdleLocked()
 	p.mu.Unlock()
 	for _, f := range fails {
-		f.f.Complete(nil, f.err)
+		f.u.fail(f.err)
 	}
 }
 
@@ -560,13 +582,7 @@ func (p *Pool) takeQueueLocked() []*unit {
 			out = append(out, u)
 			continue
 		}
-		j := u.job
-		rest := &unit{name: j.name}
-		for i := j.next; i < len(j.futs); i++ {
-			rest.futs = append(rest.futs, j.futs[i])
-		}
-		j.next = len(j.futs)
-		out = append(out, rest)
+		out = append(out, u.job.rest())
 	}
 	p.queue = nil
 	p.queuedCalls = 0

@@ -224,7 +224,11 @@ func run(wt *wtask, mu *sync.Mutex, codec registry.Codec) []byte {
 		var out []byte
 		err := ctx.Err()
 		if err == nil {
-			out, err = registry.Invoke(ctx, codec, m.name, p)
+			if m.flags&flagBatch != 0 {
+				out, err = registry.InvokeBatch(ctx, codec, m.name, p)
+			} else {
+				out, err = registry.Invoke(ctx, codec, m.name, p)
+			}
 		}
 		if err != nil {
 			b, _ := registry.EncodeError(m.name, err).MarshalBinary()

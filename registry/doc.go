@@ -35,6 +35,9 @@
 //		MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
 //	}
 //
+//	// Optional: pass a typed future's Cancel on to a running call.
+//	type Canceler interface { CancelRaw(f *future.Future[[]byte]) }
+//
 //	// Python's Pool.map: all results or the first error, no future per call:
 //	vs, err := Fib.MapAll(ex, ctx, inputs)
 //

@@ -179,7 +179,7 @@ func (f *Func[A, R]) Submit(ex Executor, ctx context.Context, arg A) *future.Fut
 	if out.Finished() {
 		return out
 	}
-	bridge(out, ex.SubmitRaw(ctx, f.name, b), c, f.name)
+	bridge(ctx, out, ex.SubmitRaw(ctx, f.name, b), ex, f.name)
 	return out
 }
 
@@ -250,22 +250,37 @@ func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...M
 			raw.Cancel()
 			continue
 		}
-		bridge(out, raw, c, f.name)
+		bridge(ctx, out, raw, ex, f.name)
 	}
 	return outs
 }
 
+// Canceler is implemented by executors that can stop a call that is
+// already running in a worker: CancelRaw cancels the call's context there.
+// Typed handles call it when their future is cancelled, since
+// Future.Cancel on a running raw future only cancels the local context.
+type Canceler interface {
+	CancelRaw(f *future.Future[[]byte])
+}
+
 // bridge completes the typed future out from the raw future, decoding the
 // result, and passes a cancellation of out on to raw.
-func bridge[R any](out *future.Future[R], raw *future.Future[[]byte], c Codec, name string) {
+func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Future[[]byte], ex Executor, name string) {
+	c := ex.Codec()
 	out.OnDone(func() {
-		if out.Cancelled() {
-			raw.Cancel()
+		if out.Cancelled() && !raw.Cancel() {
+			if cc, ok := ex.(Canceler); ok {
+				cc.CancelRaw(raw)
+			}
 		}
 	})
 	raw.OnDone(func() {
 		if raw.Cancelled() {
-			out.Cancel()
+			// When the shared context ended, out's own watcher cancels it
+			// with the cause (say, DeadlineExceeded); otherwise cancel here.
+			if ctx == nil || ctx.Err() == nil {
+				out.Cancel()
+			}
 			return
 		}
 		b, err, _ := raw.Value()
