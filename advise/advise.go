@@ -5,7 +5,9 @@
 //
 // # Measuring
 //
-// A profile sets CPU time (user + system) against wall time:
+// A profile sets CPU time (user + system, plus any time spent waiting on the
+// run queue for a busy CPU, which is compute the machine delayed, not I/O)
+// against wall time:
 //
 //	p, err := advise.ProfileFunc(ctx, fn, 5)                      // a Go function, 5 runs
 //	p, err := advise.ProfileCommand(ctx, []string{"gzip", "-k", "f"}, 3) // a command, 3 runs
@@ -80,6 +82,14 @@ type Sample struct {
 	// User and Sys are the CPU time of the run in user and kernel mode.
 	User time.Duration `json:"user_ns"`
 	Sys  time.Duration `json:"sys_ns"`
+	// RunQueue is the time the work was ready to run but waited for a CPU
+	// (another process had it). It is counted as compute, not as wait: on a
+	// loaded machine a busy loop's CPU time falls below its wall time, and
+	// this is the difference. ProfileFunc measures it on Linux
+	// (/proc/thread-self/schedstat); ProfileCommand cannot (rusage has no
+	// such field), so a command profiled on a busy machine looks less
+	// CPU-bound than it is.
+	RunQueue time.Duration `json:"run_queue_ns,omitempty"`
 }
 
 // CPU is user plus system time.
@@ -125,19 +135,36 @@ func (p Profile) CPU() time.Duration {
 	return t / time.Duration(len(p.Samples))
 }
 
-// Wait is the mean time per run not spent on a CPU: wall minus CPU, never
-// negative (a multi-threaded command can use more CPU than wall time).
-func (p Profile) Wait() time.Duration { return max(0, p.Wall()-p.CPU()) }
+// RunQueue is the mean run-queue wait per run (see Sample.RunQueue).
+func (p Profile) RunQueue() time.Duration {
+	if len(p.Samples) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, s := range p.Samples {
+		t += s.RunQueue
+	}
+	return t / time.Duration(len(p.Samples))
+}
 
-// Ratio is CPU time over wall time: about 1 for a busy loop, about 0 for a
-// sleep, above 1 for a command that keeps several cores busy. It is 0 for an
-// empty profile.
+// Compute is the mean time per run the work ran or wanted to run: CPU plus
+// run-queue wait.
+func (p Profile) Compute() time.Duration { return p.CPU() + p.RunQueue() }
+
+// Wait is the mean time per run the work waited for something other than
+// a CPU: wall minus compute, never negative (a multi-threaded command can
+// use more CPU than wall time).
+func (p Profile) Wait() time.Duration { return max(0, p.Wall()-p.Compute()) }
+
+// Ratio is compute (CPU + run-queue wait) over wall time: about 1 for a
+// busy loop, about 0 for a sleep, above 1 for a command that keeps several
+// cores busy. It is 0 for an empty profile.
 func (p Profile) Ratio() float64 {
 	w := p.Wall()
 	if w <= 0 {
 		return 0
 	}
-	return float64(p.CPU()) / float64(w)
+	return float64(p.Compute()) / float64(w)
 }
 
 // Class is the kind of a workload.
@@ -265,7 +292,7 @@ func Classify(p Profile) Advice {
 		cores = runtime.NumCPU()
 	}
 	a := Advice{Profile: p, Ratio: p.Ratio()}
-	wall, cpu, wait := p.Wall(), p.CPU(), p.Wait()
+	wall, cpu, wait := p.Wall(), p.Compute(), p.Wait()
 	if len(p.Samples) == 0 || wall <= 0 {
 		a.Class, a.Model, a.Workers, a.Step = CPUBound, Processes, cores, "0"
 		a.Rule = "nothing measured: assume CPU-bound"
@@ -281,7 +308,7 @@ func Classify(p Profile) Advice {
 		}
 		return max(1, int(math.Round(w)))
 	}
-	nums := fmt.Sprintf("CPU %v of wall %v per run (ratio %.2f, wait %v) over %d run(s) on %d core(s)",
+	nums := fmt.Sprintf("CPU (+ run-queue wait) %v of wall %v per run (ratio %.2f, wait %v) over %d run(s) on %d core(s)",
 		round(cpu), round(wall), a.Ratio, round(wait), len(p.Samples), cores)
 	switch {
 	case a.Ratio >= CPUBoundRatio:

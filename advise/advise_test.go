@@ -122,6 +122,7 @@ func TestClassifyThresholds(t *testing.T) {
 		{"mixed", mk(100*ms, 50*ms, 2), Mixed, "3", 4},
 		{"mixed capped", mk(100*ms, 21*ms, 2), Mixed, "3", 8},
 		{"empty", Profile{Cores: 3}, CPUBound, "0", 3},
+		{"run-queue wait is compute", Profile{Cores: 2, Samples: []Sample{{Wall: 100 * ms, User: 30 * ms, RunQueue: 65 * ms}}}, CPUBound, "1", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -17,7 +17,8 @@ import (
 // ProfileFunc runs fn n times, one after the other, on a goroutine locked to
 // its OS thread, and measures each run's wall time and the thread's CPU time
 // (getrusage(RUSAGE_THREAD) on Linux; other systems fall back to the whole
-// process). CPU spent by goroutines that fn starts is not counted.
+// process) and, on Linux, its run-queue wait. CPU spent by goroutines that
+// fn starts is not counted.
 //
 // It stops at the first error of fn (returned wrapped, with the profile of
 // the runs so far) and when ctx ends (ctx.Err()). A panic in fn is returned
@@ -58,6 +59,7 @@ func ProfileFunc(ctx context.Context, fn func(context.Context) error, n int) (Pr
 				r.err = err
 				return
 			}
+			_, q0, schedOK := rusage.ThreadSched()
 			t0 := time.Now()
 			ferr := fn(ctx)
 			wall := time.Since(t0)
@@ -67,7 +69,11 @@ func ProfileFunc(ctx context.Context, fn func(context.Context) error, n int) (Pr
 				return
 			}
 			d := u1.Sub(u0)
-			r.samples = append(r.samples, Sample{Wall: wall, User: d.User, Sys: d.Sys})
+			smp := Sample{Wall: wall, User: d.User, Sys: d.Sys}
+			if _, q1, ok := rusage.ThreadSched(); ok && schedOK {
+				smp.RunQueue = max(0, q1-q0)
+			}
+			r.samples = append(r.samples, smp)
 			if ferr != nil {
 				r.err = fmt.Errorf("advise: run %d of the function failed: %w", i+1, ferr)
 				return

@@ -5,6 +5,7 @@ package rusage
 import (
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // ThreadPrecise reports whether Thread measures the calling thread alone
@@ -20,3 +21,6 @@ func Thread() (Usage, error) {
 	}
 	return Usage{User: fromTimeval(ru.Utime), Sys: fromTimeval(ru.Stime), MaxRSSKB: int64(ru.Maxrss)}, nil
 }
+
+// ThreadSched is not available on this system: ok is always false.
+func ThreadSched() (run, wait time.Duration, ok bool) { return 0, 0, false }
