@@ -74,7 +74,11 @@ type task struct {
 type worker struct {
 	wake  chan struct{} // capacity 1: one token per park
 	timer *time.Timer
-	cur   task // the task being run (a field, so that &cur does not allocate)
+	// batch holds the tasks taken from the queue in one go (a field, so
+	// that passing &batch[i] does not allocate); held counts those of them
+	// not started yet, for Stats.
+	batch [maxBatch]task
+	held  atomic.Int32
 	// parkedAt is when the worker last parked (for the idle timeout).
 	parkedAt time.Time
 
@@ -103,6 +107,7 @@ type Pool struct {
 	waking    int          // workers woken or spawned that have not reached the queue yet
 	spinning  int          // workers polling the queue before parking
 	qlen      atomic.Int64 // mirror of q.n for spinners, read without the lock
+	halt      atomic.Bool  // set by ShutdownNow and breakPool: drop held tasks
 	closing   bool
 	broken    error
 	space     chan struct{} // closed when the bounded queue frees a slot
@@ -231,7 +236,17 @@ func (p *Pool) work(w *worker) {
 	p.waking--
 	for {
 		if p.q.n > 0 {
-			w.cur = p.q.pop()
+			// Take one task, or a few when the queue holds several per
+			// worker anyway: fewer trips through the lock, which is what
+			// limits throughput for tiny tasks.
+			k := 1
+			if p.q.n >= 2*p.cfg.workers {
+				k = min(maxBatch, p.q.n/p.cfg.workers)
+			}
+			for i := range k {
+				w.batch[i] = p.q.pop()
+			}
+			w.held.Store(int32(k - 1))
 			p.freeSpaceLocked()
 			var next *worker
 			if p.q.n > 0 {
@@ -241,15 +256,26 @@ func (p *Pool) work(w *worker) {
 			if next != nil {
 				next.wake <- struct{}{}
 			}
-			o := w.cur.r.run(p, &w.cur, nil)
-			w.cur = task{} // drop references to the finished task
-			switch o {
-			case completed:
-				w.completed.Add(1)
-			case failed:
-				w.failed.Add(1)
-			default:
-				w.cancelled.Add(1)
+			for i := range k {
+				var abort error
+				if i > 0 {
+					w.held.Store(int32(k - 1 - i))
+					if p.halt.Load() {
+						// ShutdownNow or a broken pool: tasks still held
+						// here are pending and must not run.
+						abort = p.haltError()
+					}
+				}
+				o := w.batch[i].r.run(p, &w.batch[i], abort)
+				w.batch[i] = task{} // drop references to the finished task
+				switch o {
+				case completed:
+					w.completed.Add(1)
+				case failed:
+					w.failed.Add(1)
+				default:
+					w.cancelled.Add(1)
+				}
 			}
 			p.mu.Lock()
 			continue
@@ -282,6 +308,22 @@ func (p *Pool) work(w *worker) {
 	}
 	p.exitLocked(w)
 	p.mu.Unlock()
+}
+
+// maxBatch is the most tasks a worker takes from the queue at once. It
+// bounds how many queued tasks can wait behind a slow one in a worker while
+// other workers are free: a worker takes several only when the queue holds
+// at least two per worker.
+const maxBatch = 4
+
+// haltError is the reason queued tasks held by a worker are dropped.
+func (p *Pool) haltError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.broken != nil {
+		return p.broken
+	}
+	return errCancelledByShutdown
 }
 
 // spinRounds is how many times an idle worker yields, checking the queue,
@@ -367,6 +409,7 @@ func (p *Pool) breakPool(cause error) {
 		return
 	}
 	p.broken = &brokenError{cause: cause}
+	p.halt.Store(true)
 	abort := p.broken
 	drained := p.q.drain()
 	idle := p.idle
@@ -404,6 +447,7 @@ func (p *Pool) close(cancelPending bool) {
 	var drained []task
 	if cancelPending {
 		drained = p.q.drain()
+		p.halt.Store(true)
 	}
 	p.closing = true
 	idle := p.idle
@@ -488,6 +532,7 @@ func (p *Pool) Stats() Stats {
 		Idle:      len(p.idle),
 	}
 	for _, w := range p.all {
+		s.Queued += int(w.held.Load())
 		s.Completed += w.completed.Load()
 		s.Failed += w.failed.Load()
 		s.Cancelled += w.cancelled.Load()

@@ -8,14 +8,17 @@ type ring struct {
 	buf  []task
 	head int
 	n    int
+	peak int // most tasks queued since the queue was last empty
 	// mirror, when set, is kept equal to n for lock-free readers.
 	mirror *atomic.Int64
 }
 
-const (
-	ringMin    = 16
-	ringShrink = 8192 // an empty queue larger than this gives its memory back
-)
+// ringMin is the smallest buffer. The buffer doubles when full and halves
+// when the queue empties after a burst that used less than a quarter of
+// it, so a steady bursty load keeps its buffer (no regrowth, no garbage
+// per burst) while the memory of a one-off huge burst is given back over
+// the following ones.
+const ringMin = 16
 
 func (r *ring) push(t task) {
 	if r.n == len(r.buf) {
@@ -23,6 +26,7 @@ func (r *ring) push(t task) {
 	}
 	r.buf[(r.head+r.n)&(len(r.buf)-1)] = t
 	r.n++
+	r.peak = max(r.peak, r.n)
 	r.mirror.Store(int64(r.n))
 }
 
@@ -34,9 +38,10 @@ func (r *ring) pop() task {
 	r.mirror.Store(int64(r.n))
 	if r.n == 0 {
 		r.head = 0
-		if len(r.buf) > ringShrink {
-			r.buf = nil
+		if len(r.buf) > ringMin && r.peak < len(r.buf)/4 {
+			r.buf = make([]task, len(r.buf)/2)
 		}
+		r.peak = 0
 	}
 	return t
 }
