@@ -76,13 +76,16 @@ type Executor struct {
 
 	acks sync.WaitGroup
 
-	submitted, completed, duplicates, redelivered atomic.Int64
+	submitted, completed, duplicates, redelivered, resubmitted atomic.Int64
 }
 
 type call struct {
-	f   *future.Future[[]byte]
-	ctx context.Context // the submit context
-	seq atomic.Uint64
+	f       *future.Future[[]byte]
+	ctx     context.Context // the submit context
+	name    string
+	payload []byte
+	seq     atomic.Uint64
+	resent  int // resubmissions so far, guarded by Executor.mu
 }
 
 // NewExecutor creates an executor on conn. Several executors may share one
@@ -105,6 +108,20 @@ func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor,
 	}
 	_ = sub.SetPendingLimits(-1, -1)
 	e.sub = sub
+	conn.mu.Lock()
+	conn.onReconnect[e] = func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.closed {
+			return
+		}
+		e.acks.Add(1)
+		go func() {
+			defer e.acks.Done()
+			e.resubmitPending()
+		}()
+	}
+	conn.mu.Unlock()
 	if err := conn.nc.FlushWithContext(ctxOrTimeout(ctx)); err != nil {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("cluster: subscribing to results: %w", err)
@@ -146,7 +163,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 	if id == "" {
 		id = nuid.Next()
 	}
-	c := &call{f: f, ctx: ctx}
+	c := &call{f: f, ctx: ctx, name: name, payload: payload}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -158,24 +175,31 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 	e.mu.Unlock()
 	e.submitted.Add(1)
 
+	f.OnDone(func() { e.finished(id, c) })
+	e.publish(id, c, id)
+	return f
+}
+
+// publish sends the task message of c; msgID deduplicates it in JetStream.
+// The caller has done e.acks.Add(1).
+func (e *Executor) publish(id string, c *call, msgID string) {
+	f, name := c.f, c.name
 	msg := nats.NewMsg(taskSubject(e.queue))
 	msg.Header.Set(hdrTaskID, id)
 	msg.Header.Set(hdrFunc, name)
 	msg.Header.Set(hdrReply, e.subject)
 	msg.Header.Set(hdrCodec, e.codec.Name())
-	msg.Header.Set(jetstream.MsgIDHeader, id)
-	if d, ok := ctx.Deadline(); ok {
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	if d, ok := c.ctx.Deadline(); ok {
 		msg.Header.Set(hdrDeadline, deadlineHeader(d))
 	}
-	msg.Data = payload
-
-	f.OnDone(func() { e.finished(id, c) })
+	msg.Data = c.payload
 
 	ack, err := e.conn.js.PublishMsgAsync(msg)
 	if err != nil {
 		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		e.acks.Done()
-		return f
+		return
 	}
 	go func() {
 		defer e.acks.Done()
@@ -189,7 +213,36 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		}
 	}()
-	return f
+}
+
+// resubmitPending publishes every unfinished task again, under a new
+// JetStream message id so that it is not deduplicated away. It runs after
+// the connection was re-established, because results are published on core
+// NATS and those sent while this executor was disconnected are lost; their
+// tasks were acknowledged already. Tasks whose first message is still queued
+// or running run twice; the second result counts as a duplicate. This is the
+// at-least-once contract, never a hung future.
+func (e *Executor) resubmitPending() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	type item struct {
+		id, msgID string
+		c         *call
+	}
+	var items []item
+	for id, c := range e.pending {
+		c.resent++
+		items = append(items, item{id, id + ".r" + strconv.Itoa(c.resent), c})
+		e.acks.Add(1)
+	}
+	e.mu.Unlock()
+	for _, it := range items {
+		e.resubmitted.Add(1)
+		e.publish(it.id, it.c, it.msgID)
+	}
 }
 
 // finished runs once per task when its future becomes final, for any reason.
@@ -278,6 +331,9 @@ type Stats struct {
 	// Redelivered is the number of results produced by a second or later
 	// delivery of a task (its first worker died or was too slow to ack).
 	Redelivered int64
+	// Resubmitted is the number of tasks published again after the
+	// connection to the server was lost and re-established.
+	Resubmitted int64
 	// Pending is the number of futures still waiting for a result.
 	Pending int
 }
@@ -292,6 +348,7 @@ func (e *Executor) Stats() Stats {
 		Completed:   e.completed.Load(),
 		Duplicates:  e.duplicates.Load(),
 		Redelivered: e.redelivered.Load(),
+		Resubmitted: e.resubmitted.Load(),
 		Pending:     n,
 	}
 }
@@ -333,6 +390,9 @@ func (e *Executor) Close() error {
 		cs = append(cs, c)
 	}
 	e.mu.Unlock()
+	e.conn.mu.Lock()
+	delete(e.conn.onReconnect, e)
+	e.conn.mu.Unlock()
 	for _, c := range cs {
 		c.f.Complete(nil, ErrClosed)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
@@ -541,4 +542,54 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Results travel on core NATS: those published while the submitter was
+// disconnected are lost although their tasks were acknowledged. After a
+// reconnect the executor publishes its unfinished tasks again.
+func TestLostResultsAreResubmitted(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	ex := newExecutor(t, conn, ExecutorOptions{Queue: "lost"})
+	ctx := waitCtx(t)
+	var fs []*future.Future[int]
+	for i := range 5 {
+		fs = append(fs, square.Submit(ex, ctx, i))
+	}
+	// A consumer that takes the tasks and "loses" the results.
+	cons, err := conn.js.CreateOrUpdateConsumer(ctx, TaskStream, jetstream.ConsumerConfig{
+		Durable: "thief", FilterSubject: taskSubject("lost"), AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for taken := 0; taken < 5; {
+		b, err := cons.Fetch(5-taken, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range b.Messages() {
+			_ = m.DoubleAck(ctx)
+			taken++
+		}
+	}
+	if err := conn.js.DeleteConsumer(ctx, TaskStream, "thief"); err != nil {
+		t.Fatal(err)
+	}
+	// Reconnecting triggers the resubmission.
+	if err := conn.nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	serveInProcess(t, conn, WorkerOptions{Queue: "lost"})
+	vs, err := future.Results(ctx, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v != i*i {
+			t.Fatalf("square(%d) = %d", i, v)
+		}
+	}
+	if st := ex.Stats(); st.Resubmitted < 5 {
+		t.Fatalf("stats %+v: want 5 resubmitted", st)
+	}
 }

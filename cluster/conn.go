@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,6 +74,9 @@ func (o ConnectOptions) allLoopback() bool {
 type Conn struct {
 	nc *nats.Conn
 	js jetstream.JetStream
+
+	mu          sync.Mutex
+	onReconnect map[*Executor]func()
 	// anonymousRemote is true when some server is not on this machine and
 	// no credentials were given: workers refuse such a connection.
 	anonymousRemote bool
@@ -90,7 +95,14 @@ func Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < o.Timeout {
 		o.Timeout = max(time.Until(d), time.Millisecond)
 	}
+	// The Conn does not exist yet when the handler is installed.
+	var self atomic.Pointer[Conn]
 	opts := []nats.Option{
+		nats.ReconnectHandler(func(*nats.Conn) {
+			if c := self.Load(); c != nil {
+				c.reconnected()
+			}
+		}),
 		nats.Timeout(o.Timeout),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
@@ -158,7 +170,8 @@ func Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		r.nc.Close()
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	c := &Conn{nc: r.nc, js: js, anonymousRemote: !o.allLoopback() && !o.hasCredentials()}
+	c := &Conn{nc: r.nc, js: js, anonymousRemote: !o.allLoopback() && !o.hasCredentials(), onReconnect: map[*Executor]func(){}}
+	self.Store(c)
 	if err := c.ensureStreams(ctx); err != nil {
 		r.nc.Close()
 		return nil, err
@@ -178,6 +191,20 @@ func redact(raw string) string {
 		out = append(out, pu.Redacted())
 	}
 	return strings.Join(out, ",")
+}
+
+// reconnected runs the executors' reconnect hooks (in the NATS callback
+// goroutine; each hook must not block).
+func (c *Conn) reconnected() {
+	c.mu.Lock()
+	var fs []func()
+	for _, f := range c.onReconnect {
+		fs = append(fs, f)
+	}
+	c.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // Close closes the connection. Pending results are no longer received.
