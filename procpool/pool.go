@@ -286,13 +286,16 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	remaining := j.n - j.next
 	if n <= 0 {
 		if est, ok := p.est[j.name]; ok && est > 0 {
-			n = int(float64(p.cfg.chunkTarget) / est)
-			// Keep at least two chunks per worker for the rest of the map,
-			// so that the last chunks balance.
-			if limit := remaining / (2 * p.cfg.workers); n > limit {
-				n = limit
+			ideal := max(int(float64(p.cfg.chunkTarget)/est), 1)
+			n = ideal
+			// Near the end, cut smaller chunks (about two per worker for
+			// what is left) so the last ones balance, but not below an
+			// eighth of the ideal size, which would mostly pay round trips.
+			if bal := (remaining + 2*p.cfg.workers - 1) / (2 * p.cfg.workers); n > bal {
+				n = max(bal, ideal/8)
 			}
 		} else {
+			// No measurement yet: probe with chunks that double in size.
 			n = j.probe
 			j.probe *= 2
 		}

@@ -318,11 +318,16 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	w.lastActive = now
 	if m.elapsed > 0 {
 		w.busy += time.Duration(m.elapsed)
-		per := float64(m.elapsed) / float64(calls)
-		if old, ok := p.est[u.name]; ok {
-			p.est[u.name] = 0.7*old + 0.3*per
-		} else {
-			p.est[u.name] = per
+		// Chunk sizing learns the time per call only from calls long enough
+		// to measure: in a short chunk, start-up costs (a codec compiling
+		// its encoders, a cold cache) would pass for the calls' own cost.
+		if time.Duration(m.elapsed) >= minMeasured {
+			per := float64(m.elapsed) / float64(calls)
+			if old, ok := p.est[u.name]; ok {
+				p.est[u.name] = 0.5*old + 0.5*per
+			} else {
+				p.est[u.name] = per
+			}
 		}
 	}
 	for _, it := range m.items {
@@ -449,6 +454,10 @@ func (p *Pool) hardStop(w *worker, u *unit) {
 	proc.Signal(syscall.SIGTERM)
 	time.AfterFunc(p.cfg.grace, func() { proc.Kill() })
 }
+
+// minMeasured is the shortest worker time a call frame must take for its
+// time per call to feed chunk sizing.
+const minMeasured = 100 * time.Microsecond
 
 type failure struct {
 	u   *unit
