@@ -1,0 +1,56 @@
+package future_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trident-go/trident/future"
+)
+
+// An executor's view: create a future, run the task, hand the future out.
+func ExampleFuture_Run() {
+	ctx := context.Background()
+	f := future.New[string](ctx)
+	go f.Run(func(ctx context.Context) (string, error) { return "hello", nil })
+	v, err := f.Result(ctx)
+	fmt.Println(v, err, f.State())
+	// Output: hello <nil> done
+}
+
+// Python's cancel semantics: a pending future can be cancelled.
+func ExampleFuture_Cancel() {
+	f := future.New[int](context.Background())
+	fmt.Println(f.Cancel(), f.State())
+	_, err := f.Result(context.Background())
+	fmt.Println(errors.Is(err, future.ErrCancelled), errors.Is(err, context.Canceled))
+	// Output:
+	// true cancelled
+	// true true
+}
+
+func ExampleWait() {
+	ctx := context.Background()
+	a, b := future.New[int](ctx), future.Resolved(2, nil)
+	done, notDone, err := future.Wait(ctx, []*future.Future[int]{a, b}, future.FirstCompleted)
+	fmt.Println(len(done), len(notDone), err)
+	a.Cancel()
+	// Output: 1 1 <nil>
+}
+
+func ExampleAsCompleted() {
+	ctx := context.Background()
+	fs := []*future.Future[string]{future.New[string](ctx), future.New[string](ctx)}
+	fs[1].Complete("second submitted, first done", nil)
+	go fs[0].Complete("first submitted, last done", nil)
+	for f, err := range future.AsCompleted(ctx, fs) {
+		if err != nil {
+			break
+		}
+		v, _ := f.Result(ctx)
+		fmt.Println(v)
+	}
+	// Output:
+	// second submitted, first done
+	// first submitted, last done
+}

@@ -1,0 +1,178 @@
+package future
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+func pendings(n int) []*Future[int] {
+	fs := make([]*Future[int], n)
+	for i := range fs {
+		fs[i] = New[int](context.Background())
+	}
+	return fs
+}
+
+func TestWaitModes(t *testing.T) {
+	ctx := gctx(t)
+	if m := WaitMode(7).String(); m != "WaitMode(7)" {
+		t.Error(m)
+	}
+	if FirstError.String() != "FIRST_EXCEPTION" || AllCompleted.String() != "ALL_COMPLETED" || FirstCompleted.String() != "FIRST_COMPLETED" {
+		t.Error("mode names")
+	}
+	if _, _, err := Wait(ctx, pendings(1), WaitMode(9)); err == nil {
+		t.Error("bad mode accepted")
+	}
+
+	// FirstCompleted returns when one is final.
+	fs := pendings(3)
+	go func() { time.Sleep(time.Millisecond); fs[1].Complete(1, nil) }()
+	done, notDone, err := Wait(ctx, fs, FirstCompleted)
+	if err != nil || len(done) != 1 || done[0] != fs[1] || len(notDone) != 2 || notDone[0] != fs[0] || notDone[1] != fs[2] {
+		t.Fatalf("FirstCompleted: %v %v %v", done, notDone, err)
+	}
+
+	// FirstError returns at the first failure (or cancellation).
+	fs = pendings(3)
+	fs[0].Complete(1, nil)
+	go func() { time.Sleep(time.Millisecond); fs[2].Complete(0, errors.New("x")) }()
+	done, notDone, err = Wait(ctx, fs, FirstError)
+	if err != nil || len(done) != 2 || len(notDone) != 1 || notDone[0] != fs[1] {
+		t.Fatalf("FirstError: %v %v %v", done, notDone, err)
+	}
+	fs = pendings(2)
+	fs[1].Cancel()
+	if done, _, _ := Wait(ctx, fs, FirstError); len(done) != 1 {
+		t.Fatal("cancelled counts as error for FirstError")
+	}
+	// FirstError with no error waits for all.
+	fs = pendings(3)
+	for i, f := range fs {
+		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.Complete(i, nil) }()
+	}
+	if done, notDone, err := Wait(ctx, fs, FirstError); len(done) != 3 || len(notDone) != 0 || err != nil {
+		t.Fatal("FirstError without errors")
+	}
+
+	// AllCompleted waits for all, keeping input order.
+	fs = pendings(4)
+	for i, f := range slices.Backward(fs) {
+		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.Complete(i, nil) }()
+	}
+	done, notDone, err = Wait(ctx, fs, AllCompleted)
+	if err != nil || !slices.Equal(done, fs) || len(notDone) != 0 {
+		t.Fatal("AllCompleted")
+	}
+
+	// ctx ends first: the split at that moment and ctx.Err(); futures untouched.
+	fs = pendings(2)
+	fs[0].Complete(1, nil)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
+	defer cancel()
+	done, notDone, err = Wait(tctx, fs, AllCompleted)
+	if !errors.Is(err, context.DeadlineExceeded) || len(done) != 1 || len(notDone) != 1 || fs[1].State() != Pending {
+		t.Fatalf("timeout: %v %v %v", done, notDone, err)
+	}
+	// Empty input is satisfied at once.
+	if d, n, err := Wait(ctx, []*Future[int]{}, AllCompleted); d != nil || n != nil || err != nil {
+		t.Fatal("empty")
+	}
+}
+
+func TestWaitMixedTypes(t *testing.T) {
+	a := Resolved(1, nil)
+	b := Resolved("x", nil)
+	done, _, err := Wait(gctx(t), []Waitable{a, b}, AllCompleted)
+	if err != nil || len(done) != 2 {
+		t.Fatal(done, err)
+	}
+}
+
+func TestAsCompletedOrder(t *testing.T) {
+	ctx := gctx(t)
+	fs := pendings(4)
+	fs[2].Complete(2, nil) // already final: comes first
+	order := []int{3, 0, 1}
+	go func() {
+		for _, i := range order {
+			time.Sleep(time.Millisecond)
+			fs[i].Complete(i, nil)
+		}
+	}()
+	var got []int
+	for f, err := range AsCompleted(ctx, fs) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := f.Result(ctx)
+		got = append(got, v)
+	}
+	if fmt.Sprint(got) != "[2 3 0 1]" {
+		t.Fatalf("completion order %v", got)
+	}
+
+	// Early break is fine.
+	fs = pendings(3)
+	for _, f := range fs {
+		f.Complete(1, nil)
+	}
+	n := 0
+	for range AsCompleted(ctx, fs) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Fatal(n)
+	}
+
+	// ctx ends: one error, then stop; futures untouched.
+	fs = pendings(2)
+	fs[0].Complete(1, nil)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
+	defer cancel()
+	var errs, oks int
+	for f, err := range AsCompleted(tctx, fs) {
+		if err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) || f != nil {
+				t.Fatal(err)
+			}
+			errs++
+		} else {
+			oks++
+		}
+	}
+	if errs != 1 || oks != 1 || fs[1].State() != Pending {
+		t.Fatal(errs, oks)
+	}
+	for range AsCompleted(ctx, []*Future[int]{}) {
+		t.Fatal("empty yielded")
+	}
+}
+
+func TestResults(t *testing.T) {
+	ctx := gctx(t)
+	fs := pendings(3)
+	boom := errors.New("boom")
+	go func() {
+		fs[2].Complete(2, nil)
+		fs[0].Complete(0, nil)
+		fs[1].Complete(0, boom)
+	}()
+	vals, err := Results(ctx, fs)
+	if !errors.Is(err, boom) || vals[0] != 0 || vals[2] != 2 {
+		t.Fatal(vals, err)
+	}
+	if vals, err := Results(ctx, []*Future[int]{Resolved(4, nil), Resolved(5, nil)}); err != nil || fmt.Sprint(vals) != "[4 5]" {
+		t.Fatal(vals, err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	if _, err := Results(tctx, pendings(1)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
