@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -163,6 +164,10 @@ type Machine struct {
 	// numbers each runtime tests for primality per millisecond.
 	GoNumbersPerMS     float64 `json:"go_numbers_per_ms"`
 	PythonNumbersPerMS float64 `json:"python_numbers_per_ms,omitempty"`
+	// LoadAvg is the 1-minute load average (from /proc/loadavg) at the start
+	// and at the end of the run: above the core count, other programs were
+	// competing for the CPUs and the figures are noisier.
+	LoadAvg [2]float64 `json:"load_avg"`
 }
 
 // Result is a whole lab run.
@@ -326,6 +331,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Quick: cfg.Quick, Started: start.UTC().Format(time.RFC3339),
 		Machine: Machine{Cores: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()}}
 	note := func(s string) { res.Notes = append(res.Notes, s); warn(s) }
+	res.Machine.LoadAvg[0] = loadAvg()
 
 	srv, err := startServer(cfg.ServerDelay)
 	if err != nil {
@@ -455,6 +461,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if slices.ContainsFunc(l.rows, func(r Row) bool { return r.Model == "threads-gil" }) {
 		res.Notes = append(res.Notes, "threads-gil counts only prime counting as bytecode; sending a request and reading its answer run with the emulated lock released (in CPython the bit of parsing in between holds the GIL)")
 	}
+	res.Machine.LoadAvg[1] = loadAvg()
+	res.Notes = append(res.Notes, busyNotes(l.rows, res.Machine)...)
 	res.Notes = append(res.Notes, "peak memory of a Go row is this whole lab process's peak during the row (plus its worker processes); a CPython row's is a fresh interpreter's (plus its workers)")
 	res.Duration = time.Since(start).Seconds()
 	return res, nil
@@ -594,4 +602,36 @@ func computeSpeedups(rows []Row) {
 			r.Speedup = base / r.WallMS
 		}
 	}
+}
+
+// loadAvg reads the 1-minute load average (0 where /proc is missing).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	if _, err := fmt.Sscanf(string(b), "%f", &v); err != nil {
+		return 0
+	}
+	return v
+}
+
+// busyNotes flags what says the machine was busy: a CPU-bound sequential
+// row whose wall time exceeds its CPU time (it waited for a core), or a load
+// average above the core count.
+func busyNotes(rows []Row, m Machine) []string {
+	var out []string
+	for _, r := range rows {
+		if r.Model == "sequential" && r.Workload == CPUBound && r.CPUMS > 0 {
+			if r.WallMS > r.CPUMS*1.15 {
+				out = append(out, fmt.Sprintf("the %s sequential row (%s) took %.0f ms of wall time for %.0f ms of CPU: it waited for a core, so other programs were using the CPUs and this workload's %s speedups are inflated and noisy",
+					r.Workload, r.Runtime, r.WallMS, r.CPUMS, r.Runtime))
+			}
+		}
+	}
+	if m.LoadAvg[0] > float64(m.Cores) || m.LoadAvg[1] > float64(m.Cores) {
+		out = append(out, fmt.Sprintf("load average %.1f at the start and %.1f at the end, on %d cores: other programs competed for the CPUs, so single-run figures are noisy; run again on a quiet machine to confirm", m.LoadAvg[0], m.LoadAvg[1], m.Cores))
+	}
+	return out
 }

@@ -380,3 +380,17 @@ func TestLanesAndRecorderStress(t *testing.T) {
 		t.Fatalf("recorder kept %d, dropped %d", len(rec.spans), rec.dropped)
 	}
 }
+
+func TestBusyNotes(t *testing.T) {
+	rows := []Row{
+		{Workload: CPUBound, Model: "sequential", Runtime: RuntimeGo, WallMS: 1000, CPUMS: 990},
+		{Workload: CPUBound, Model: "sequential", Runtime: RuntimeCPython, WallMS: 1500, CPUMS: 960},
+	}
+	notes := busyNotes(rows, Machine{Cores: 2, LoadAvg: [2]float64{1, 1.5}})
+	if len(notes) != 1 || !strings.Contains(notes[0], "(cpython)") {
+		t.Fatalf("notes: %q", notes)
+	}
+	if notes := busyNotes(nil, Machine{Cores: 2, LoadAvg: [2]float64{5, 1}}); len(notes) != 1 || !strings.Contains(notes[0], "load average 5.0") {
+		t.Fatalf("load notes: %q", notes)
+	}
+}
