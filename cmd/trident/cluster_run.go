@@ -30,8 +30,6 @@ const clusterInFlight = 1000
 func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource) (int, error) {
 	defer src.Close()
 	switch {
-	case opts.Halt.When != runner.HaltNever:
-		return 0, errors.New("--cluster: --halt is not supported yet")
 	case opts.TimeoutPercent > 0:
 		return 0, errors.New("--cluster: --timeout N% is not supported; give a duration")
 	case opts.ResultsDir != "", opts.JSON, opts.LineBuffer:
@@ -78,6 +76,9 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 		}
 	}
 
+	// haltCtx ends the in-flight jobs on --halt now (and on an interrupt).
+	ctx, haltNow := context.WithCancel(ctx)
+	defer haltNow()
 	conn, err := cluster.Connect(ctx, co)
 	if err != nil {
 		return 0, err
@@ -119,7 +120,51 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 	// Output in completion order, or input order with -k.
 	nextOut := 1
 	held := map[int]done{}
-	failed, finished, unfinished := 0, 0, 0
+	failed, finished, unfinished, succeeded := 0, 0, 0, 0
+	halted, haltCode := false, 0
+	total := src.Total()
+	checkHalt := func(d done, bad bool) {
+		h := opts.Halt
+		if h.When == runner.HaltNever || halted || bad == h.OnSuccess {
+			return
+		}
+		n := failed
+		if h.OnSuccess {
+			n = succeeded
+		}
+		hit := false
+		switch {
+		case h.Count > 0:
+			hit = n >= h.Count
+		case total > 0:
+			hit = float64(n)*100/float64(total) >= h.Percent
+		case finished >= 3:
+			hit = float64(n)*100/float64(finished) >= h.Percent
+		}
+		if !hit {
+			return
+		}
+		halted = true
+		if !h.OnSuccess {
+			haltCode = d.res.ExitCode
+			if d.res.Signal != 0 {
+				haltCode = 128 + d.res.Signal
+			}
+			if d.err != nil || haltCode < 0 || haltCode > 255 {
+				haltCode = 255
+			}
+		}
+		mode := "waiting for the running jobs"
+		if h.When == runner.HaltNow {
+			mode = "stopping the running jobs"
+			haltNow()
+		}
+		what := "failed"
+		if h.OnSuccess {
+			what = "succeeded"
+		}
+		fmt.Fprintf(stderr, "trident run: --halt: %d job(s) %s (last: job %d: %s); starting no more jobs, %s\n", n, what, d.job.Seq, d.cmdline, mode)
+	}
 	emit := func(d done) {
 		tag := ""
 		if opts.Tag {
@@ -146,7 +191,10 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 		}
 		if e.Failed() {
 			failed++
+		} else {
+			succeeded++
 		}
+		defer checkHalt(d, e.Failed())
 		if joblog != nil {
 			io.WriteString(joblog, e.String())
 		}
@@ -167,12 +215,12 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 	}
 	handle := func(d done) {
 		inFlight--
-		if ctx.Err() != nil && d.err != nil && future.IsCancelled(d.err) {
+		if ctx.Err() != nil && d.err != nil && future.IsCancelled(d.err) && !errors.Is(d.err, context.DeadlineExceeded) {
 			unfinished++
 			return
 		}
 		bad := d.err != nil || d.res.ExitCode != 0 || d.res.Signal != 0
-		if bad && d.attempt < opts.Retries && ctx.Err() == nil {
+		if bad && d.attempt < opts.Retries && ctx.Err() == nil && !halted {
 			submit(d.job, d.cmdline, d.attempt+1)
 			return
 		}
@@ -180,9 +228,12 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 	}
 
 	var srcErr error
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !halted {
 		for inFlight >= limit {
 			handle(<-results)
+		}
+		if halted || ctx.Err() != nil {
+			break
 		}
 		job, err := src.Next()
 		if err == io.EOF {
@@ -228,6 +279,9 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 	st := ex.Stats()
 	if st.Duplicates > 0 || st.Redelivered > 0 {
 		fmt.Fprintf(stderr, "trident run: %d job(s) redelivered after a worker failure, %d duplicate result(s) ignored\n", st.Redelivered, st.Duplicates)
+	}
+	if halted {
+		return haltCode, nil
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(stderr, "trident run: interrupted: %d job(s) finished, %d stopped (not in the joblog; --resume runs them)\n", finished, unfinished)

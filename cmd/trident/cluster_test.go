@@ -113,6 +113,18 @@ func TestClusterRunEndToEnd(t *testing.T) {
 		t.Fatalf("timeout: exit %d err %q", code, errOut)
 	}
 
+	// --halt soon,fail=1 with one job in flight at a time: the second job
+	// fails, the rest never start, the exit status is that job's.
+	haltLog := filepath.Join(dir, "halt")
+	out, errOut, code = runTrident(t, "", "run", "--cluster", url, "-j", "1", "--halt", "soon,fail=1", "--joblog", haltLog,
+		"echo ran {}; exit {}", ":::", "0", "3", "0", "0")
+	if code != 3 || out != "ran 0\nran 3\n" || !strings.Contains(errOut, "--halt") {
+		t.Fatalf("halt: exit %d out %q err %q", code, out, errOut)
+	}
+	if b, err := os.ReadFile(haltLog); err != nil || strings.Count(string(b), "\n") != 3 {
+		t.Fatalf("halt joblog %q: %v", b, err)
+	}
+
 	out, errOut, code = runTrident(t, "", "cluster", "status", "--cluster", url)
 	if code != 0 || !strings.Contains(out, "2 worker(s)") || !strings.Contains(out, "w1") || !strings.Contains(out, "0 waiting") {
 		t.Fatalf("status: exit %d out %q err %q", code, out, errOut)
