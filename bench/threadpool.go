@@ -202,6 +202,7 @@ func runThreadpoolSuite(cfg Config) (*Report, error) {
 
 	// CPU-bound scaling: the same pure-CPU tasks on 1 worker and on NumCPU.
 	rep.Rows = append(rep.Rows, cpuScaling(cfg))
+	runtime.KeepAlive(tpSink)
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("every pool bounded to %d workers; %d tiny tasks per batch, %d interleaved rounds, median", tpWorkers, n, rounds),
 		"ratios: peer ns/task / best of trident-submit and trident-go",
