@@ -42,13 +42,13 @@ func ExampleAsCompleted() {
 	ctx := context.Background()
 	fs := []*future.Future[string]{future.New[string](ctx), future.New[string](ctx)}
 	fs[1].Complete("second submitted, first done", nil)
-	go fs[0].Complete("first submitted, last done", nil)
 	for f, err := range future.AsCompleted(ctx, fs) {
 		if err != nil {
 			break
 		}
 		v, _ := f.Result(ctx)
 		fmt.Println(v)
+		fs[0].Complete("first submitted, last done", nil) // no-op the second time
 	}
 	// Output:
 	// second submitted, first done
