@@ -64,7 +64,7 @@ figure{margin:0 0 10px 0}figcaption{font-size:13px;font-weight:600}
 	if r.Machine.Python != "" {
 		fmt.Fprintf(&b, ", CPython %s", esc(r.Machine.Python))
 	}
-	fmt.Fprintf(&b, "; started %s, took %.1f s", esc(r.Started), r.Duration)
+	fmt.Fprintf(&b, "; started %s, took %.1f s; load average %.1f &rarr; %.1f", esc(r.Started), r.Duration, r.Machine.LoadAvg[0], r.Machine.LoadAvg[1])
 	if r.Quick {
 		b.WriteString("; <b>quick run</b> (small workloads, noisy figures)")
 	}

@@ -54,6 +54,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Machine.Python != "" {
 		fmt.Fprintf(&b, ", CPython %s", r.Machine.Python)
 	}
+	fmt.Fprintf(&b, ", load average %.1f -> %.1f", r.Machine.LoadAvg[0], r.Machine.LoadAvg[1])
 	if r.Quick {
 		b.WriteString(" (quick run: small workloads, noisy figures)")
 	}

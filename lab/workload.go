@@ -58,10 +58,10 @@ func sizes(quick bool) map[string]Workload {
 		}
 	}
 	return map[string]Workload{
-		CPUBound: {Name: CPUBound, Tasks: 8, TaskCPU: 120 * time.Millisecond},
+		CPUBound: {Name: CPUBound, Tasks: 8, TaskCPU: 80 * time.Millisecond},
 		FastIO:   {Name: FastIO, Tasks: 8, Reads: 40},
-		SlowIO:   {Name: SlowIO, Tasks: 10, Sleep: 200 * time.Millisecond},
-		Mixed:    {Name: Mixed, Tasks: 8, TaskCPU: 40 * time.Millisecond, Sleep: 150 * time.Millisecond},
+		SlowIO:   {Name: SlowIO, Tasks: 8, Sleep: 200 * time.Millisecond},
+		Mixed:    {Name: Mixed, Tasks: 8, TaskCPU: 25 * time.Millisecond, Sleep: 120 * time.Millisecond},
 	}
 }
 
