@@ -12,7 +12,7 @@ import (
 func ExampleTemplate_Render() {
 	t := runner.ParseTemplate([]string{"convert", "{}", "{/.}.png"})
 	fmt.Println(t.Render([]string{"photos/my cat.jpg"}, 1, 1))
-	// Output: convert 'photos/my cat.jpg' 'my cat.png'
+	// Output: convert 'photos/my cat.jpg' 'my cat'.png
 }
 
 // Run three jobs, two at a time, printing their output in input order.

@@ -57,7 +57,9 @@ type Options struct {
 	// Bar shows a progress bar on Stderr (only when it is a terminal; the
 	// caller decides that).
 	Bar bool
-	// Shell runs each command as Shell -c COMMAND; "" means /bin/sh.
+	// Shell runs each command as Shell -c COMMAND; "" means /bin/sh, and
+	// then a command of plain words only (no shell syntax at all) is started
+	// directly, without a shell, which means the same and costs half.
 	Shell string
 	// Grace is how long a job has between SIGTERM and SIGKILL when it is
 	// stopped (interrupt, --halt now, --timeout); 0 means DefaultGrace.

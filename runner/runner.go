@@ -411,7 +411,13 @@ func (s *state) tag(j Job) string {
 // exec runs one job to its end and reports on s.results.
 func (s *state) exec(rj *runningJob) {
 	r := &result{rj: rj}
-	cmd := exec.Command(s.shell, "-c", rj.cmdline)
+	var cmd *exec.Cmd
+	if argv := directArgv(rj.cmdline); argv != nil && s.opts.Shell == "" {
+		cmd = exec.Command(argv[0], argv[1:]...)
+		cmd.Args[0] = strings.Fields(rj.cmdline)[0]
+	} else {
+		cmd = exec.Command(s.shell, "-c", rj.cmdline)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
 	if keep {
