@@ -593,3 +593,46 @@ func TestLostResultsAreResubmitted(t *testing.T) {
 		t.Fatalf("stats %+v: want 5 resubmitted", st)
 	}
 }
+
+// A stopping worker lets running tasks finish within Grace; without grace
+// they are handed back and another worker completes them.
+func TestWorkerStopGraceAndHandBack(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	ex := newExecutor(t, conn, ExecutorOptions{Queue: "grace"})
+	ctx := waitCtx(t)
+	for _, grace := range []time.Duration{5 * time.Second, 0} {
+		st := make(chan struct{}, 1)
+		hookMu.Lock()
+		startedCh["any"] = st
+		hookMu.Unlock()
+		wctx, stopW := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		go func() { served <- Serve(wctx, conn, WorkerOptions{Queue: "grace", Concurrency: 1, Grace: grace}) }()
+		f := sleepMs.Submit(ex, ctx, 300)
+		<-st
+		hookMu.Lock()
+		delete(startedCh, "any")
+		hookMu.Unlock()
+		stopW()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		if grace > 0 {
+			// No other worker exists: only the stopping one can have run it.
+			if v, err := f.Result(ctx); err != nil || !strings.HasSuffix(v, "/1") {
+				t.Fatalf("grace %v: task not finished by the stopping worker: %q %v", grace, v, err)
+			}
+			continue
+		}
+		if f.Finished() {
+			t.Fatalf("without grace the task finished anyway: %v", f.Err())
+		}
+		// Handed back (Nak): a new worker runs it as the second delivery.
+		serveInProcess(t, conn, WorkerOptions{Queue: "grace"})
+		v, err := f.Result(ctx)
+		if err != nil || !strings.HasSuffix(v, "/2") {
+			t.Fatalf("handed-back task: %q %v", v, err)
+		}
+	}
+}

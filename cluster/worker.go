@@ -43,6 +43,10 @@ type WorkerOptions struct {
 	Codec registry.Codec
 	// Handler overrides how a task is run; nil means registry.Invoke.
 	Handler Handler
+	// Grace is how long running tasks may go on once ctx ends (the worker
+	// stops taking new ones at once); then they are cancelled and handed
+	// back to the queue for another worker. 0 hands them back at once.
+	Grace time.Duration
 	// Name identifies the worker in `trident cluster status`; "" means
 	// host:pid.
 	Name string
@@ -188,11 +192,22 @@ func (w *worker) loop(ctx context.Context) error {
 	// Tasks run under their own base context: when ctx ends they are
 	// cancelled with errWorkerStopping and handed back (Nak).
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer stop(nil)
 	slots := make(chan struct{}, w.o.Concurrency)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stop(errWorkerStopping)
+	defer func() {
+		if w.o.Grace > 0 {
+			finished := make(chan struct{})
+			go func() { wg.Wait(); close(finished) }()
+			t := time.NewTimer(w.o.Grace)
+			select {
+			case <-finished:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		stop(errWorkerStopping)
+		wg.Wait()
+	}()
 	backoff := 50 * time.Millisecond
 	for {
 		select {

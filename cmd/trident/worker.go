@@ -19,13 +19,16 @@ func init() {
 	var name string
 	var ackWait time.Duration
 	var maxDeliver int
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker --cluster URL [-j N]",
 		Short: "Run command jobs sent by trident run --cluster (a NATS JetStream worker)",
 		Long: `Run command jobs sent by trident run --cluster URL, N at a time, until
 interrupted. Each job's exit status, output and times go back to the
 submitter, which keeps the joblog. A worker that dies has its jobs run again
-by another one after --ack-wait (delivery is at least once).
+by another one after --ack-wait (delivery is at least once). On SIGINT or
+SIGTERM the worker takes no new jobs, lets the running ones finish for
+--grace, then kills them and hands them back to the queue.
 
 The worker refuses to connect to a non-loopback server without credentials
 (--user/--password, --token, --creds or --nkey, or in the URL).`,
@@ -54,7 +57,7 @@ The worker refuses to connect to a non-loopback server without credentials
 			defer conn.Close()
 			fmt.Fprintf(cmd.ErrOrStderr(), "trident worker %s: serving queue %q with %d slot(s)\n", name, orDefault(f.queueName()), jobs)
 			err = cluster.Serve(ctx, conn, cluster.WorkerOptions{
-				Queue: f.queueName(), Concurrency: jobs, AckWait: ackWait, MaxDeliver: maxDeliver, Name: name,
+				Queue: f.queueName(), Concurrency: jobs, AckWait: ackWait, MaxDeliver: maxDeliver, Name: name, Grace: grace,
 				Handler: cluster.CommandHandler(registry.Gob, name, nil),
 			})
 			if err != nil {
@@ -68,6 +71,7 @@ The worker refuses to connect to a non-loopback server without credentials
 	cmd.Flags().StringVar(&name, "name", "", "worker name in trident cluster status and the joblog (default host:pid)")
 	cmd.Flags().DurationVar(&ackWait, "ack-wait", 30*time.Second, "a job whose worker shows no sign of life this long is redelivered")
 	cmd.Flags().IntVar(&maxDeliver, "max-deliver", 5, "a job delivered more often fails (it keeps killing its workers)")
+	cmd.Flags().DurationVar(&grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, running jobs may finish for this long before they are killed and handed back")
 	rootCmd.AddCommand(cmd)
 }
 
