@@ -37,7 +37,7 @@ type config struct {
 func defaults() config {
 	return config{
 		workers:      runtime.NumCPU(),
-		inflight:     4,
+		inflight:     8,
 		codec:        registry.Gob,
 		grace:        100 * time.Millisecond,
 		startTimeout: 30 * time.Second,
@@ -58,10 +58,12 @@ func Workers(n int) Option {
 	}
 }
 
-// InFlight sets how many calls (or chunks) the pool keeps sent to each
-// worker at once (default 4). A worker runs them one at a time, in order;
-// the others wait in its pipe so that round trips overlap. 1 gives Python's
-// behaviour of one call per worker at a time.
+// InFlight sets how many calls (or chunks) the pool may keep sent to each
+// worker at once (default 8). A worker runs them one at a time, in order;
+// the others wait in its pipe so that round trips overlap. The pool uses the
+// full depth only for calls measured under a millisecond; slower calls, and
+// calls not measured yet, get at most 2 per worker so the load stays
+// balanced. 1 gives Python's behaviour of one call per worker at a time.
 func InFlight(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

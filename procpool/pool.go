@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
@@ -37,11 +38,12 @@ type Pool struct {
 	workers     []*worker // starting, ready or draining
 	nextWorker  int
 	nextUnit    uint64
-	closing     bool  // Shutdown or Close called: no more submits
-	killed      bool  // Close called: in-flight calls fail
-	broken      error // set by BreakOnCrash
-	startErr    error // last start failure, while no worker is alive
-	est         map[string]float64
+	closing     bool                             // Shutdown or Close called: no more submits
+	killed      bool                             // Close called: in-flight calls fail
+	broken      error                            // set by BreakOnCrash
+	startErr    error                            // last start failure, while no worker is alive
+	est         map[string]float64               // ns per call, for chunk sizing
+	callNs      map[string]float64               // ns per frame of single calls, for capFor
 	running     map[*future.Future[[]byte]]*unit // single calls in workers
 	spawnQ      []*worker
 	spawnWake   chan struct{}
@@ -100,6 +102,7 @@ func New(opts ...Option) (*Pool, error) {
 		path:        path,
 		codec:       cfg.codec,
 		est:         map[string]float64{},
+		callNs:      map[string]float64{},
 		running:     map[*future.Future[[]byte]]*unit{},
 		idle:        make(chan struct{}),
 		gone:        make(chan struct{}),
@@ -232,7 +235,7 @@ func (p *Pool) refuseLocked() error {
 // workers when there is more work than slots.
 func (p *Pool) dispatchLocked() {
 	for len(p.queue) > 0 {
-		w := p.pickWorkerLocked()
+		w := p.pickWorkerLocked(p.capFor(p.queue[0]))
 		if w == nil {
 			p.maybeSpawnLocked()
 			return
@@ -346,10 +349,25 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	return u
 }
 
-func (p *Pool) pickWorkerLocked() *worker {
+// capFor is how many frames of u's function a worker may hold: InFlight
+// for short calls, where overlapping round trips matters, and at most 2 for
+// calls not measured yet or measured at a millisecond or more, where
+// holding more in one worker's pipe would only unbalance the load.
+func (p *Pool) capFor(u *unit) int {
+	name := u.name
+	if u.job != nil {
+		name = u.job.name
+	}
+	if ns, ok := p.callNs[name]; ok && ns < float64(time.Millisecond) || u.job != nil {
+		return p.cfg.inflight
+	}
+	return min(p.cfg.inflight, 2) // long calls, or not measured yet
+}
+
+func (p *Pool) pickWorkerLocked(limit int) *worker {
 	var best *worker
 	for _, w := range p.workers {
-		if w.state != wReady || len(w.inflight) >= p.cfg.inflight {
+		if w.state != wReady || len(w.inflight) >= limit {
 			continue
 		}
 		if p.cfg.maxTasks > 0 && w.callsSent >= p.cfg.maxTasks {

@@ -191,6 +191,13 @@ func (w *worker) run() {
 
 func (w *worker) handshake(r *bufio.Reader) error {
 	p := w.p
+	// The setup frame goes out at once; the worker reads it after sending
+	// its hello, which saves a round trip at start.
+	var initArg []byte
+	if p.cfg.initName != "" {
+		initArg, _ = p.codec.Marshal(p.cfg.initArg) // checked in New
+	}
+	w.fw.send(setupMsg{version: protocolVersion, workerID: uint64(w.id), codec: p.codec.Name(), initName: p.cfg.initName, initArg: initArg}.encode())
 	t, body, err := readFrame(r)
 	if err != nil {
 		return fmt.Errorf("%w: worker %d exited before its handshake (does the worker's main call procpool.Main first?): %v", ErrWorkerStart, w.id, err)
@@ -202,11 +209,6 @@ func (w *worker) handshake(r *bufio.Reader) error {
 	if err != nil || h.magic != protocolMagic || h.version != protocolVersion {
 		return fmt.Errorf("%w: %w: worker %d: bad hello (magic %q, version %d, want %d): %v", ErrWorkerStart, ErrProtocol, w.id, h.magic, h.version, protocolVersion, err)
 	}
-	var initArg []byte
-	if p.cfg.initName != "" {
-		initArg, _ = p.codec.Marshal(p.cfg.initArg) // checked in New
-	}
-	w.fw.send(setupMsg{version: protocolVersion, workerID: uint64(w.id), codec: p.codec.Name(), initName: p.cfg.initName, initArg: initArg}.encode())
 	t, body, err = readFrame(r)
 	if err != nil {
 		return fmt.Errorf("%w: worker %d exited during its handshake: %v", ErrWorkerStart, w.id, err)
@@ -321,6 +323,13 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 		// Chunk sizing learns the time per call only from calls long enough
 		// to measure: in a short chunk, start-up costs (a codec compiling
 		// its encoders, a cold cache) would pass for the calls' own cost.
+		if u.chunks == nil && len(u.futs) == 1 {
+			if old, ok := p.callNs[u.name]; ok {
+				p.callNs[u.name] = 0.5*old + 0.5*float64(m.elapsed)
+			} else {
+				p.callNs[u.name] = float64(m.elapsed)
+			}
+		}
 		if time.Duration(m.elapsed) >= minMeasured {
 			per := float64(m.elapsed) / float64(calls)
 			if old, ok := p.est[u.name]; ok {
@@ -345,7 +354,11 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	if w.retiring && len(w.inflight) == 0 {
 		w.fw.shutdown()
 	}
-	p.dispatchLocked()
+	// Refill in batches: wait until the worker is down to half its frames,
+	// then send several at once (one write, one wake-up of the worker).
+	if len(w.inflight) <= p.cfg.inflight/2 || w.state != wReady {
+		p.dispatchLocked()
+	}
 	p.checkIdleLocked()
 	p.mu.Unlock()
 	if u.stop != nil {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -64,15 +65,60 @@ func InvokeBatch(ctx context.Context, c Codec, name string, payload []byte) ([]b
 	return b.InvokeBatch(ctx, c, payload)
 }
 
-// batchOut is the encoded answer of a chunk.
-type batchOut[R any] struct {
-	Results []R
-	Errs    []batchErr
+// A chunk's answer is the results slice encoded with the codec, then the
+// failed calls: uvarint(len(results)) results uvarint(count) then, per
+// failure, uvarint(index) uvarint(len) RemoteError.MarshalBinary.
+type batchErr struct {
+	index int
+	err   []byte
 }
 
-type batchErr struct {
-	Index int
-	Err   []byte // a RemoteError's MarshalBinary
+func appendBatch(results []byte, errs []batchErr) []byte {
+	n := len(results) + 16
+	for _, e := range errs {
+		n += len(e.err) + 8
+	}
+	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(results)))
+	b = append(b, results...)
+	b = binary.AppendUvarint(b, uint64(len(errs)))
+	for _, e := range errs {
+		b = binary.AppendUvarint(b, uint64(e.index))
+		b = binary.AppendUvarint(b, uint64(len(e.err)))
+		b = append(b, e.err...)
+	}
+	return b
+}
+
+func parseBatch(b []byte) (results []byte, errs []batchErr, ok bool) {
+	if results, b, ok = readBytes(b); !ok {
+		return nil, nil, false
+	}
+	cnt, k := binary.Uvarint(b)
+	if k <= 0 || cnt > uint64(len(b)) {
+		return nil, nil, false
+	}
+	b = b[k:]
+	for i := uint64(0); i < cnt; i++ {
+		idx, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, nil, false
+		}
+		var e []byte
+		if e, b, ok = readBytes(b[k:]); !ok {
+			return nil, nil, false
+		}
+		errs = append(errs, batchErr{index: int(idx), err: e})
+	}
+	return results, errs, len(b) == 0
+}
+
+func readBytes(b []byte) ([]byte, []byte, bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, nil, false
+	}
+	b = b[k:]
+	return b[:n:n], b[n:], true
 }
 
 // InvokeBatch implements BatchInvoker.
@@ -81,40 +127,46 @@ func (f *Func[A, R]) InvokeBatch(ctx context.Context, c Codec, payload []byte) (
 	if err := c.Unmarshal(payload, &args); err != nil {
 		return nil, fmt.Errorf("%w: chunk of arguments of %q as %T: %v", ErrDecode, f.name, args, err)
 	}
-	out := batchOut[R]{Results: make([]R, len(args))}
+	results := make([]R, len(args))
+	var errs []batchErr
 	fail := func(i int, err error) {
 		b, _ := EncodeError(f.name, err).MarshalBinary()
-		out.Errs = append(out.Errs, batchErr{Index: i, Err: b})
+		errs = append(errs, batchErr{index: i, err: b})
 	}
+	done := ctx.Done()
 	for i, a := range args {
-		if err := ctx.Err(); err != nil {
-			fail(i, err)
-			continue
+		if done != nil {
+			select {
+			case <-done:
+				fail(i, ctx.Err())
+				continue
+			default:
+			}
 		}
 		res, err := f.callRecover(ctx, a)
 		if err != nil {
 			fail(i, err)
 			continue
 		}
-		out.Results[i] = res
+		results[i] = res
 	}
-	b, err := encode(c, out)
+	b, err := encode(c, results)
 	if err == nil {
-		return b, nil
+		return appendBatch(b, errs), nil
 	}
 	// Some result cannot be encoded: find which, fail those calls alone.
 	var zero R
-	for i := range out.Results {
-		if _, err := encode(c, out.Results[i]); err != nil {
-			out.Results[i] = zero
+	for i := range results {
+		if _, err := encode(c, results[i]); err != nil {
+			results[i] = zero
 			fail(i, fmt.Errorf("%w: result of %q (%T): %v", ErrEncode, f.name, zero, err))
 		}
 	}
-	b, err = encode(c, out)
+	b, err = encode(c, results)
 	if err != nil {
 		return nil, fmt.Errorf("%w: results of %q: %v", ErrEncode, f.name, err)
 	}
-	return b, nil
+	return appendBatch(b, errs), nil
 }
 
 func (f *Func[A, R]) callRecover(ctx context.Context, a A) (res R, err error) {
@@ -153,23 +205,25 @@ func (m *mapChunks[A, R]) Encode(lo, hi int) ([]byte, error) {
 }
 
 func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
-	var out batchOut[R]
-	if err == nil {
-		if derr := m.c.Unmarshal(payload, &out); derr != nil {
-			err = fmt.Errorf("%w: results %d..%d of %q: %v", ErrDecode, lo, hi-1, m.f.name, derr)
-		} else if len(out.Results) != hi-lo {
-			err = fmt.Errorf("%w: %d results of %q for %d calls", ErrDecode, len(out.Results), m.f.name, hi-lo)
-		}
-	}
+	var results []R
 	var errAt map[int]error
-	if err == nil && len(out.Errs) > 0 {
-		errAt = make(map[int]error, len(out.Errs))
-		for _, be := range out.Errs {
-			re := new(RemoteError)
-			if uerr := re.UnmarshalBinary(be.Err); uerr != nil {
-				errAt[be.Index] = uerr
-			} else {
-				errAt[be.Index] = re
+	if err == nil {
+		enc, errs, ok := parseBatch(payload)
+		if !ok {
+			err = fmt.Errorf("%w: malformed answer for calls %d..%d of %q", ErrDecode, lo, hi-1, m.f.name)
+		} else if derr := m.c.Unmarshal(enc, &results); derr != nil {
+			err = fmt.Errorf("%w: results %d..%d of %q: %v", ErrDecode, lo, hi-1, m.f.name, derr)
+		} else if len(results) != hi-lo {
+			err = fmt.Errorf("%w: %d results of %q for %d calls", ErrDecode, len(results), m.f.name, hi-lo)
+		} else if len(errs) > 0 {
+			errAt = make(map[int]error, len(errs))
+			for _, be := range errs {
+				re := new(RemoteError)
+				if uerr := re.UnmarshalBinary(be.err); uerr != nil {
+					errAt[be.index] = uerr
+				} else {
+					errAt[be.index] = re
+				}
 			}
 		}
 	}
@@ -184,7 +238,7 @@ func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
 			case errAt[i-lo] != nil:
 				m.outs[i].Complete(zero, errAt[i-lo])
 			default:
-				m.outs[i].Complete(out.Results[i-lo], nil)
+				m.outs[i].Complete(results[i-lo], nil)
 			}
 		}
 		return
@@ -197,7 +251,7 @@ func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
 		case errAt[i-lo] != nil:
 			m.errs[i] = errAt[i-lo]
 		default:
-			m.results[i] = out.Results[i-lo]
+			m.results[i] = results[i-lo]
 		}
 	}
 	m.left -= hi - lo

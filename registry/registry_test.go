@@ -340,7 +340,7 @@ func TestGobFastPath(t *testing.T) {
 }
 
 func FuzzGobUnmarshal(f *testing.F) {
-	for _, v := range []any{1, "s", 2.5, true, []byte{1}, point{1, 2}} {
+	for _, v := range []any{1, "s", 2.5, true, []byte{1}, point{1, 2}, []int{1, 2}, []string{"a"}, []float64{1}} {
 		b, _ := registry.Gob.Marshal(v)
 		f.Add(b)
 	}
@@ -352,4 +352,31 @@ func FuzzGobUnmarshal(f *testing.F) {
 		var n int
 		registry.Gob.Unmarshal(data, &n)
 	})
+}
+
+func TestGobFastSlices(t *testing.T) {
+	for _, v := range []any{[]int{}, []int{1, -2, 1 << 50}, []int64{3, -4}, []float64{1.5, -2}, []string{"", "a", "héllo"}} {
+		b, err := registry.Gob.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a any
+		if err := registry.Gob.Unmarshal(b, &a); err != nil || fmt.Sprint(a) != fmt.Sprint(v) {
+			t.Fatalf("%v: got %v, %v", v, a, err)
+		}
+	}
+	b, _ := registry.Gob.Marshal([]int{1, 2, 3})
+	var xs []int
+	if err := registry.Gob.Unmarshal(b, &xs); err != nil || len(xs) != 3 || xs[2] != 3 {
+		t.Fatal(xs, err)
+	}
+	var ss []string
+	if err := registry.Gob.Unmarshal(b, &ss); err == nil {
+		t.Fatal("[]int decoded into []string")
+	}
+	for i := 0; i < len(b); i++ {
+		if err := registry.Gob.Unmarshal(b[:i], &xs); err == nil {
+			t.Fatalf("truncated at %d decoded", i)
+		}
+	}
 }

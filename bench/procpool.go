@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/procpool"
+	"github.com/trident-go/trident/registry"
+)
+
+// The functions the procpool suite runs in worker processes. They are
+// registered at package level and main calls procpool.Main first, so the
+// bench binary, re-executed, serves as its own worker.
+var (
+	ppTiny = procpool.Register("bench.procpool.tiny", func(ctx context.Context, n int) (int, error) {
+		return n*2 + 1, nil
+	})
+	ppCPU = procpool.Register("bench.procpool.cpu", func(ctx context.Context, iters int) (uint64, error) {
+		x := uint64(iters)
+		for i := 0; i < iters; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+			x ^= x >> 29
+		}
+		return x, nil
+	})
+)
+
+func init() {
+	register(Suite{
+		Name:  "procpool",
+		About: "worker processes: tiny-task round trip, auto-chunked map, start to first result, CPU scaling; vs CPython ProcessPoolExecutor / multiprocessing.Pool",
+		Run:   runProcpoolSuite,
+	})
+}
+
+// ppCPython is what bench/python/procpool_cpython.py prints.
+type ppCPython struct {
+	NsPerTask float64 `json:"ns_per_task"`
+	Python    string  `json:"python"`
+}
+
+func medianDur(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func runProcpoolSuite(cfg Config) (*Report, error) {
+	nRT, nAuto, rounds, starts, cpuTasks := 20_000, 400_000, 5, 7, 8
+	cpuTask := 40 * time.Millisecond
+	if cfg.Quick {
+		nRT, nAuto, rounds, starts, cpuTasks = 3_000, 100_000, 3, 3, 4
+		cpuTask = 15 * time.Millisecond
+	}
+	const workers = 2
+	ctx := context.Background()
+	rep := &Report{Ratios: map[string]float64{}}
+
+	pool, err := procpool.New(procpool.Workers(workers))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Shutdown(ctx)
+
+	inRT := make([]int, nRT)
+	inAuto := make([]int, nAuto)
+	for i := range inAuto {
+		inAuto[i] = i
+	}
+	var sink int
+	var runErr error
+	check := func(err error) {
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+
+	// 1. Round trip of a tiny call, no chunking: one frame each way per call.
+	rt := measure(rounds, nRT, func(n int) {
+		vs, err := future.Results(ctx, ppTiny.Map(pool, ctx, inRT[:n], registry.ChunkSize(1)))
+		check(err)
+		sink += len(vs)
+	})
+	// The same, one call at a time: latency rather than throughput.
+	nSeq := nRT / 10
+	seq := measure(rounds, nSeq, func(n int) {
+		for i := 0; i < n; i++ {
+			v, err := ppTiny.Submit(pool, ctx, i).Result(ctx)
+			check(err)
+			sink += v
+		}
+	})
+	// 2. Tiny calls with automatic chunking: MapAll (Python's Pool.map) and
+	// Map (one future per call).
+	auto := measure(rounds, nAuto, func(n int) {
+		vs, err := ppTiny.MapAll(pool, ctx, inAuto[:n])
+		check(err)
+		sink += len(vs)
+	})
+	autoF := measure(rounds, nAuto/4, func(n int) {
+		vs, err := future.Results(ctx, ppTiny.Map(pool, ctx, inAuto[:n]))
+		check(err)
+		sink += len(vs)
+	})
+	// 3. Pool start to first result (one worker process started).
+	var startDs []time.Duration
+	for i := 0; i < starts; i++ {
+		t0 := time.Now()
+		p, err := procpool.New(procpool.Workers(1))
+		if err != nil {
+			return nil, err
+		}
+		_, err = ppTiny.Submit(p, ctx, 1).Result(ctx)
+		startDs = append(startDs, time.Since(t0))
+		check(err)
+		p.Shutdown(ctx)
+	}
+	start := medianDur(startDs)
+	// 4. CPU-bound scaling: the same calls on 1 and on 2 workers.
+	iters := calibrateCPU(cpuTask)
+	cpuIn := make([]int, cpuTasks)
+	for i := range cpuIn {
+		cpuIn[i] = iters
+	}
+	p1, err := procpool.New(procpool.Workers(1), procpool.InFlight(1))
+	if err != nil {
+		return nil, err
+	}
+	defer p1.Shutdown(ctx)
+	p2, err := procpool.New(procpool.Workers(2), procpool.InFlight(1))
+	if err != nil {
+		return nil, err
+	}
+	defer p2.Shutdown(ctx)
+	cpuRun := func(p *procpool.Pool) func(int) {
+		return func(n int) {
+			_, err := ppCPU.MapAll(p, ctx, cpuIn[:max(n, 2)], registry.ChunkSize(1))
+			check(err)
+		}
+	}
+	cpu := interleaved(rounds, cpuTasks, []string{"1", "2"}, map[string]func(int){"1": cpuRun(p1), "2": cpuRun(p2)})
+	if runErr != nil {
+		return nil, runErr
+	}
+	_ = sink
+
+	speedup := cpu["1"].NsPerTask / cpu["2"].NsPerTask
+	rep.Rows = append(rep.Rows,
+		Row{Name: "trident-roundtrip-map-chunk1", NsPerTask: rt.NsPerTask, AllocsPerTask: rt.AllocsPerTask, Note: fmt.Sprintf("%d workers, %d tiny calls, ChunkSize(1)", workers, nRT)},
+		Row{Name: "trident-roundtrip-sequential", NsPerTask: seq.NsPerTask, AllocsPerTask: seq.AllocsPerTask, Note: "Submit then Result, one call at a time (latency)"},
+		Row{Name: "trident-mapall-autochunk", NsPerTask: auto.NsPerTask, AllocsPerTask: auto.AllocsPerTask, Note: fmt.Sprintf("%d tiny calls, MapAll, chunks sized from measured call time", nAuto)},
+		Row{Name: "trident-map-autochunk-futures", NsPerTask: autoF.NsPerTask, AllocsPerTask: autoF.AllocsPerTask, Note: "Map with a future per call"},
+		Row{Name: "trident-start-to-first-result", NsPerTask: float64(start.Nanoseconds()), AllocsPerTask: -1, Note: "New + Submit + Result, one worker process (median)"},
+		Row{Name: "trident-cpu-1-worker", NsPerTask: cpu["1"].NsPerTask, AllocsPerTask: -1, Note: fmt.Sprintf("%d calls of ~%v CPU", cpuTasks, cpuTask)},
+		Row{Name: "trident-cpu-2-workers", NsPerTask: cpu["2"].NsPerTask, AllocsPerTask: -1, Extra: map[string]float64{"speedup": speedup}, Note: "speedup = 1-worker time / 2-worker time (target 1.85 on 2 idle cores)"},
+	)
+
+	if cfg.Python == "" {
+		rep.Notes = append(rep.Notes, "python3 not found: CPython rows and ratios skipped")
+		return rep, nil
+	}
+	py := func(mode string, n, workers, rounds int) (ppCPython, error) {
+		var out ppCPython
+		err := runPython(cfg, "procpool_cpython.py", &out, mode, fmt.Sprint(n), fmt.Sprint(workers), fmt.Sprint(rounds))
+		return out, err
+	}
+	pyRounds := rounds
+	ppe, err := py("ppe", nRT, workers, pyRounds)
+	if err != nil {
+		return nil, err
+	}
+	pm, err := py("pool", nAuto, workers, pyRounds)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := py("spawn", 0, 1, starts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows,
+		Row{Name: "python-ProcessPoolExecutor", NsPerTask: ppe.NsPerTask, AllocsPerTask: -1, Note: "CPython " + ppe.Python + " ProcessPoolExecutor(2).map(chunksize=1)"},
+		Row{Name: "python-Pool.map", NsPerTask: pm.NsPerTask, AllocsPerTask: -1, Note: "multiprocessing.Pool(2).map, default chunks"},
+		Row{Name: "python-spawn-start", NsPerTask: sp.NsPerTask, AllocsPerTask: -1, Note: "spawn-context ProcessPoolExecutor(1): create to first result"},
+	)
+	rep.Ratios["python-ProcessPoolExecutor"] = ppe.NsPerTask / rt.NsPerTask
+	rep.Ratios["python-Pool.map"] = pm.NsPerTask / auto.NsPerTask
+	rep.Ratios["python-spawn-start"] = sp.NsPerTask / float64(start.Nanoseconds())
+	rep.Notes = append(rep.Notes,
+		"targets: python-ProcessPoolExecutor >= 10, python-Pool.map >= 2, python-spawn-start >= 20, speedup >= 1.85",
+		"CPU scaling needs two idle cores; on a shared machine the speedup shows the load, not the pool")
+	return rep, nil
+}
+
+// calibrateCPU returns the iterations of bench.procpool.cpu that take
+// about d in this process.
+func calibrateCPU(d time.Duration) int {
+	iters := 1 << 16
+	for {
+		t0 := time.Now()
+		ppCPU.Call(context.Background(), iters)
+		el := time.Since(t0)
+		if el > 5*time.Millisecond || iters > 1<<30 {
+			return int(float64(iters) * float64(d) / float64(el))
+		}
+		iters *= 2
+	}
+}
