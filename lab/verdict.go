@@ -117,6 +117,8 @@ func why(w, rt string, best Row, ruleBest *Row) string {
 	switch {
 	case best.Model == "sequential":
 		return "No model paid back its own overhead on this much work."
+	case best.Model == "threads-gil":
+		return "Even under the emulated GIL, threads overlap their waits, and here the CPU part was too small (or the cores too busy) for parallel computing to pay off."
 	case rt == RuntimeGo && best.Family == FamilyThreads && rules[w].family == FamilyProcesses:
 		return "Go has no GIL: its threads (goroutines) compute in parallel like processes, without process start-up and argument copying, so the articles' GIL rule does not apply to the Go rows."
 	case rt == RuntimeCPython && best.Family == FamilyThreads && rules[w].family == FamilyProcesses:
