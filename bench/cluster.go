@@ -158,9 +158,22 @@ func runClusterSuite(cfg Config) (*Report, error) {
 			}
 		}
 	}
-	res := interleaved(rounds, n, []string{"cluster-submit", "procpool-submit"}, map[string]func(int){
+	mapBatch := func(ex registry.Executor) func(int) {
+		return func(n int) {
+			in := make([]int, n)
+			for i := range in {
+				in[i] = i
+			}
+			if _, err := future.Results(ctx, clTiny.Map(ex, ctx, in)); err != nil && runErr == nil {
+				runErr = err
+			}
+		}
+	}
+	res := interleaved(rounds, n, []string{"cluster-submit", "procpool-submit", "cluster-map", "procpool-map"}, map[string]func(int){
 		"cluster-submit":  batch(func(i int) *future.Future[int] { return clTiny.Submit(ex, ctx, i) }),
 		"procpool-submit": batch(func(i int) *future.Future[int] { return clTiny.Submit(pool, ctx, i) }),
+		"cluster-map":     mapBatch(ex),
+		"procpool-map":    mapBatch(pool),
 	})
 	if runErr != nil {
 		return nil, runErr
@@ -172,6 +185,13 @@ func runClusterSuite(cfg Config) (*Report, error) {
 		Row{Name: "procpool-submit", NsPerTask: p.NsPerTask, AllocsPerTask: p.AllocsPerTask,
 			Extra: map[string]float64{"tasks_per_s": 1e9 / p.NsPerTask}, Note: fmt.Sprintf("%d worker processes, pipes", cores)})
 	rep.Ratios["procpool-submit"] = p.NsPerTask / c.NsPerTask
+	cm, pm := res["cluster-map"], res["procpool-map"]
+	rep.Rows = append(rep.Rows,
+		Row{Name: "cluster-map", NsPerTask: cm.NsPerTask, AllocsPerTask: cm.AllocsPerTask,
+			Extra: map[string]float64{"tasks_per_s": 1e9 / cm.NsPerTask}, Note: "Map with automatic chunks: one message per chunk"},
+		Row{Name: "procpool-map", NsPerTask: pm.NsPerTask, AllocsPerTask: pm.AllocsPerTask,
+			Extra: map[string]float64{"tasks_per_s": 1e9 / pm.NsPerTask}, Note: "Map with automatic chunks"})
+	rep.Ratios["procpool-map"] = pm.NsPerTask / cm.NsPerTask
 
 	// Latency: one call at a time, submit to result.
 	lat := func(submit func(int) *future.Future[int]) (p50, p99 float64, err error) {

@@ -85,7 +85,8 @@ type call struct {
 	name    string
 	payload []byte
 	seq     atomic.Uint64
-	resent  int // resubmissions so far, guarded by Executor.mu
+	resent  int  // resubmissions so far, guarded by Executor.mu
+	batch   bool // payload is a chunk of calls (registry.InvokeBatch)
 }
 
 // NewExecutor creates an executor on conn. Several executors may share one
@@ -149,10 +150,10 @@ func (e *Executor) Queue() string { return e.queue }
 // never blocks on the network and never returns nil. Typed handles call it;
 // use it directly only for custom protocols.
 func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
-	return e.submit(ctx, name, payload, "")
+	return e.submit(ctx, name, payload, false)
 }
 
-func (e *Executor) submit(ctx context.Context, name string, payload []byte, id string) *future.Future[[]byte] {
+func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) *future.Future[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -160,10 +161,8 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, id s
 	if f.Finished() {
 		return f
 	}
-	if id == "" {
-		id = nuid.Next()
-	}
-	c := &call{f: f, ctx: ctx, name: name, payload: payload}
+	id := nuid.Next()
+	c := &call{f: f, ctx: ctx, name: name, payload: payload, batch: batch}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -189,6 +188,9 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 	msg.Header.Set(hdrFunc, name)
 	msg.Header.Set(hdrReply, e.subject)
 	msg.Header.Set(hdrCodec, e.codec.Name())
+	if c.batch {
+		msg.Header.Set(hdrBatch, "1")
+	}
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
 	if d, ok := c.ctx.Deadline(); ok {
 		msg.Header.Set(hdrDeadline, deadlineHeader(d))
@@ -402,4 +404,31 @@ func (e *Executor) Close() error {
 	}
 	e.acks.Wait()
 	return err
+}
+
+// SubmitChunks implements registry.ChunkExecutor: Map sends its inputs in
+// chunks, one task message per chunk, which is what makes tiny calls cheap
+// on a cluster (one JetStream write, ack and result per chunk instead of
+// per call). chunk is the number of calls per message; 0 chooses one from
+// the input count (at most 256, and at least 32 chunks when there are
+// enough inputs so that several workers share the work). A chunk is
+// delivered, redelivered and deadline-bound as a whole.
+func (e *Executor) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	n := job.Len()
+	if chunk <= 0 {
+		chunk = min(256, max(1, n/32))
+	}
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		payload, err := job.Encode(lo, hi)
+		if err != nil {
+			job.Deliver(lo, hi, nil, err)
+			continue
+		}
+		raw := e.submit(ctx, job.Name(), payload, true)
+		raw.OnDone(func() {
+			b, err, _ := raw.Value()
+			job.Deliver(lo, hi, b, err)
+		})
+	}
 }

@@ -636,3 +636,49 @@ func TestWorkerStopGraceAndHandBack(t *testing.T) {
 		}
 	}
 }
+
+func TestMapInChunks(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
+	ex := newExecutor(t, conn, ExecutorOptions{})
+	ctx := waitCtx(t)
+	var _ registry.ChunkExecutor = ex
+	in := make([]int, 1000)
+	for i := range in {
+		in[i] = i
+	}
+	for _, chunk := range []int{0, 1, 7, 5000} {
+		before := ex.Stats().Submitted
+		vs, err := future.Results(ctx, square.Map(ex, ctx, in, registry.ChunkSize(chunk)))
+		if err != nil {
+			t.Fatalf("chunk %d: %v", chunk, err)
+		}
+		for i, v := range vs {
+			if v != i*i {
+				t.Fatalf("chunk %d: square(%d) = %d", chunk, i, v)
+			}
+		}
+		msgs := ex.Stats().Submitted - before
+		if chunk > 1 && msgs > int64(len(in)/chunk+1) || chunk == 0 && msgs >= int64(len(in)) {
+			t.Fatalf("chunk %d: %d messages for %d calls", chunk, msgs, len(in))
+		}
+	}
+	// Per-call errors inside a chunk keep their identity.
+	fs := failing.Map(ex, ctx, []string{"err", "panic"}, registry.ChunkSize(2))
+	if _, err := fs[0].Result(ctx); !errors.Is(err, errOdd) {
+		t.Fatalf("chunked error: %v", err)
+	}
+	var pe *future.PanicError
+	if _, err := fs[1].Result(ctx); !errors.As(err, &pe) {
+		t.Fatalf("chunked panic: %v", err)
+	}
+	// A chunk past its deadline fails as a whole with DeadlineExceeded.
+	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	for _, f := range sleepMs.Map(ex, dctx, []int{60_000, 60_000}, registry.ChunkSize(2)) {
+		if _, err := f.Result(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("chunk past deadline: %v", err)
+		}
+	}
+}

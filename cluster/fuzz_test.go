@@ -53,11 +53,11 @@ func (m *fakeMsg) TermWithReason(reason string) error { return m.settle("term") 
 // never panic.
 func FuzzWorkerMessage(f *testing.F) {
 	good, _ := square.Encode(registry.Gob, 3)
-	f.Add("id1", square.Name(), "trident.result.x", "gob", "", good, uint64(1))
-	f.Add("id2", square.Name(), "trident.result.x", "gob", "", []byte("junk"), uint64(2))
-	f.Add("", "", "", "", "", []byte{}, uint64(0))
-	f.Add("id3", "nope", "trident.result.x", "json", "12x", []byte("{}"), uint64(9))
-	f.Add("id4", square.Name(), "trident.result.x", "gob", strconv.FormatInt(time.Now().UnixNano(), 10), good, uint64(1))
+	f.Add("id1", square.Name(), "trident.result.x", "gob", "", good, uint64(1), false)
+	f.Add("id2", square.Name(), "trident.result.x", "gob", "", []byte("junk"), uint64(2), true)
+	f.Add("", "", "", "", "", []byte{}, uint64(0), false)
+	f.Add("id3", "nope", "trident.result.x", "json", "12x", []byte("{}"), uint64(9), true)
+	f.Add("id4", square.Name(), "trident.result.x", "gob", strconv.FormatInt(time.Now().UnixNano(), 10), good, uint64(1), false)
 
 	s, err := StartServer(context.Background(), ServerOptions{})
 	if err != nil {
@@ -76,12 +76,15 @@ func FuzzWorkerMessage(f *testing.F) {
 		}},
 		running: map[string]context.CancelCauseFunc{}, cancelled: map[string]time.Time{}}
 
-	f.Fuzz(func(t *testing.T, id, fn, reply, codec, deadline string, data []byte, delivery uint64) {
+	f.Fuzz(func(t *testing.T, id, fn, reply, codec, deadline string, data []byte, delivery uint64, batch bool) {
 		h := nats.Header{}
 		for k, v := range map[string]string{hdrTaskID: id, hdrFunc: fn, hdrReply: reply, hdrCodec: codec, hdrDeadline: deadline} {
 			if v != "" {
 				h.Set(k, v)
 			}
+		}
+		if batch {
+			h.Set(hdrBatch, "1")
 		}
 		m := &fakeMsg{h: h, data: data, delivery: delivery % 10}
 		w.handle(context.Background(), m)

@@ -36,6 +36,7 @@ const (
 	hdrWorker   = "Trident-Worker"
 	hdrReason   = "Trident-Reason"
 	hdrCodec    = "Trident-Codec"
+	hdrBatch    = "Trident-Batch" // "1": the payload is a chunk of calls
 
 	statusOK  = "ok"
 	statusErr = "err"

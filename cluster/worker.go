@@ -353,7 +353,11 @@ func (w *worker) handle(base context.Context, m jetstream.Msg) {
 			}
 			done <- o
 		}()
-		o.out, o.err = w.o.Handler(ctx, name, m.Data())
+		if h.Get(hdrBatch) != "" {
+			o.out, o.err = registry.InvokeBatch(ctx, w.o.Codec, name, m.Data())
+		} else {
+			o.out, o.err = w.o.Handler(ctx, name, m.Data())
+		}
 	}()
 	beat := time.NewTicker(max(w.o.AckWait/3, 10*time.Millisecond))
 	defer beat.Stop()
