@@ -37,7 +37,8 @@
 // A panic in a task is recovered and fails only that task's future with a
 // *future.PanicError.
 //
-// The hot path is a mutex-guarded ring queue with parked workers woken one
+// The hot path is a mutex-guarded queue of fixed-size chunks (recycled, so
+// memory follows the backlog) with parked workers woken one
 // at a time, and no goroutine or closure per task: Submit costs one
 // allocation (the future) plus its done channel when a caller has to block
 // on it; Go costs none.

@@ -100,7 +100,7 @@ type Pool struct {
 	initCancel context.CancelFunc
 
 	mu        sync.Mutex
-	q         ring
+	q         queue
 	idle      []*worker // parked workers, most recent last
 	all       []*worker // live workers
 	nworkers  int
@@ -371,6 +371,9 @@ func (p *Pool) park(w *worker) bool {
 			p.mu.Unlock()
 			return true
 		}
+		// A worker retiring for idleness means the pool has been quiet:
+		// give the queue's spare memory back.
+		p.q.releaseAll()
 		p.exitLocked(w)
 		p.mu.Unlock()
 		return false
