@@ -117,6 +117,8 @@ func why(w, rt string, best Row, ruleBest *Row) string {
 	switch {
 	case best.Model == "sequential":
 		return "No model paid back its own overhead on this much work."
+	case best.Model == "threads-gil" && w == CPUBound:
+		return "The emulated GIL lets one thread compute at a time, so this win can only be noise: a busy machine slowed the sequential row (see the notes)."
 	case best.Model == "threads-gil":
 		return "Even under the emulated GIL, threads overlap their waits, and here the CPU part was too small (or the cores too busy) for parallel computing to pay off."
 	case rt == RuntimeGo && best.Family == FamilyThreads && rules[w].family == FamilyProcesses:
