@@ -43,7 +43,7 @@ type Pool struct {
 	broken      error                            // set by BreakOnCrash
 	startErr    error                            // last start failure, while no worker is alive
 	est         map[string]float64               // ns per call, for chunk sizing
-	callNs      map[string]float64               // ns per frame of single calls, for capFor
+	frameNs     map[string]float64               // ns per call frame, for capFor
 	running     map[*future.Future[[]byte]]*unit // single calls in workers
 	spawnQ      []*worker
 	spawnWake   chan struct{}
@@ -102,7 +102,7 @@ func New(opts ...Option) (*Pool, error) {
 		path:        path,
 		codec:       cfg.codec,
 		est:         map[string]float64{},
-		callNs:      map[string]float64{},
+		frameNs:     map[string]float64{},
 		running:     map[*future.Future[[]byte]]*unit{},
 		idle:        make(chan struct{}),
 		gone:        make(chan struct{}),
@@ -298,9 +298,9 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 				n = max(bal, ideal/8)
 			}
 		} else {
-			// No measurement yet: probe with chunks that double in size.
+			// No measurement yet: probe. The size grows as answers come
+			// back too fast to measure (see onResult).
 			n = j.probe
-			j.probe *= 2
 		}
 		n = max(n, 1)
 	}
@@ -314,7 +314,7 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 		lo, hi := j.next, min(j.next+n, j.n)
 		j.next = hi
 		p.queuedCalls -= hi - lo
-		u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch}
+		u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch, from: j}
 		err := j.ctx.Err()
 		if err != nil {
 			err = future.CancelledError(err)
@@ -328,7 +328,7 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 		go u.fail(err) // never under the pool lock
 		return nil
 	}
-	u := &unit{name: j.name, ctx: j.ctx}
+	u := &unit{name: j.name, ctx: j.ctx, from: j}
 	size := 0
 	for j.next < j.n && len(u.payloads) < n && size < 1<<20 {
 		i := j.next
@@ -350,18 +350,19 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 }
 
 // capFor is how many frames of u's function a worker may hold: InFlight
-// for short calls, where overlapping round trips matters, and at most 2 for
-// calls not measured yet or measured at a millisecond or more, where
-// holding more in one worker's pipe would only unbalance the load.
+// when its frames are measured under a millisecond, where overlapping round
+// trips matters, and at most 2 otherwise (slow frames, or not measured
+// yet), where holding more in one worker's pipe would only unbalance the
+// load.
 func (p *Pool) capFor(u *unit) int {
 	name := u.name
 	if u.job != nil {
 		name = u.job.name
 	}
-	if ns, ok := p.callNs[name]; ok && ns < float64(time.Millisecond) || u.job != nil {
+	if ns, ok := p.frameNs[name]; ok && ns < float64(time.Millisecond) {
 		return p.cfg.inflight
 	}
-	return min(p.cfg.inflight, 2) // long calls, or not measured yet
+	return min(p.cfg.inflight, 2)
 }
 
 func (p *Pool) pickWorkerLocked(limit int) *worker {

@@ -323,12 +323,13 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 		// Chunk sizing learns the time per call only from calls long enough
 		// to measure: in a short chunk, start-up costs (a codec compiling
 		// its encoders, a cold cache) would pass for the calls' own cost.
-		if u.chunks == nil && len(u.futs) == 1 {
-			if old, ok := p.callNs[u.name]; ok {
-				p.callNs[u.name] = 0.5*old + 0.5*float64(m.elapsed)
-			} else {
-				p.callNs[u.name] = float64(m.elapsed)
-			}
+		if old, ok := p.frameNs[u.name]; ok {
+			p.frameNs[u.name] = 0.5*old + 0.5*float64(m.elapsed)
+		} else {
+			p.frameNs[u.name] = float64(m.elapsed)
+		}
+		if j := u.from; j != nil && time.Duration(m.elapsed) < minMeasured && j.probe < 1<<16 {
+			j.probe *= 4 // a probe too short to measure: try a bigger one
 		}
 		if time.Duration(m.elapsed) >= minMeasured {
 			per := float64(m.elapsed) / float64(calls)

@@ -21,7 +21,8 @@ type unit struct {
 	lo, hi   int
 	ctx      context.Context
 	attempts int
-	job      *mapJob
+	job      *mapJob // set on a queue placeholder
+	from     *mapJob // the Map this unit was cut from
 
 	w        *worker
 	stop     func() bool
