@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,13 +20,14 @@ import (
 
 // startClusterWorkers starts an embedded server in the test process and n
 // `trident worker` processes; all are stopped when the test ends.
-func startClusterWorkers(t *testing.T, n int, args ...string) string {
+func startClusterWorkers(t *testing.T, n int, args ...string) (string, []*exec.Cmd) {
 	t.Helper()
 	s, err := cluster.StartServer(context.Background(), cluster.ServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Shutdown)
+	var cmds []*exec.Cmd
 	for i := range n {
 		cmd := exec.Command(tridentBin, append([]string{"worker", "--cluster", s.URL(), "--name", "w" + string(rune('1'+i))}, args...)...)
 		var errb bytes.Buffer
@@ -32,6 +35,7 @@ func startClusterWorkers(t *testing.T, n int, args ...string) string {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		cmds = append(cmds, cmd)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		t.Cleanup(func() {
@@ -45,11 +49,11 @@ func startClusterWorkers(t *testing.T, n int, args ...string) string {
 			}
 		})
 	}
-	return s.URL()
+	return s.URL(), cmds
 }
 
 func TestClusterRunEndToEnd(t *testing.T) {
-	url := startClusterWorkers(t, 2, "-j", "2")
+	url, _ := startClusterWorkers(t, 2, "-j", "2")
 	dir := t.TempDir()
 	joblog := filepath.Join(dir, "log")
 
@@ -161,4 +165,64 @@ func TestClusterCLIRefusals(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "refused the credentials") || strings.Contains(errOut, "wrong") {
 		t.Fatalf("wrong credentials: exit %d err %q", code, errOut)
 	}
+}
+
+// A worker SIGKILLed in the middle of a run: every job still runs to the
+// end, each appears once in the output and the joblog, and the redelivery
+// is reported.
+func TestClusterRunSurvivesKilledWorker(t *testing.T) {
+	url, workers := startClusterWorkers(t, 2, "-j", "4", "--ack-wait", "1s")
+	conn, err := cluster.Connect(context.Background(), cluster.ConnectOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	killed := make(chan string, 1)
+	ctx, stopPolling := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stopPolling()
+	go func() {
+		for ctx.Err() == nil {
+			st, err := cluster.GetStatus(ctx, conn, "", 50*time.Millisecond)
+			if err == nil {
+				for _, w := range st.Workers {
+					if w.Name == "w1" && w.Done >= 40 && w.Running > 0 {
+						workers[0].Process.Kill()
+						killed <- fmt.Sprintf("killed w1 after %d jobs with %d running", w.Done, w.Running)
+						return
+					}
+				}
+			}
+		}
+		killed <- "never killed"
+	}()
+	const n = 400
+	var args []string
+	for i := range n {
+		args = append(args, strconv.Itoa(i))
+	}
+	joblog := filepath.Join(t.TempDir(), "log")
+	out, errOut, code := runTrident(t, "", append([]string{"run", "--cluster", url, "--joblog", joblog, "sleep 0.02; echo {}", ":::"}, args...)...)
+	stopPolling()
+	msg := <-killed
+	t.Log(msg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Fields(out)
+	seen := map[string]int{}
+	for _, l := range lines {
+		seen[l]++
+	}
+	if len(lines) != n || len(seen) != n {
+		t.Fatalf("%d output lines, %d distinct, want %d", len(lines), len(seen), n)
+	}
+	b, _ := os.ReadFile(joblog)
+	es, err := runner.ReadJoblog(bytes.NewReader(b))
+	if err != nil || len(es) != n {
+		t.Fatalf("joblog: %d entries, %v", len(es), err)
+	}
+	if strings.HasPrefix(msg, "killed") && !strings.Contains(errOut, "redelivered") {
+		t.Fatalf("no redelivery reported after killing a busy worker: %q", errOut)
+	}
+	t.Logf("stderr: %s", errOut)
 }
