@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,4 +226,62 @@ func TestClusterRunSurvivesKilledWorker(t *testing.T) {
 		t.Fatalf("no redelivery reported after killing a busy worker: %q", errOut)
 	}
 	t.Logf("stderr: %s", errOut)
+}
+
+// trident cluster server, as in the two-machine recipe: a password-protected
+// server, a worker and a run, all separate processes.
+func TestClusterServerCommand(t *testing.T) {
+	srv := exec.Command(tridentBin, "cluster", "server", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	srv.Env = append(os.Environ(), "TRIDENT_CLUSTER_USER=ops", "TRIDENT_CLUSTER_PASSWORD=pw")
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	lineCh := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 512)
+		n, _ := stdout.Read(buf)
+		lineCh <- string(buf[:n])
+		io.Copy(io.Discard, stdout)
+		srv.Wait()
+		close(done)
+	}()
+	defer func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+	var url string
+	select {
+	case line := <-lineCh:
+		i := strings.Index(line, "nats://")
+		if i < 0 {
+			t.Fatalf("server said %q", line)
+		}
+		url = strings.TrimSpace(line[i:])
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	auth := strings.Replace(url, "nats://", "nats://ops:pw@", 1)
+	w := exec.Command(tridentBin, "worker", "--cluster", url, "--user", "ops", "--password", "pw", "-j", "2")
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wdone := make(chan struct{})
+	go func() { w.Wait(); close(wdone) }()
+	defer func() {
+		w.Process.Signal(syscall.SIGTERM)
+		<-wdone
+	}()
+	out, errOut, code := runTrident(t, "", "run", "--cluster", auth, "-k", "echo {}", ":::", "x", "y")
+	if code != 0 || out != "x\ny\n" {
+		t.Fatalf("run via cluster server: exit %d out %q err %q", code, out, errOut)
+	}
+	out, _, code = runTrident(t, "", "cluster", "status", "--cluster", url, "--user", "ops", "--password", "pw", "--json")
+	if code != 0 || !strings.Contains(out, `"workers"`) || !strings.Contains(out, `"done": 2`) {
+		t.Fatalf("status: exit %d out %q", code, out)
+	}
 }
