@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -118,6 +121,13 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 		p.Shutdown(ctx)
 	}
 	start := medianDur(startDs)
+	// The same with a small worker binary (WorkerCommand): the bench binary
+	// links every suite's dependencies and spends ~2ms in their init alone.
+	// Full mode only: it needs the go tool to build the example program.
+	var startSmall time.Duration
+	if !cfg.Quick {
+		startSmall = startSmallWorker(ctx, starts)
+	}
 	// 4. CPU-bound scaling: the same calls on 1 and on 2 workers.
 	iters := calibrateCPU(cpuTask)
 	cpuIn := make([]int, cpuTasks)
@@ -153,6 +163,7 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 		Row{Name: "trident-mapall-autochunk", NsPerTask: auto.NsPerTask, AllocsPerTask: auto.AllocsPerTask, Note: fmt.Sprintf("%d tiny calls, MapAll, chunks sized from measured call time", nAuto)},
 		Row{Name: "trident-map-autochunk-futures", NsPerTask: autoF.NsPerTask, AllocsPerTask: autoF.AllocsPerTask, Note: "Map with a future per call"},
 		Row{Name: "trident-start-to-first-result", NsPerTask: float64(start.Nanoseconds()), AllocsPerTask: -1, Note: "New + Submit + Result, one worker process (median)"},
+		Row{Name: "trident-start-to-first-result-small-worker", NsPerTask: float64(startSmall.Nanoseconds()), AllocsPerTask: -1, Note: "as above, worker = procpool/internal/examplemain (4MB) via WorkerCommand; 0 = not run (quick mode or no go tool)"},
 		Row{Name: "trident-cpu-1-worker", NsPerTask: cpu["1"].NsPerTask, AllocsPerTask: -1, Note: fmt.Sprintf("%d calls of ~%v CPU", cpuTasks, cpuTask)},
 		Row{Name: "trident-cpu-2-workers", NsPerTask: cpu["2"].NsPerTask, AllocsPerTask: -1, Extra: map[string]float64{"speedup": speedup}, Note: "speedup = 1-worker time / 2-worker time (target 1.85 on 2 idle cores)"},
 	)
@@ -187,6 +198,9 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 	rep.Ratios["python-ProcessPoolExecutor"] = ppe.NsPerTask / rt.NsPerTask
 	rep.Ratios["python-Pool.map"] = pm.NsPerTask / auto.NsPerTask
 	rep.Ratios["python-spawn-start"] = sp.NsPerTask / float64(start.Nanoseconds())
+	if startSmall > 0 {
+		rep.Ratios["python-spawn-start-small-worker"] = sp.NsPerTask / float64(startSmall.Nanoseconds())
+	}
 	rep.Notes = append(rep.Notes,
 		"targets: python-ProcessPoolExecutor >= 10, python-Pool.map >= 2, python-spawn-start >= 20, speedup >= 1.85",
 		"CPU scaling needs two idle cores; on a shared machine the speedup shows the load, not the pool")
@@ -206,4 +220,38 @@ func calibrateCPU(d time.Duration) int {
 		}
 		iters *= 2
 	}
+}
+
+// startSmallWorker builds the example program and measures pool start to
+// first result with it as the worker binary; 0 if it cannot be built.
+func startSmallWorker(ctx context.Context, starts int) time.Duration {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "trident-bench-pp")
+	if err != nil {
+		return 0
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "examplemain")
+	if err := exec.Command(gobin, "build", "-o", bin, "github.com/trident-go/trident/procpool/internal/examplemain").Run(); err != nil {
+		return 0
+	}
+	arg, _ := registry.Gob.Marshal(1)
+	var ds []time.Duration
+	for i := 0; i < starts; i++ {
+		t0 := time.Now()
+		p, err := procpool.New(procpool.Workers(1), procpool.WorkerCommand(bin))
+		if err != nil {
+			return 0
+		}
+		_, err = p.SubmitRaw(ctx, "examplemain.fib", arg).Result(ctx)
+		ds = append(ds, time.Since(t0))
+		p.Shutdown(ctx)
+		if err != nil {
+			return 0
+		}
+	}
+	return medianDur(ds)
 }

@@ -66,7 +66,11 @@
 //     stack, and the worker lives on.
 //   - Workers die with the parent, even when it is killed with SIGKILL
 //     (a parent-death signal set from one locked OS thread, and a worker
-//     that exits as soon as its pipe closes).
+//     that exits as soon as its pipe closes). They run in their own process
+//     group, so a Ctrl-C reaches the parent only, which then decides.
+//   - Many tiny calls are cheap: a chunk's inputs travel as one encoded
+//     value, and MapAll (Python's Pool.map) returns a slice without a
+//     future per call.
 //   - Workers are recycled after MaxTasksPerWorker calls, after IdleTimeout,
 //     or when their memory passes MaxMemory.
 //

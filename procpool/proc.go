@@ -139,7 +139,10 @@ func (w *worker) start() error {
 	} else {
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Pdeathsig: the worker dies with the spawning thread (see spawner).
+	// Setpgid: a Ctrl-C at the terminal reaches the parent only, which
+	// decides whether workers finish (Shutdown) or die (Close, or exiting).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	inR.Close()
