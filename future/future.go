@@ -134,7 +134,10 @@ func NewPanicError(v any) *PanicError {
 }
 
 // Waitable is what Wait and AsCompleted accept: any *Future[T], whatever T,
-// and the tasks of the other executors that embed one.
+// and the tasks of the other executors that embed one. A Waitable that also
+// implements AfterDoner lets Wait and AsCompleted withdraw their callbacks
+// when they return; for the others they keep one shared OnDone registration
+// per waitable, so repeated waits do not pile callbacks up either way.
 type Waitable interface {
 	// Done returns a channel closed when the future reaches a final state.
 	Done() <-chan struct{}
@@ -157,7 +160,8 @@ type Future[T any] struct {
 	done chan struct{} // created lazily by Done
 	val  T
 	err  error
-	cbs  []func()
+	cbs  []doneCB
+	cbID uint64 // last id given to a removable callback (AfterDone)
 	tctx taskCtx
 	stop func() bool // stops the parent-context watcher
 }
@@ -289,7 +293,7 @@ func (f *Future[T]) finishLocked(s State, err error) {
 		stop()
 	}
 	for _, cb := range cbs {
-		cb()
+		cb.fn()
 	}
 }
 
@@ -389,7 +393,7 @@ func (f *Future[T]) OnDone(fn func()) {
 		fn()
 		return
 	}
-	f.cbs = append(f.cbs, fn)
+	f.cbs = append(f.cbs, doneCB{fn: fn})
 	f.mu.Unlock()
 }
 

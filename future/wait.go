@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 )
 
 // WaitMode says when Wait returns (Python's return_when).
@@ -39,7 +40,8 @@ func (m WaitMode) String() string {
 // that are final and those that are not (Python's concurrent.futures.wait).
 // Both slices keep the input order. If ctx ends first, Wait returns the
 // split at that moment and ctx.Err(); the futures themselves are not
-// cancelled. Duplicates in fs are allowed and kept.
+// cancelled. Duplicates in fs are allowed and kept. Wait leaves no callback
+// behind on the futures when it returns, so it can be called in a loop.
 func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone []F, err error) {
 	if mode < AllCompleted || mode > FirstError {
 		return nil, nil, fmt.Errorf("future.Wait: unknown mode %d", int(mode))
@@ -58,7 +60,9 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 		}
 		return done, notDone
 	}
-	satisfied := func() bool {
+	// A scan of the states first: nothing to register when the answer is
+	// already known (and an empty fs is always satisfied).
+	already := func() bool {
 		all := true
 		for _, f := range fs {
 			s := f.State()
@@ -66,28 +70,57 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 				all = false
 				continue
 			}
-			if mode == FirstCompleted {
-				return true
-			}
-			if mode == FirstError && s != Done {
+			if mode == FirstCompleted || (mode == FirstError && s != Done) {
 				return true
 			}
 		}
 		return all
 	}
-	if satisfied() {
+	if already() {
 		done, notDone = split()
 		return done, notDone, nil
 	}
-	wake := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
+	// Each future's callback counts it as final, and notes a failure for
+	// FirstError; the waiter is woken to check the count. The callbacks
+	// are withdrawn on return, so calling Wait in a loop over the same
+	// (still pending) futures does not pile them up.
+	var (
+		nfinal  atomic.Int64
+		failure atomic.Bool
+		wake    = make(chan struct{}, 1)
+		stops   = make([]func() bool, 0, len(fs))
+	)
+	defer func() {
+		for _, stop := range stops {
+			stop()
 		}
+	}()
+	satisfied := func() bool {
+		n := nfinal.Load()
+		switch mode {
+		case FirstCompleted:
+			return n > 0
+		case FirstError:
+			if failure.Load() {
+				return true
+			}
+		}
+		return n == int64(len(fs))
 	}
 	for _, f := range fs {
-		f.OnDone(notify)
+		stops = append(stops, afterDone(f, func() {
+			if mode == FirstError && f.State() != Done {
+				failure.Store(true)
+			}
+			nfinal.Add(1)
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}))
+		if mode == FirstCompleted && nfinal.Load() > 0 {
+			break // no need to watch the rest
+		}
 	}
 	for !satisfied() {
 		select {
@@ -105,7 +138,8 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 // as_completed). Futures already final when iteration starts come first, in
 // input order. If ctx ends before all are final, it yields the zero F with
 // ctx.Err() once and stops; unlike Python's TimeoutError this leaves the
-// remaining futures running. Breaking out of the loop early is allowed.
+// remaining futures running. Breaking out of the loop early is allowed and
+// leaves no callback behind on the futures still pending.
 func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 	return func(yield func(F, error) bool) {
 		if ctx == nil {
@@ -120,8 +154,17 @@ func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 			pending = len(fs)
 			wake    = make(chan struct{}, 1)
 		)
+		// The callbacks are withdrawn when the iteration ends, so breaking
+		// out early (or ctx ending) leaves nothing behind on futures that
+		// are still pending.
+		stops := make([]func() bool, 0, len(fs))
+		defer func() {
+			for _, stop := range stops {
+				stop()
+			}
+		}()
 		for _, f := range fs {
-			f.OnDone(func() {
+			stops = append(stops, afterDone(f, func() {
 				mu.Lock()
 				ready = append(ready, f)
 				mu.Unlock()
@@ -129,7 +172,7 @@ func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 				case wake <- struct{}{}:
 				default:
 				}
-			})
+			}))
 		}
 		var batch []F
 		for pending > 0 {
