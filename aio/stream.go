@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 )
 
 // ErrLimitOverrun is returned by ReadLine and ReadUntil when no separator
@@ -27,8 +28,12 @@ type StreamReader struct {
 	off     int
 	eof     bool
 	err     error
-	pending bool
-	scratch []byte
+	started bool
+	unread  atomic.Int64 // bytes read by the goroutine and not yet taken
+	paused  atomic.Bool
+	wanted  atomic.Bool // a coroutine waits for data
+	resume  chan struct{}
+	lim     int64
 	waiters waitQueue
 	// Limit is the most ReadLine and ReadUntil buffer while looking for the
 	// separator.
@@ -36,16 +41,21 @@ type StreamReader struct {
 }
 
 // StreamWriter writes to a connection without blocking the loop (Python's
-// asyncio.StreamWriter): Write buffers and starts sending in the
-// background, Drain waits until the buffer has been sent. Loop only.
+// asyncio.StreamWriter). Write only buffers; at the end of the loop's
+// current step the buffer goes out in one non-blocking system call (so
+// several Writes of one step share it), and a goroutine sends whatever the
+// kernel did not take. Drain applies flow control, Flush waits for
+// everything. Loop only.
 type StreamWriter struct {
-	s        *stream
-	buf      []byte
-	spare    []byte
-	flushing bool
-	err      error
-	waiters  waitQueue
-	closed   bool
+	s         *stream
+	buf       []byte
+	spare     []byte
+	flushing  bool
+	scheduled bool // a kick is queued with CallSoon
+	inflight  int  // bytes a goroutine is writing
+	err       error
+	waiters   waitQueue
+	closed    bool
 }
 
 type stream struct {
@@ -82,26 +92,41 @@ func (l *Loop) closeTracked() {
 	l.closers = nil
 }
 
-// fill waits for one more chunk (or EOF/error) from the connection.
-func (r *StreamReader) fill(t *T) error {
-	l := r.s.l
-	if !r.pending && !r.eof && r.err == nil {
-		r.pending = true
-		l.external++
-		if r.scratch == nil {
-			r.scratch = make([]byte, readChunk)
-		}
-		conn, scratch := r.s.conn, r.scratch
-		l.spawnGoroutine(func() {
-			n, err := conn.Read(scratch)
-			l.post(func() {
-				l.external--
-				r.pending = false
-				if n > 0 {
+// startReading starts the connection's reader goroutine. Like an asyncio
+// transport it reads ahead as data arrives, handing each chunk to the loop,
+// and pauses while more than twice the limit is buffered and unread.
+func (r *StreamReader) startReading() {
+	r.started = true
+	l, conn := r.s.l, r.s.conn
+	r.resume = make(chan struct{}, 1)
+	done := l.ctx.Done()
+	l.spawnGoroutine(func() {
+		buf := make([]byte, readChunk)
+		for {
+			for r.unread.Load() > r.highWater() && !r.wanted.Load() {
+				r.paused.Store(true)
+				if r.unread.Load() <= r.highWater() || r.wanted.Load() {
+					r.paused.Store(false)
+					break
+				}
+				select {
+				case <-r.resume:
+				case <-done:
+					return
+				}
+			}
+			n, err := conn.Read(buf)
+			var data []byte
+			if n > 0 {
+				data = bytes.Clone(buf[:n])
+				r.unread.Add(int64(n))
+			}
+			ok := l.post(func() {
+				if len(data) > 0 {
 					if r.off == len(r.buf) {
 						r.buf, r.off = r.buf[:0], 0
 					}
-					r.buf = append(r.buf, scratch[:n]...)
+					r.buf = append(r.buf, data...)
 				}
 				if err == io.EOF {
 					r.eof = true
@@ -112,12 +137,35 @@ func (r *StreamReader) fill(t *T) error {
 					w.wake()
 				}
 			})
-		})
+			if err != nil || !ok {
+				return
+			}
+		}
+	})
+}
+
+func (r *StreamReader) highWater() int64 {
+	if r.lim > 0 {
+		return 2 * r.lim
 	}
-	if !r.pending {
-		return nil
+	return 2 * DefaultStreamLimit
+}
+
+// fill waits for more data (or the end of the stream).
+func (r *StreamReader) fill(t *T) error {
+	if !r.started {
+		r.lim = int64(max(r.Limit, 0))
+		r.startReading()
 	}
+	// A coroutine waiting for data always resumes a paused reader (as
+	// asyncio's _wait_for_data does).
+	r.wanted.Store(true)
+	r.wake()
+	l := r.s.l
+	l.external++
 	_, err := t.waitIn(&r.waiters)
+	l.external--
+	r.wanted.Store(false)
 	return err
 }
 
@@ -130,7 +178,20 @@ func (r *StreamReader) take(n int) []byte {
 	if r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
 	}
+	if r.started && r.unread.Add(-int64(n)) <= r.highWater() {
+		r.wake()
+	}
 	return out
+}
+
+// wake resumes the reader goroutine if it is paused.
+func (r *StreamReader) wake() {
+	if r.paused.CompareAndSwap(true, false) {
+		select {
+		case r.resume <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // end returns the error to report once the buffer is exhausted.
@@ -236,9 +297,9 @@ func (r *StreamReader) ReadLine(t *T) ([]byte, error) {
 // AtEOF reports whether the stream has ended and the buffer is empty.
 func (r *StreamReader) AtEOF() bool { return r.eof && len(r.buffered()) == 0 }
 
-// Write queues p for sending and starts sending in the background (Python's
-// write). It does not wait; call Drain for that. It returns the error of an
-// earlier failed send, if any.
+// Write queues p for sending at the end of the current step (Python's
+// write, which sends at once when it can). It does not wait; call Drain or
+// Flush for that. It returns the error of an earlier failed send, if any.
 func (w *StreamWriter) Write(p []byte) error {
 	if w.err != nil {
 		return w.err
@@ -246,18 +307,10 @@ func (w *StreamWriter) Write(p []byte) error {
 	if w.closed {
 		return net.ErrClosed
 	}
-	if !w.flushing && len(w.buf) == 0 {
-		// Fast path: the kernel usually takes it all at once.
-		if n, ok := tryWrite(w.s.raw, p); ok {
-			p = p[n:]
-			if len(p) == 0 {
-				return nil
-			}
-		}
-	}
 	w.buf = append(w.buf, p...)
-	if !w.flushing {
-		w.flush()
+	if !w.scheduled && !w.flushing {
+		w.scheduled = true
+		w.s.l.CallSoon(w.kick)
 	}
 	return nil
 }
@@ -265,40 +318,62 @@ func (w *StreamWriter) Write(p []byte) error {
 // WriteString is Write for a string.
 func (w *StreamWriter) WriteString(s string) error { return w.Write([]byte(s)) }
 
-func (w *StreamWriter) flush() {
+// pending is the number of bytes written and not yet sent.
+func (w *StreamWriter) pending() int { return len(w.buf) + w.inflight }
+
+// kick sends the buffer: first one non-blocking write from the loop (the
+// kernel usually takes it all, and every Write of the current step goes out
+// in that one system call), then a goroutine for whatever is left.
+func (w *StreamWriter) kick() {
+	w.scheduled = false
+	if w.flushing || len(w.buf) == 0 || w.err != nil {
+		return
+	}
+	if n, ok := tryWrite(w.s.raw, w.buf); ok {
+		if n == len(w.buf) {
+			w.buf = w.buf[:0]
+			w.wakeWaiters()
+			return
+		}
+		w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+	}
 	l := w.s.l
 	data := w.buf
 	w.buf = w.spare[:0]
 	w.spare = nil
 	w.flushing = true
+	w.inflight = len(data)
 	conn := w.s.conn
 	l.spawnGoroutine(func() {
 		_, err := conn.Write(data)
 		l.post(func() {
 			w.spare = data[:0]
+			w.inflight = 0
+			w.flushing = false
 			if err != nil && w.err == nil {
 				w.err = err
 			}
 			if len(w.buf) > 0 && w.err == nil {
-				w.flush()
-				return
+				w.kick()
 			}
-			w.flushing = false
-			for x := w.waiters.pop(); x != nil; x = w.waiters.pop() {
-				x.wake()
-			}
+			w.wakeWaiters()
 		})
 	})
 }
 
-// Drain waits until everything written so far has been sent (Python's
-// drain, which waits only above a high-water mark) and returns the send
-// error if one happened.
-func (w *StreamWriter) Drain(t *T) error {
-	if err := t.enter(); err != nil {
-		return err
+func (w *StreamWriter) wakeWaiters() {
+	for x := w.waiters.pop(); x != nil; x = w.waiters.pop() {
+		x.wake()
 	}
-	for w.flushing {
+}
+
+// waitBelow waits until at most limit bytes are left to send.
+func (w *StreamWriter) waitBelow(t *T, limit int) error {
+	for w.pending() > limit && w.err == nil {
+		if !w.flushing {
+			w.kick()
+			continue
+		}
 		l := w.s.l
 		l.external++
 		_, err := t.waitIn(&w.waiters)
@@ -310,13 +385,36 @@ func (w *StreamWriter) Drain(t *T) error {
 	return w.err
 }
 
+// Drain waits until at most HighWater bytes written are still unsent
+// (Python's drain, flow control for a fast writer) and returns the send
+// error if one happened. Data below the mark goes out at the end of the
+// loop's current step without waiting; Flush waits for all of it.
+func (w *StreamWriter) Drain(t *T) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	return w.waitBelow(t, HighWater)
+}
+
+// Flush waits until everything written so far has been sent.
+func (w *StreamWriter) Flush(t *T) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	return w.waitBelow(t, 0)
+}
+
+// HighWater is the amount of unsent data above which Drain waits (Python's
+// default write buffer high-water mark).
+const HighWater = 64 << 10
+
 // Close sends what is buffered, then closes the connection (Python's
 // close() followed by await wait_closed()).
 func (w *StreamWriter) Close(t *T) error {
 	if w.closed {
 		return nil
 	}
-	derr := w.Drain(t)
+	derr := w.Flush(t)
 	if errors.Is(derr, ErrNotInCoroutine) {
 		return derr
 	}
@@ -332,7 +430,7 @@ func (w *StreamWriter) Close(t *T) error {
 // CloseWrite sends what is buffered and then shuts down the sending side of
 // a TCP connection, so the peer reads EOF (Python's write_eof).
 func (w *StreamWriter) CloseWrite(t *T) error {
-	if err := w.Drain(t); err != nil {
+	if err := w.Flush(t); err != nil {
 		return err
 	}
 	if cw, ok := w.s.conn.(interface{ CloseWrite() error }); ok {
@@ -427,7 +525,7 @@ func (s *Server) serve(c net.Conn, handler func(*T, *StreamReader, *StreamWriter
 		}()
 		err := handler(t, r, w)
 		if err == nil && !w.closed {
-			err = w.Drain(t)
+			err = w.Flush(t)
 		}
 		return struct{}{}, err
 	})

@@ -236,3 +236,106 @@ func TestStreamReadCancelledAndLoopEndClosesConnections(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestStreamReadAheadPausesAndResumes(t *testing.T) {
+	const total = 1 << 20
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		chunk := make([]byte, 4096)
+		for i := range chunk {
+			chunk[i] = byte(i)
+		}
+		for sent := 0; sent < total; sent += len(chunk) {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		r, w, err := aio.OpenConnection(t, ln.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(t)
+		r.Limit = 1000 // pause the read-ahead at 2000 unread bytes
+		got := 0
+		for got < total {
+			b, err := r.ReadN(t, 1000)
+			for i, x := range b {
+				if x != byte((got+i)%4096) {
+					return 0, fmt.Errorf("byte %d is %d", got+i, x)
+				}
+			}
+			got += len(b)
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				break
+			}
+			if err != nil {
+				return 0, err
+			}
+			if got%50000 < 1000 {
+				if err := aio.Sleep(t, time.Millisecond); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if got != total {
+			return 0, fmt.Errorf("read %d bytes, want %d", got, total)
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamWriterLargeAndCoalesced(t *testing.T) {
+	const total = 2 << 20
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		_, w, err := aio.OpenConnection(t, ln.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		chunk := make([]byte, 4096)
+		for sent := 0; sent < total; sent += len(chunk) {
+			if err := w.Write(chunk); err != nil {
+				return 0, err
+			}
+			if err := w.Drain(t); err != nil {
+				return 0, err
+			}
+		}
+		return 0, w.Close(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != total {
+		t.Fatalf("peer received %d bytes, want %d", n, total)
+	}
+}
