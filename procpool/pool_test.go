@@ -346,6 +346,22 @@ func TestRecycling(t *testing.T) {
 			t.Fatalf("stats: %+v", st)
 		}
 	})
+	t.Run("max tasks under load", func(t *testing.T) {
+		p := newPool(t, procpool.Workers(2), procpool.MaxTasksPerWorker(50))
+		in := make([]int, 1000)
+		for i := range in {
+			in[i] = i
+		}
+		for _, chunk := range []int{1, 0} {
+			got, err := future.Results(ctx, square.Map(p, ctx, in, registry.ChunkSize(chunk)))
+			if err != nil || got[999] != 999*999 {
+				t.Fatalf("chunk %d: %v", chunk, err)
+			}
+		}
+		if st := p.Stats(); st.Recycled < 10 || st.Crashed != 0 || st.Completed != 2000 {
+			t.Fatalf("stats: %+v", st)
+		}
+	})
 	t.Run("idle timeout", func(t *testing.T) {
 		p := newPool(t, procpool.Workers(1), procpool.IdleTimeout(50*time.Millisecond))
 		pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)

@@ -496,7 +496,9 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	w.inflight = nil
 	var fails []failure
 	failUnit := func(u *unit, err error) { fails = append(fails, failure{u, err}) }
-	expected := w.retiring || p.killed
+	// A retiring worker is only told to exit once it holds no call, so one
+	// that dies holding calls crashed all the same.
+	expected := p.killed || w.retiring && len(units) == 0
 	crash := func(u *unit) *CrashError {
 		ce := &CrashError{Func: u.name, Worker: w.id, PID: w.pid, ExitCode: -1, Cause: w.cause, Attempts: u.attempts + 1}
 		if ps != nil {
