@@ -414,7 +414,7 @@ func TestShutdownCloseAndCancelPending(t *testing.T) {
 	})
 	t.Run("cancel pending", func(t *testing.T) {
 		p, _ := procpool.New(procpool.Workers(1), procpool.InFlight(1))
-		fs := sleepMs.Map(p, ctx, []int{200, 1, 1, 1, 1}, registry.ChunkSize(1))
+		fs := sleepMs.Map(p, ctx, []int{1000, 1, 1, 1, 1}, registry.ChunkSize(1))
 		waitFor(t, "the first call to be sent", func() bool { return len(pids(p)) == 1 && p.Stats().Queued == 4 })
 		if n := p.CancelPending(); n != 4 {
 			t.Fatalf("CancelPending = %d, want 4", n)
@@ -422,7 +422,7 @@ func TestShutdownCloseAndCancelPending(t *testing.T) {
 		if err := p.Shutdown(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if v, err, _ := fs[0].Value(); err != nil || v != 200 {
+		if v, err, _ := fs[0].Value(); err != nil || v != 1000 {
 			t.Fatalf("running call: %v %v", v, err)
 		}
 		for _, f := range fs[1:] {
