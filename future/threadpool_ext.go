@@ -1,5 +1,7 @@
 package future
 
+import "context"
+
 // CancelCause is Cancel with a reason: it cancels a pending future and
 // reports true, and the future's error then matches ErrCancelled (and
 // context.Canceled) and wraps cause. Executors use it when they notice that
@@ -21,3 +23,11 @@ func (f *Future[T]) CancelCause(cause error) bool {
 	f.mu.Unlock()
 	return false
 }
+
+// SubmitContext returns the context the future was created with (New's
+// ctx; context.Background for Resolved). Unlike Context, whose Err only
+// reports a cancellation once it has been applied to the future, its Err is
+// non-nil the instant the submit context ends: executors check it just
+// before running a task so that a task whose context has just ended does
+// not start. Python has no counterpart.
+func (f *Future[T]) SubmitContext() context.Context { return f.tctx.parent }

@@ -54,21 +54,23 @@ const (
 	skipped // cancelled before it ran
 )
 
-// runner runs one kind of task. Implementations are zero-size types, so
-// storing one in a task allocates nothing; for generic tasks the method
-// carries the type parameter that the queue cannot.
+// runner runs one kind of task. Implementations are the task's function
+// under a named func type (goFunc, groupFunc, submitFunc[T]): a func value
+// is pointer-shaped, so storing one in the interface allocates nothing, and
+// its method carries the type parameter that the queue cannot.
 type runner interface {
-	// run runs t, or resolves it without running when abort is not nil.
-	run(p *Pool, t *task, abort error) outcome
+	// run runs the task whose other half is x, or resolves it without
+	// running when abort is not nil.
+	run(p *Pool, x any, abort error) outcome
 }
 
-// task is one queue entry. Its fields hold pointer-shaped values only, so
-// building a task allocates nothing.
+// task is one queue entry: the function (as a runner) and what it needs
+// besides, a context.Context for Go, the *Group for Group.Go, the
+// *future.Future[T] for Submit. Both are pointer-shaped, so building a task
+// allocates nothing, and an entry is four words.
 type task struct {
-	r   runner
-	ctx context.Context
-	a   any
-	b   any
+	r runner
+	x any
 }
 
 type worker struct {
@@ -104,10 +106,9 @@ type Pool struct {
 	idle      []*worker // parked workers, most recent last
 	all       []*worker // live workers
 	nworkers  int
-	waking    int          // workers woken or spawned that have not reached the queue yet
-	spinning  int          // workers polling the queue before parking
-	qlen      atomic.Int64 // mirror of q.n for spinners, read without the lock
-	halt      atomic.Bool  // set by ShutdownNow and breakPool: drop held tasks
+	waking    int         // workers woken or spawned that have not reached the queue yet
+	spinning  int         // workers polling the queue before parking
+	halt      atomic.Bool // set by ShutdownNow and breakPool: drop held tasks
 	closing   bool
 	broken    error
 	space     chan struct{} // closed when the bounded queue frees a slot
@@ -131,7 +132,6 @@ func New(opts ...Option) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, exited: make(chan struct{})}
-	p.q.mirror = &p.qlen
 	p.initCtx, p.initCancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -246,7 +246,9 @@ func (p *Pool) work(w *worker) {
 			for i := range k {
 				w.batch[i] = p.q.pop()
 			}
-			w.held.Store(int32(k - 1))
+			if k > 1 { // held is 0 between batches
+				w.held.Store(int32(k - 1))
+			}
 			p.freeSpaceLocked()
 			var next *worker
 			if p.q.n > 0 {
@@ -266,7 +268,7 @@ func (p *Pool) work(w *worker) {
 						abort = p.haltError()
 					}
 				}
-				o := w.batch[i].r.run(p, &w.batch[i], abort)
+				o := w.batch[i].r.run(p, w.batch[i].x, abort)
 				w.batch[i] = task{} // drop references to the finished task
 				switch o {
 				case completed:
@@ -289,7 +291,7 @@ func (p *Pool) work(w *worker) {
 			// wake-up.
 			p.spinning++
 			p.mu.Unlock()
-			for i := 0; i < spinRounds && p.qlen.Load() == 0; i++ {
+			for i := 0; i < spinRounds && !p.q.nonEmpty.Load(); i++ {
 				runtime.Gosched()
 			}
 			p.mu.Lock()
@@ -429,7 +431,7 @@ func (p *Pool) breakPool(cause error) {
 func (p *Pool) abortAll(ts []task, abort error) {
 	var c, f, s uint64
 	for i := range ts {
-		switch ts[i].r.run(p, &ts[i], abort) {
+		switch ts[i].r.run(p, ts[i].x, abort) {
 		case completed:
 			c++
 		case failed:

@@ -35,8 +35,11 @@ type queue struct {
 	peak       int // most chunks in use since the last trim
 	keep       int // how many free chunks to keep
 	popped     int // tasks taken since the last trim
-	// mirror, when set, is kept equal to n for lock-free readers.
-	mirror *atomic.Int64
+	// nonEmpty mirrors n > 0 for lock-free readers (spinning workers). It
+	// is written only when the queue turns empty or non-empty, not on
+	// every push and pop: an atomic store is a full fence, and the line is
+	// polled by a spinner.
+	nonEmpty atomic.Bool
 }
 
 func (q *queue) push(t task) {
@@ -63,7 +66,9 @@ func (q *queue) push(t task) {
 	c.t[c.w] = t
 	c.w++
 	q.n++
-	q.mirror.Store(int64(q.n))
+	if q.n == 1 {
+		q.nonEmpty.Store(true)
+	}
 }
 
 // pop removes and returns the oldest task; the queue must not be empty.
@@ -74,8 +79,8 @@ func (q *queue) pop() task {
 	c.r++
 	q.n--
 	q.popped++
-	q.mirror.Store(int64(q.n))
 	if q.n == 0 {
+		q.nonEmpty.Store(false)
 		// Keep the one chunk left for the next push, emptied in place.
 		c.r, c.w = 0, 0
 		q.emptied()

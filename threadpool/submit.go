@@ -8,12 +8,12 @@ import (
 	"github.com/trident-go/trident/future"
 )
 
-// futureRunner runs a task submitted with Submit: a is the
-// *future.Future[T], b the function.
-type futureRunner[T any] struct{}
+// submitFunc is the function of a task submitted with Submit; the task's x
+// is its *future.Future[T].
+type submitFunc[T any] func(context.Context) (T, error)
 
-func (futureRunner[T]) run(_ *Pool, t *task, abort error) outcome {
-	f := t.a.(*future.Future[T])
+func (fn submitFunc[T]) run(_ *Pool, x any, abort error) outcome {
+	f := x.(*future.Future[T])
 	if abort != nil {
 		if errors.Is(abort, future.ErrCancelled) {
 			if f.Cancel() {
@@ -30,13 +30,13 @@ func (futureRunner[T]) run(_ *Pool, t *task, abort error) outcome {
 	}
 	// The submit context may have ended an instant ago, before its watcher
 	// cancelled the future: do it here so the task does not run.
-	if err := t.ctx.Err(); err != nil {
+	if err := f.SubmitContext().Err(); err != nil {
 		f.CancelCause(err)
 		return skipped
 	}
 	// Run does nothing when the future was cancelled while queued (by Cancel
 	// or by its context ending): the worker moves straight on.
-	if !f.Run(t.b.(func(context.Context) (T, error))) {
+	if !f.Run(fn) {
 		return skipped
 	}
 	if f.State() == future.Done {
@@ -91,7 +91,7 @@ func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) 
 	if f.State() != future.Pending { // ctx already ended
 		return f, f.Err()
 	}
-	if err := p.submit(ctx, task{r: futureRunner[T]{}, ctx: ctx, a: f, b: fn}, try); err != nil {
+	if err := p.submit(ctx, task{r: submitFunc[T](fn), x: f}, try); err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			// ctx ended while we waited for room: the future's own watcher
 			// cancels it (with ctx's error as the cause); wait for that so
@@ -105,14 +105,16 @@ func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) 
 	return f, nil
 }
 
-// goRunner runs a task started with Pool.Go: a is the function.
-type goRunner struct{}
+// goFunc is the function of a task started with Pool.Go; the task's x is
+// its context.Context.
+type goFunc func(context.Context) error
 
-func (goRunner) run(p *Pool, t *task, abort error) outcome {
-	if abort != nil || t.ctx.Err() != nil {
+func (fn goFunc) run(p *Pool, x any, abort error) outcome {
+	ctx := x.(context.Context)
+	if abort != nil || ctx.Err() != nil {
 		return skipped
 	}
-	err := callGo(t.ctx, t.a.(func(context.Context) error))
+	err := callGo(ctx, fn)
 	if err == nil {
 		return completed
 	}
@@ -154,7 +156,7 @@ func (p *Pool) Go(ctx context.Context, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return p.submit(ctx, task{r: goRunner{}, ctx: ctx, a: fn}, false)
+	return p.submit(ctx, task{r: goFunc(fn), x: ctx}, false)
 }
 
 // Group runs tasks on a pool and waits for them all, keeping the first error
@@ -210,7 +212,7 @@ func (g *Group) Go(fn func(context.Context) error) {
 		return
 	}
 	g.wg.Add(1)
-	if err := g.p.submit(g.ctx, task{r: groupRunner{}, a: g, b: fn}, false); err != nil {
+	if err := g.p.submit(g.ctx, task{r: groupFunc(fn), x: g}, false); err != nil {
 		g.fail(err)
 		g.wg.Done()
 	}
@@ -224,10 +226,12 @@ func (g *Group) Wait() error {
 	return g.err
 }
 
-type groupRunner struct{}
+// groupFunc is the function of a task queued with Group.Go; the task's x
+// is the *Group.
+type groupFunc func(context.Context) error
 
-func (groupRunner) run(_ *Pool, t *task, abort error) outcome {
-	g := t.a.(*Group)
+func (fn groupFunc) run(_ *Pool, x any, abort error) outcome {
+	g := x.(*Group)
 	defer g.wg.Done()
 	if abort != nil {
 		g.fail(abort)
@@ -240,7 +244,7 @@ func (groupRunner) run(_ *Pool, t *task, abort error) outcome {
 		g.fail(future.CancelledError(context.Cause(g.ctx)))
 		return skipped
 	}
-	if err := callGo(g.ctx, t.b.(func(context.Context) error)); err != nil {
+	if err := callGo(g.ctx, fn); err != nil {
 		g.fail(err)
 		return failed
 	}
