@@ -136,3 +136,31 @@ func containsPanic(err error) bool {
 	var pe *future.PanicError
 	return errors.As(err, &pe) && pe.Value == "child panic"
 }
+
+func TestTaskGroupBodyPanicStillWaitsForChildren(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		cleaned := false
+		task := aio.Go(t, func(t *aio.T) (int, error) {
+			aio.TaskGroup(t, func(g *aio.Group) error {
+				g.Go(func(t *aio.T) error {
+					defer func() { cleaned = true }()
+					return aio.Sleep(t, time.Hour)
+				})
+				if err := aio.Sleep(t, time.Second); err != nil {
+					return err
+				}
+				panic("body panic")
+			})
+			return 0, nil
+		})
+		_, err := aio.Await(t, task)
+		var pe *future.PanicError
+		if !errors.As(err, &pe) || pe.Value != "body panic" {
+			return fmt.Errorf("want the body's panic, got %v", err)
+		}
+		if !cleaned {
+			return errors.New("child outlived its group")
+		}
+		return nil
+	})
+}

@@ -3,6 +3,7 @@ package aio_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,55 @@ func TestThreadpoolAsExecutorAndFutures(t *testing.T) {
 	})
 	if v != 42 || err != nil {
 		t.Fatalf("got %v %v", v, err)
+	}
+}
+
+func TestTasksWaitedFromOtherGoroutines(t *testing.T) {
+	var tasks []*aio.Task[int]
+	results := make(chan error, 1)
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		for i := 0; i < 50; i++ {
+			tasks = append(tasks, aio.Go(t, func(t *aio.T) (int, error) {
+				if err := aio.Sleep(t, time.Duration(i%5)*time.Millisecond); err != nil {
+					return 0, err
+				}
+				return i, nil
+			}))
+		}
+		ts := append([]*aio.Task[int](nil), tasks...)
+		go func() {
+			// From a plain goroutine, while the loop runs: Result, Done, future.Wait.
+			sum := 0
+			for _, task := range ts {
+				v, err := task.Result(context.Background())
+				if err != nil {
+					results <- err
+					return
+				}
+				sum += v
+			}
+			done, pending, err := future.Wait(context.Background(), ts, future.AllCompleted)
+			if err == nil && (len(done) != 50 || len(pending) != 0 || sum != 49*50/2) {
+				err = fmt.Errorf("done %d pending %d sum %d", len(done), len(pending), sum)
+			}
+			if err == nil {
+				vals, ferr := future.Results(context.Background(), []*future.Future[int]{ts[3].Future(), ts[7].Future()})
+				if ferr != nil || vals[0]+vals[1] != 10 {
+					err = fmt.Errorf("Future(): %v %v", vals, ferr)
+				}
+			}
+			results <- err
+		}()
+		_, err := aio.Gather(t, ts...)
+		return 0, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-results; err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		<-task.Done()
 	}
 }
