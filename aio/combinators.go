@@ -347,7 +347,7 @@ func TimeoutAt(t *T, deadline time.Time, body func() error) error {
 		return ErrNilFunc
 	}
 	l := t.loop
-	base := t.cancels
+	base := int(t.cancels)
 	expired := false
 	h := l.CallAt(deadline, func() {
 		expired = true

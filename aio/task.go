@@ -30,20 +30,22 @@ const (
 // is found through a thread-local. Here the handle makes it explicit which
 // coroutine is suspending.
 type T struct {
-	loop   *Loop
-	impl   taskImpl
-	co     *coro
-	name   string
-	state  uint8
-	parkID uint64
-
-	mustCancel bool
-	cancels    int
-	cancelErr  error
-	retrieved  bool
-	localCbs   []func()
+	loop      *Loop
+	impl      taskImpl
+	co        *coro
+	parkID    uint64
+	id        uint64 // for the default name
+	name      *string
+	cancelErr error
+	localCb   func()    // the first loop-local done callback (usually the only one)
+	localMore *[]func() // the others
 
 	prevT, nextT *T
+
+	cancels    int32
+	state      uint8
+	mustCancel bool
+	retrieved  bool
 }
 
 // taskImpl is the typed half of a task (Task[R]).
@@ -85,6 +87,7 @@ var taskCounter atomic.Uint64
 
 func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
 	k := &Task[R]{fn: fn}
+	k.t.id = taskCounter.Add(1)
 	k.t.loop = l
 	k.t.impl = k
 	l.live++
@@ -153,10 +156,15 @@ func (k *Task[R]) completeCancelled(err error) {
 func (k *Task[R]) finalize(st future.State) {
 	k.fn = nil
 	k.fs.Store(int32(st))
-	cbs := k.t.localCbs
-	k.t.localCbs = nil
-	for _, cb := range cbs {
+	if cb := k.t.localCb; cb != nil {
+		k.t.localCb = nil
 		cb()
+		if more := k.t.localMore; more != nil {
+			k.t.localMore = nil
+			for _, cb := range *more {
+				cb()
+			}
+		}
 	}
 	if x := k.ext.Load(); x != nil {
 		x.mu.Lock()
@@ -241,7 +249,16 @@ func (k *Task[R]) OnDone(fn func()) {
 
 // onDoneLocal registers fn to run on the loop when the task finishes; the
 // caller is on the loop and the task is not final.
-func (t *T) onDoneLocal(fn func()) { t.localCbs = append(t.localCbs, fn) }
+func (t *T) onDoneLocal(fn func()) {
+	if t.localCb == nil {
+		t.localCb = fn
+		return
+	}
+	if t.localMore == nil {
+		t.localMore = new([]func())
+	}
+	*t.localMore = append(*t.localMore, fn)
+}
 
 // Result waits for the task from any goroutine and returns its value and
 // error; if ctx ends first it returns ctx.Err(). Do not call it from a
@@ -290,7 +307,7 @@ func (k *Task[R]) Cancel() bool { return k.t.cancel(ErrCancelled) }
 
 // Cancelling returns the number of pending cancellation requests (Python's
 // Task.cancelling).
-func (k *Task[R]) Cancelling() int { return k.t.cancels }
+func (k *Task[R]) Cancelling() int { return int(k.t.cancels) }
 
 // Uncancel removes one cancellation request and returns the number left
 // (Python's Task.uncancel). When none is left, a cancellation not yet
@@ -301,7 +318,8 @@ func (k *Task[R]) Uncancel() int { return k.t.Uncancel() }
 func (k *Task[R]) Name() string { return k.t.Name() }
 
 // SetName names the task for logs (Python's Task.set_name).
-func (k *Task[R]) SetName(name string) { k.t.name = name }
+// Loop only, or before the task is shared with other goroutines.
+func (k *Task[R]) SetName(name string) { k.t.name = &name }
 
 // String describes the task for logs.
 func (k *Task[R]) String() string {
@@ -320,15 +338,15 @@ func (t *T) Now() time.Time { return t.loop.Now() }
 
 // Name returns the task's name ("Task-N" unless set).
 func (t *T) Name() string {
-	if t.name == "" {
-		t.name = "Task-" + strconv.FormatUint(taskCounter.Add(1), 10)
+	if t.name != nil {
+		return *t.name
 	}
-	return t.name
+	return "Task-" + strconv.FormatUint(t.id, 10)
 }
 
 // Cancelling returns the number of pending cancellation requests of the
 // coroutine's own task (Python's Task.cancelling).
-func (t *T) Cancelling() int { return t.cancels }
+func (t *T) Cancelling() int { return int(t.cancels) }
 
 // Uncancel removes one cancellation request from the coroutine's own task
 // and returns the number left (Python's Task.uncancel). When none is left a
@@ -340,7 +358,7 @@ func (t *T) Uncancel() int {
 			t.mustCancel = false
 		}
 	}
-	return t.cancels
+	return int(t.cancels)
 }
 
 // Cancel requests cancellation of the coroutine's own task; it is delivered
