@@ -102,9 +102,11 @@ func TestMapBreakCancelsInFlight(t *testing.T) {
 	ctx := ctxGuard(t)
 	var ran atomic.Int32
 	var sawCancel atomic.Bool
+	started := make(chan struct{})
 	for v, err := range Map(p, ctx, slices.Values([]int{0, 1, 2, 3, 4, 5, 6, 7}), func(c context.Context, x int) (int, error) {
 		ran.Add(1)
 		if x == 1 {
+			close(started)
 			<-c.Done() // blocked until Map's early stop cancels it
 			sawCancel.Store(true)
 			return 0, c.Err()
@@ -113,6 +115,14 @@ func TestMapBreakCancelsInFlight(t *testing.T) {
 	}, WithWindow(4)) {
 		if err != nil || v != 0 {
 			t.Fatal(v, err)
+		}
+		// Break only once task 1 runs: breaking while it is still queued
+		// would (rightly) cancel it before it starts, and it would never
+		// see its context end.
+		select {
+		case <-started:
+		case <-ctx.Done():
+			t.Fatal("task 1 never started")
 		}
 		break
 	}
