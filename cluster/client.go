@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -68,9 +69,11 @@ type Executor struct {
 	id      string
 	subject string
 	sub     *nats.Subscription
+	adv     *nats.Subscription
 
 	mu      sync.Mutex
 	pending map[string]*call
+	bySeq   map[uint64]*call // stream sequence -> call, for advisories
 	closed  bool
 	idle    chan struct{} // closed when pending becomes empty during Shutdown
 
@@ -85,8 +88,9 @@ type call struct {
 	name    string
 	payload []byte
 	seq     atomic.Uint64
-	resent  int  // resubmissions so far, guarded by Executor.mu
-	batch   bool // payload is a chunk of calls (registry.InvokeBatch)
+	resent  int      // resubmissions so far, guarded by Executor.mu
+	batch   bool     // payload is a chunk of calls (registry.InvokeBatch)
+	seqs    []uint64 // stream sequences of its messages, guarded by Executor.mu
 }
 
 // NewExecutor creates an executor on conn. Several executors may share one
@@ -101,7 +105,7 @@ func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor,
 	if o.Codec == nil {
 		o.Codec = registry.Gob
 	}
-	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}}
+	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}, bySeq: map[uint64]*call{}}
 	e.subject = subjectResultPrefix + e.id
 	sub, err := conn.nc.Subscribe(e.subject, e.onResult)
 	if err != nil {
@@ -109,6 +113,15 @@ func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor,
 	}
 	_ = sub.SetPendingLimits(-1, -1)
 	e.sub = sub
+	// Safety net: JetStream's own delivery limit (one above the workers'
+	// limit) is reached only when the worker that should have failed the
+	// task died too; the server then announces it and we fail the future.
+	adv, err := conn.nc.Subscribe(maxDeliveriesAdvisory, e.onMaxDeliveries)
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("cluster: subscribing to advisories: %w", err)
+	}
+	e.adv = adv
 	conn.mu.Lock()
 	conn.onReconnect[e] = func() {
 		e.mu.Lock()
@@ -208,6 +221,12 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 		select {
 		case pa := <-ack.Ok():
 			c.seq.Store(pa.Sequence)
+			e.mu.Lock()
+			if !f.Finished() {
+				e.bySeq[pa.Sequence] = c
+				c.seqs = append(c.seqs, pa.Sequence)
+			}
+			e.mu.Unlock()
 			if f.Cancelled() {
 				e.deleteTask(pa.Sequence)
 			}
@@ -251,6 +270,9 @@ func (e *Executor) resubmitPending() {
 func (e *Executor) finished(id string, c *call) {
 	e.mu.Lock()
 	delete(e.pending, id)
+	for _, seq := range c.seqs {
+		delete(e.bySeq, seq)
+	}
 	if e.idle != nil && len(e.pending) == 0 {
 		close(e.idle)
 		e.idle = nil
@@ -398,6 +420,7 @@ func (e *Executor) Close() error {
 	for _, c := range cs {
 		c.f.Complete(nil, ErrClosed)
 	}
+	_ = e.adv.Unsubscribe()
 	err := e.sub.Unsubscribe()
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
 		err = nil
@@ -431,4 +454,26 @@ func (e *Executor) SubmitChunks(ctx context.Context, job registry.Chunks, chunk 
 			job.Deliver(lo, hi, b, err)
 		})
 	}
+}
+
+const maxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + TaskStream + ".*"
+
+// onMaxDeliveries fails the future of a task JetStream gave up on.
+func (e *Executor) onMaxDeliveries(m *nats.Msg) {
+	var adv struct {
+		Consumer   string `json:"consumer"`
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if json.Unmarshal(m.Data, &adv) != nil {
+		return
+	}
+	e.mu.Lock()
+	c := e.bySeq[adv.StreamSeq]
+	e.mu.Unlock()
+	if c == nil {
+		return
+	}
+	err := fmt.Errorf("%w: %s: delivered %d times to consumer %s without completing", ErrMaxDeliveries, c.name, adv.Deliveries, adv.Consumer)
+	c.f.Complete(nil, registry.EncodeError(c.name, err))
 }

@@ -682,3 +682,34 @@ func TestMapInChunks(t *testing.T) {
 		}
 	}
 }
+
+// When JetStream itself gives up on a task (its worker died on the last
+// delivery too), the server's advisory fails the future: nothing hangs.
+func TestMaxDeliveriesAdvisoryFailsFuture(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	ex := newExecutor(t, conn, ExecutorOptions{Queue: "adv"})
+	ctx := waitCtx(t)
+	f := square.Submit(ex, ctx, 3)
+	cons, err := conn.js.CreateOrUpdateConsumer(ctx, TaskStream, jetstream.ConsumerConfig{
+		Durable: consumerName("adv"), FilterSubject: taskSubject("adv"), AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 200 * time.Millisecond, MaxDeliver: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A "worker" takes the task and dies silently (never acks).
+	for got := 0; got == 0; {
+		b, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range b.Messages() {
+			got++
+		}
+	}
+	_, err = f.Result(ctx)
+	var re *registry.RemoteError
+	if !errors.Is(err, ErrMaxDeliveries) || !errors.As(err, &re) {
+		t.Fatalf("error %v, want a RemoteError matching ErrMaxDeliveries", err)
+	}
+}

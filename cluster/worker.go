@@ -97,6 +97,8 @@ type taskInfo struct {
 	delivery int
 }
 
+const maxRememberedCancels = 100_000
+
 var errCancelRequested = errors.New("cluster: cancelled by the submitter")
 var errWorkerStopping = errors.New("cluster: worker stopping")
 
@@ -456,12 +458,17 @@ func (w *worker) onCancel(m *nats.Msg) {
 		cancel(errCancelRequested)
 		return
 	}
+	// Remember cancellations of tasks not running here, in case the task
+	// arrives later; forget old ones so the set stays bounded.
 	now := time.Now()
-	if len(w.cancelled) > 10000 {
+	if len(w.cancelled) >= maxRememberedCancels {
 		for k, t := range w.cancelled {
 			if now.Sub(t) > 10*time.Minute {
 				delete(w.cancelled, k)
 			}
+		}
+		if len(w.cancelled) >= maxRememberedCancels {
+			clear(w.cancelled) // a flood: the stream deletions still apply
 		}
 	}
 	w.cancelled[id] = now
