@@ -10,8 +10,8 @@ import (
 // finished or is shutting down after a failure (Python raises RuntimeError).
 var ErrGroupClosed = errors.New("aio: task group is finished or shutting down")
 
-// Group is the handle of a running TaskGroup, used to start its children.
-// Loop only.
+// Group is the handle of a running TaskGroup, used to start its children
+// (the tg of Python's "async with asyncio.TaskGroup() as tg"). Loop only.
 type Group struct {
 	t        *T
 	children int

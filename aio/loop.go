@@ -306,8 +306,8 @@ func (l *Loop) nowNanos() int64 {
 }
 
 // Now returns the loop's clock (Python's loop.time(), as a time.Time): the
-// wall clock, or the virtual clock under WithVirtualTime. Safe from the loop
-// only on the virtual clock.
+// wall clock, or the virtual clock under WithVirtualTime. Loop only when
+// the clock is virtual.
 func (l *Loop) Now() time.Time { return l.base.Add(time.Duration(l.nowNanos())) }
 
 // Context returns the loop's context: it carries the values of the context

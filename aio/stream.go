@@ -204,9 +204,26 @@ func (r *StreamReader) end() error {
 
 // Read returns up to n bytes, at least one unless the stream has ended, in
 // which case it returns io.EOF (Python's read(n), which returns b"" at EOF).
+// With n < 0 it reads until the end of the stream, as Python's read(-1), and
+// returns all of it with a nil error.
 func (r *StreamReader) Read(t *T, n int) ([]byte, error) {
 	if err := t.enter(); err != nil {
 		return nil, err
+	}
+	if n < 0 {
+		for !r.eof && r.err == nil {
+			if err := r.fill(t); err != nil {
+				return nil, err
+			}
+		}
+		out := r.take(len(r.buffered()))
+		if r.err != nil {
+			return out, r.err
+		}
+		return out, nil
+	}
+	if n == 0 {
+		return []byte{}, nil
 	}
 	for len(r.buffered()) == 0 {
 		if r.eof || r.err != nil {
@@ -225,6 +242,9 @@ func (r *StreamReader) Read(t *T, n int) ([]byte, error) {
 func (r *StreamReader) ReadN(t *T, n int) ([]byte, error) {
 	if err := t.enter(); err != nil {
 		return nil, err
+	}
+	if n < 0 {
+		return nil, errors.New("aio: ReadN with a negative count")
 	}
 	for len(r.buffered()) < n {
 		if r.eof || r.err != nil {

@@ -180,9 +180,15 @@ func TestStreamLimitAndPartialReads(t *testing.T) {
 		if err != nil || len(line) != 101 {
 			return 0, fmt.Errorf("long line: %d %v", len(line), err)
 		}
-		last, err := r.ReadLine(t)
+		if b, err := r.Read(t, 0); err != nil || len(b) != 0 {
+			return 0, fmt.Errorf("Read(0): %q %v", b, err)
+		}
+		if _, err := r.ReadN(t, -1); err == nil {
+			return 0, errors.New("ReadN(-1) accepted")
+		}
+		last, err := r.Read(t, -1)
 		if err != nil || string(last) != "last line without newline" {
-			return 0, fmt.Errorf("partial last line: %q %v", last, err)
+			return 0, fmt.Errorf("Read(-1): %q %v", last, err)
 		}
 		if _, err := r.ReadLine(t); err != io.EOF {
 			return 0, fmt.Errorf("at EOF: %v", err)

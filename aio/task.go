@@ -29,6 +29,10 @@ const (
 // Python has no such handle: there "await" is syntax and the current task
 // is found through a thread-local. Here the handle makes it explicit which
 // coroutine is suspending.
+//
+// Do not call runtime.Goexit (testing's FailNow, Fatal, SkipNow) inside a
+// coroutine: it ends the coroutine's goroutine and, through it, the loop's.
+// Return an error from the coroutine and fail the test outside Run.
 type T struct {
 	loop      *Loop
 	impl      taskImpl

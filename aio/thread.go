@@ -35,8 +35,9 @@ func awaitStarted[R any](t *T, f *future.Future[R]) (R, error) {
 	return v, err
 }
 
-// Executor is what RunInExecutor needs from a pool: start fn on one of its
-// workers. *threadpool.Pool satisfies it (its Go method). A process pool
+// Executor is what RunInExecutor needs from a pool (Python's
+// concurrent.futures.Executor, reduced to starting a function): start fn on
+// one of its workers. *threadpool.Pool satisfies it (its Go method). A process pool
 // runs registered functions rather than closures; await the
 // *future.Future its Submit returns with Await instead.
 type Executor interface {
