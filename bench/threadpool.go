@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/alitto/pond/v2"
 	"github.com/gammazero/workerpool"
@@ -206,7 +211,7 @@ func runThreadpoolSuite(cfg Config) (*Report, error) {
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("every pool bounded to %d workers; %d tiny tasks per batch, %d interleaved rounds, median", tpWorkers, n, rounds),
 		"ratios: peer ns/task / best of trident-submit and trident-go",
-		"cpu-scaling: speedup of NumCPU workers over 1 on a pure CPU loop; the machine is shared, other load lowers it")
+		"cpu-scaling: speedup of NumCPU workers over 1 on a pure CPU loop (median of paired alternating rounds); the machine is shared, other load (load1) lowers it")
 	return rep, nil
 }
 
@@ -219,48 +224,94 @@ func spin(iters int) int {
 	return x
 }
 
+// cpuScaling measures the speedup of NumCPU workers over one on the same
+// pure-CPU tasks. The 1-worker and N-worker runs alternate (1,N then N,1 in
+// the next round, so a drift in the machine's load favours neither), each
+// pair gives one speedup, and the row reports the median of those paired
+// speedups: on a shared machine a pair sees about the same background load,
+// which a ratio of separately chosen best or median times does not
+// guarantee. Those two are reported too, with the 1-minute load average.
 func cpuScaling(cfg Config) Row {
-	tasks, iters, rounds := 64, 400_000, 5
+	tasks, iters, rounds := 64, 400_000, 9
 	if cfg.Quick {
 		tasks, iters, rounds = 16, 300_000, 3
 	}
 	ncpu := runtime.NumCPU()
-	run := func(workers int) func(n int) {
-		return func(n int) {
-			p, err := threadpool.New(threadpool.WithWorkers(workers))
-			if err != nil {
-				panic(err)
-			}
-			g := p.NewGroup(context.Background())
-			var mu sync.Mutex
-			s := 0
-			for range n {
-				g.Go(func(context.Context) error {
-					v := spin(iters)
-					mu.Lock()
-					s += v
-					mu.Unlock()
-					return nil
-				})
-			}
-			_ = g.Wait()
-			_ = p.Shutdown(context.Background())
-			tpSink = s
+	newPool := func(workers int) *threadpool.Pool {
+		p, err := threadpool.New(threadpool.WithWorkers(workers), threadpool.WithIdleTimeout(0))
+		if err != nil {
+			panic(err)
 		}
+		return p
 	}
-	// Several interleaved rounds; the best round of each is the one least
-	// disturbed by other processes on a shared machine.
-	var one, many []float64
-	for range rounds {
-		m1 := measure(1, tasks, run(1))
-		mn := measure(1, tasks, run(ncpu))
-		one = append(one, m1.NsPerTask)
-		many = append(many, mn.NsPerTask)
+	p1, pn := newPool(1), newPool(ncpu)
+	defer p1.Shutdown(context.Background())
+	defer pn.Shutdown(context.Background())
+	run := func(p *threadpool.Pool, n int) float64 {
+		t0 := time.Now()
+		g := p.NewGroup(context.Background())
+		var mu sync.Mutex
+		s := 0
+		for range n {
+			g.Go(func(context.Context) error {
+				v := spin(iters)
+				mu.Lock()
+				s += v
+				mu.Unlock()
+				return nil
+			})
+		}
+		_ = g.Wait()
+		tpSink = s
+		return float64(time.Since(t0).Nanoseconds()) / float64(n)
 	}
-	sort.Float64s(one)
-	sort.Float64s(many)
-	speedup := one[0] / many[0]
-	return Row{Name: "cpu-scaling", NsPerTask: many[0], AllocsPerTask: -1,
-		Extra: map[string]float64{"speedup": speedup, "workers": float64(ncpu), "ns_per_task_1_worker": one[0]},
-		Note:  fmt.Sprintf("pure CPU loop, %d workers vs 1 (best of %d rounds)", ncpu, rounds)}
+	run(p1, ncpu) // warm up: start the workers
+	run(pn, ncpu)
+	var one, many, pairs []float64
+	for r := range rounds {
+		var t1, tn float64
+		if r%2 == 0 {
+			t1 = run(p1, tasks)
+			tn = run(pn, tasks)
+		} else {
+			tn = run(pn, tasks)
+			t1 = run(p1, tasks)
+		}
+		one = append(one, t1)
+		many = append(many, tn)
+		pairs = append(pairs, t1/tn)
+	}
+	med := func(xs []float64) float64 {
+		ys := slices.Clone(xs)
+		sort.Float64s(ys)
+		return ys[len(ys)/2]
+	}
+	extra := map[string]float64{
+		"speedup":              med(pairs),
+		"speedup_min":          slices.Min(pairs),
+		"speedup_max":          slices.Max(pairs),
+		"speedup_of_medians":   med(one) / med(many),
+		"speedup_of_best":      slices.Min(one) / slices.Min(many),
+		"workers":              float64(ncpu),
+		"ns_per_task_1_worker": med(one),
+	}
+	if l, ok := tpLoadAverage(); ok {
+		extra["load1"] = l
+	}
+	return Row{Name: "cpu-scaling", NsPerTask: med(many), AllocsPerTask: -1, Extra: extra,
+		Note: fmt.Sprintf("pure CPU loop, %d workers vs 1: median of %d paired, alternating rounds", ncpu, rounds)}
+}
+
+// tpLoadAverage returns the 1-minute load average on Linux.
+func tpLoadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	return v, err == nil
 }
