@@ -20,8 +20,8 @@ import (
 )
 
 // clusterFlags are the connection options shared by trident worker and
-// trident cluster status. trident run --cluster takes credentials from the
-// URL or from the TRIDENT_CLUSTER_* environment variables.
+// trident cluster status. trident run --cluster takes credentials and TLS
+// files from the URL or from the TRIDENT_CLUSTER_* environment variables.
 type clusterFlags struct {
 	url, user, password, token, creds, nkey string
 	ca, cert, key                           string
@@ -36,9 +36,9 @@ func (f *clusterFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.token, "token", "", "token (or $TRIDENT_CLUSTER_TOKEN)")
 	fs.StringVar(&f.creds, "creds", "", "NATS .creds file (or $TRIDENT_CLUSTER_CREDS)")
 	fs.StringVar(&f.nkey, "nkey", "", "nkey seed file (or $TRIDENT_CLUSTER_NKEY)")
-	fs.StringVar(&f.ca, "tls-ca", "", "CA certificate file to verify the server")
-	fs.StringVar(&f.cert, "tls-cert", "", "client certificate file")
-	fs.StringVar(&f.key, "tls-key", "", "client key file")
+	fs.StringVar(&f.ca, "tls-ca", "", "CA certificate file to verify the server (or $TRIDENT_CLUSTER_TLS_CA)")
+	fs.StringVar(&f.cert, "tls-cert", "", "client certificate file (or $TRIDENT_CLUSTER_TLS_CERT)")
+	fs.StringVar(&f.key, "tls-key", "", "client key file (or $TRIDENT_CLUSTER_TLS_KEY)")
 	fs.StringVar(&f.queue, "queue", "", "work queue name (or $TRIDENT_CLUSTER_QUEUE; default \"default\")")
 	fs.DurationVar(&f.timeout, "connect-timeout", 5*time.Second, "give up connecting after this long")
 }
@@ -57,7 +57,8 @@ func (f *clusterFlags) options() (cluster.ConnectOptions, error) {
 	return cluster.ConnectOptions{
 		URL: f.url, User: envOr(f.user, "TRIDENT_CLUSTER_USER"), Password: envOr(f.password, "TRIDENT_CLUSTER_PASSWORD"),
 		Token: envOr(f.token, "TRIDENT_CLUSTER_TOKEN"), CredsFile: envOr(f.creds, "TRIDENT_CLUSTER_CREDS"),
-		NKeyFile: envOr(f.nkey, "TRIDENT_CLUSTER_NKEY"), CAFile: f.ca, CertFile: f.cert, KeyFile: f.key,
+		NKeyFile: envOr(f.nkey, "TRIDENT_CLUSTER_NKEY"), CAFile: envOr(f.ca, "TRIDENT_CLUSTER_TLS_CA"),
+		CertFile: envOr(f.cert, "TRIDENT_CLUSTER_TLS_CERT"), KeyFile: envOr(f.key, "TRIDENT_CLUSTER_TLS_KEY"),
 		Timeout: f.timeout, Name: "trident",
 	}, nil
 }
