@@ -139,7 +139,8 @@ type Stats struct {
 	Submitted, Completed, Failed uint64
 }
 
-// Stats returns a snapshot of the pool and each worker.
+// Stats returns a snapshot of the pool and each worker. Python's pools
+// expose nothing comparable.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	s := Stats{

@@ -179,7 +179,8 @@ func IdleTimeout(d time.Duration) Option {
 
 // MaxMemory retires a worker whose resident set (read from /proc) exceeds
 // bytes, once its current calls are done. It is checked a few times a
-// second, so it bounds leaks, not spikes.
+// second, so it bounds leaks, not spikes. Python has no counterpart (the
+// closest is max_tasks_per_child, which counts calls, not memory).
 func MaxMemory(bytes int64) Option {
 	return func(c *config) error {
 		if bytes <= 0 {
