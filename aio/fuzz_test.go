@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/trident-go/trident/aio"
 )
@@ -67,6 +68,79 @@ func FuzzStreamReadLine(f *testing.F) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzTimers schedules and cancels callbacks from a byte script on the
+// virtual clock and checks that the live ones fire in (time, scheduling)
+// order at their time, and the cancelled ones never.
+func FuzzTimers(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 200, 4, 5, 201, 0, 0, 7})
+	f.Add([]byte{9, 9, 9, 9, 255, 254, 253})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		type fired struct {
+			id   int
+			when time.Duration
+			at   time.Duration
+		}
+		var got []fired
+		type sched struct {
+			h     *aio.Handle
+			when  time.Duration
+			dead  bool
+			fired bool
+		}
+		var hs []*sched
+		_, err := aio.Run(context.Background(), func(tt *aio.T) (int, error) {
+			l := tt.Loop()
+			start := tt.Now()
+			for i, b := range script {
+				if b >= 200 && len(hs) > 0 { // cancel one
+					s := hs[int(b)%len(hs)]
+					s.h.Cancel()
+					if !s.fired { // cancelling a callback that ran is a no-op
+						s.dead = true
+					}
+					continue
+				}
+				d := time.Duration(b%50) * time.Second
+				id := len(hs)
+				s := &sched{when: d}
+				s.h = l.CallLater(d, func() {
+					s.fired = true
+					got = append(got, fired{id: id, when: d, at: tt.Now().Sub(start)})
+				})
+				hs = append(hs, s)
+				if i%7 == 6 {
+					if err := aio.Sleep(tt, time.Second); err != nil {
+						return 0, err
+					}
+				}
+			}
+			return 0, aio.Sleep(tt, time.Hour)
+		}, aio.WithVirtualTime())
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for _, s := range hs {
+			if !s.dead {
+				live++
+			}
+		}
+		if len(got) != live {
+			t.Fatalf("%d callbacks fired, %d were live", len(got), live)
+		}
+		for _, g := range got {
+			if hs[g.id].dead {
+				t.Fatalf("cancelled callback %d fired", g.id)
+			}
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].at < got[i-1].at {
+				t.Fatalf("fired out of time order: %+v then %+v", got[i-1], got[i])
+			}
 		}
 	})
 }

@@ -254,3 +254,44 @@ func TestTasksWaitedFromOtherGoroutines(t *testing.T) {
 		<-task.Done()
 	}
 }
+
+func TestStressThreadsafeSubmissions(t *testing.T) {
+	const goroutines, each = 8, 200
+	total := 0 // touched only by coroutines of the loop: no lock
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		l := t.Loop()
+		var done aio.Event
+		remaining := goroutines * each * 2
+		finish := func() {
+			remaining--
+			if remaining == 0 {
+				done.Set()
+			}
+		}
+		for g := 0; g < goroutines; g++ {
+			go func() {
+				for i := 0; i < each; i++ {
+					l.CallSoonThreadsafe(func() { total++; finish() })
+					f := aio.Submit(l, context.Background(), func(t *aio.T) (int, error) {
+						if err := aio.Yield(t); err != nil {
+							return 0, err
+						}
+						total++
+						finish()
+						return 1, nil
+					})
+					if i%50 == 0 {
+						f.Result(context.Background())
+					}
+				}
+			}()
+		}
+		return 0, done.Wait(t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != goroutines*each*2 {
+		t.Fatalf("total %d", total)
+	}
+}
