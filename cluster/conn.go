@@ -22,6 +22,10 @@ var ErrUnreachable = errors.New("cluster: NATS server unreachable")
 // credentials.
 var ErrAuth = errors.New("cluster: NATS server refused the credentials")
 
+// ErrTLS wraps a failed TLS handshake in Connect (an untrusted or expired
+// certificate, a server that does not speak TLS, ...).
+var ErrTLS = errors.New("cluster: TLS with the NATS server failed")
+
 // ConnectOptions says how to reach a NATS server. Credentials may also be in
 // the URL (nats://user:pass@host:4222 or nats://token@host:4222).
 type ConnectOptions struct {
@@ -162,6 +166,11 @@ func Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 		if errors.Is(r.err, nats.ErrAuthorization) || errors.Is(r.err, nats.ErrAuthExpired) || errors.Is(r.err, nats.ErrAuthRevoked) ||
 			strings.Contains(strings.ToLower(r.err.Error()), "authorization") {
 			return nil, fmt.Errorf("%w at %s: %w", ErrAuth, redact(o.URL), r.err)
+		}
+		var cve *tls.CertificateVerificationError
+		if errors.Is(r.err, nats.ErrSecureConnRequired) || errors.Is(r.err, nats.ErrSecureConnWanted) ||
+			errors.As(r.err, &cve) || strings.Contains(r.err.Error(), "tls") {
+			return nil, fmt.Errorf("%w at %s: %w", ErrTLS, redact(o.URL), r.err)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, redact(o.URL), r.err)
 	}

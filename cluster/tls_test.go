@@ -58,7 +58,17 @@ func TestTLS(t *testing.T) {
 	}
 	// A client that does not trust the certificate is refused.
 	_, err := Connect(context.Background(), ConnectOptions{URL: s.URL(), Token: "tok", Timeout: 2 * time.Second})
-	if err == nil || !errors.Is(err, ErrUnreachable) {
+	if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted certificate: %v", err)
+	}
+	// A plain client against a TLS server, and a TLS client against a plain one.
+	_, err = Connect(context.Background(), ConnectOptions{URL: strings.Replace(s.URL(), "tls://", "nats://", 1), Token: "tok", Timeout: 2 * time.Second})
+	if !errors.Is(err, ErrTLS) {
+		t.Fatalf("plain client, TLS server: %v", err)
+	}
+	plain := newServer(t, ServerOptions{})
+	_, err = Connect(context.Background(), ConnectOptions{URL: plain.URL(), TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Timeout: 2 * time.Second})
+	if !errors.Is(err, ErrTLS) {
+		t.Fatalf("TLS client, plain server: %v", err)
 	}
 }
