@@ -263,20 +263,15 @@ func TestAwaitOutsideCoroutine(t *testing.T) {
 		if err := aio.Sleep(saved, time.Second); !errors.Is(err, aio.ErrNotInCoroutine) {
 			return 0, errors.New("finished task's handle: " + errString(err))
 		}
-		// From a plain goroutine while the coroutine is parked.
-		res := make(chan error, 1)
-		go func() { res <- aio.Sleep(t, time.Second) }()
-		var gerr error
-		for {
-			select {
-			case gerr = <-res:
-			default:
-				if err := aio.Sleep(t, time.Millisecond); err != nil {
-					return 0, err
-				}
-				continue
-			}
-			break
+		// From a plain goroutine while the coroutine is parked (awaiting f).
+		f := future.New[error](context.Background())
+		go func() {
+			err := aio.Sleep(t, time.Second)
+			f.Complete(err, nil)
+		}()
+		gerr, err := aio.Await(t, f)
+		if err != nil {
+			return 0, err
 		}
 		if !errors.Is(gerr, aio.ErrNotInCoroutine) {
 			return 0, errors.New("from a goroutine: " + errString(gerr))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,9 +28,11 @@ func TestToThread(t *testing.T) {
 
 func TestToThreadCancelledCancelsContext(t *testing.T) {
 	sawCancel := make(chan bool, 1)
+	var started atomic.Bool
 	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
 		task := aio.Go(t, func(t *aio.T) (int, error) {
 			return aio.ToThread(t, func(ctx context.Context) (int, error) {
+				started.Store(true)
 				select {
 				case <-ctx.Done():
 					sawCancel <- true
@@ -40,8 +43,10 @@ func TestToThreadCancelledCancelsContext(t *testing.T) {
 				}
 			})
 		})
-		if err := aio.Sleep(t, 5*time.Millisecond); err != nil {
-			return 0, err
+		for !started.Load() { // cancel a running call, not a pending one
+			if err := aio.Sleep(t, time.Millisecond); err != nil {
+				return 0, err
+			}
 		}
 		task.Cancel()
 		_, err := aio.Await(t, task)
