@@ -41,13 +41,13 @@ func NewQueue[V any](maxsize int) *Queue[V] {
 // Len returns the number of items queued (Python's qsize).
 func (q *Queue[V]) Len() int { return len(q.items) - q.head }
 
-// Empty reports whether the queue holds no item.
+// Empty reports whether the queue holds no item (Python's empty).
 func (q *Queue[V]) Empty() bool { return q.Len() == 0 }
 
-// Full reports whether the queue is at its maximum size.
+// Full reports whether the queue is at its maximum size (Python's full).
 func (q *Queue[V]) Full() bool { return q.max > 0 && q.Len() >= q.max }
 
-// Put adds v, suspending while the queue is full.
+// Put adds v, suspending while the queue is full (Python's put).
 func (q *Queue[V]) Put(t *T, v V) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -68,7 +68,8 @@ func (q *Queue[V]) Put(t *T, v V) error {
 	return nil
 }
 
-// PutNowait adds v or returns ErrQueueFull.
+// PutNowait adds v or returns ErrQueueFull (Python's put_nowait, which
+// raises QueueFull).
 func (q *Queue[V]) PutNowait(v V) error {
 	if q.Full() {
 		return ErrQueueFull
@@ -91,7 +92,7 @@ func (q *Queue[V]) wakeOne(wq *waitQueue) {
 }
 
 // Get removes and returns the first item, suspending while the queue is
-// empty.
+// empty (Python's get).
 func (q *Queue[V]) Get(t *T) (V, error) {
 	var zero V
 	if err := t.enter(); err != nil {
@@ -112,7 +113,8 @@ func (q *Queue[V]) Get(t *T) (V, error) {
 	return q.get(), nil
 }
 
-// GetNowait removes and returns the first item or returns ErrQueueEmpty.
+// GetNowait removes and returns the first item or returns ErrQueueEmpty
+// (Python's get_nowait, which raises QueueEmpty).
 func (q *Queue[V]) GetNowait() (V, error) {
 	if q.Empty() {
 		var zero V
@@ -152,7 +154,8 @@ func (q *Queue[V]) TaskDone() error {
 	return nil
 }
 
-// Join suspends until every item put has been marked with TaskDone.
+// Join suspends until every item put has been marked with TaskDone
+// (Python's join).
 func (q *Queue[V]) Join(t *T) error {
 	if err := t.enter(); err != nil {
 		return err

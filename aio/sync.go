@@ -84,7 +84,7 @@ type Event struct {
 	waiters waitQueue
 }
 
-// Set sets the flag and wakes every waiter. Loop only.
+// Set sets the flag and wakes every waiter (Python's Event.set). Loop only.
 func (e *Event) Set() {
 	if e.set {
 		return
@@ -95,13 +95,14 @@ func (e *Event) Set() {
 	}
 }
 
-// Clear resets the flag.
+// Clear resets the flag (Python's Event.clear).
 func (e *Event) Clear() { e.set = false }
 
-// IsSet reports whether the flag is set.
+// IsSet reports whether the flag is set (Python's Event.is_set).
 func (e *Event) IsSet() bool { return e.set }
 
-// Wait suspends until the flag is set (at once if it is).
+// Wait suspends until the flag is set, returning at once if it is
+// (Python's Event.wait); it returns the cancellation error if cancelled.
 func (e *Event) Wait(t *T) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -130,7 +131,8 @@ type Lock struct {
 	waiters waitQueue
 }
 
-// Acquire suspends until the lock is held by the caller.
+// Acquire suspends until the lock is held by the caller (Python's
+// Lock.acquire; use defer l.Release() where Python uses async with).
 func (m *Lock) Acquire(t *T) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -152,8 +154,9 @@ func (m *Lock) Acquire(t *T) error {
 	return nil
 }
 
-// Release releases the lock, handing it to the first waiter if any. It
-// returns ErrNotLocked if the lock is not held.
+// Release releases the lock, handing it to the first waiter if any
+// (Python's Lock.release). It returns ErrNotLocked if the lock is not held,
+// where Python raises RuntimeError.
 func (m *Lock) Release() error {
 	if !m.locked {
 		return ErrNotLocked
@@ -170,7 +173,7 @@ func (m *Lock) release() {
 	m.locked = false
 }
 
-// Locked reports whether the lock is held.
+// Locked reports whether the lock is held (Python's Lock.locked).
 func (m *Lock) Locked() bool { return m.locked }
 
 // Semaphore limits how many coroutines are inside a section at once
@@ -200,7 +203,8 @@ func NewSemaphore(n int, bounded bool) *Semaphore {
 	return s
 }
 
-// Acquire takes a permit, suspending while there is none.
+// Acquire takes a permit, suspending while there is none (Python's
+// Semaphore.acquire).
 func (s *Semaphore) Acquire(t *T) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -222,7 +226,9 @@ func (s *Semaphore) Acquire(t *T) error {
 	return nil
 }
 
-// Release returns a permit, handing it to the first waiter if any.
+// Release returns a permit, handing it to the first waiter if any (Python's
+// Semaphore.release). A bounded semaphore returns ErrSemaphoreBound instead
+// of Python's ValueError when released too often.
 func (s *Semaphore) Release() error {
 	if s.bound > 0 && s.value >= s.bound {
 		return ErrSemaphoreBound
@@ -239,7 +245,8 @@ func (s *Semaphore) release() {
 	s.value++
 }
 
-// Value returns the number of free permits.
+// Value returns the number of free permits (Python's private _value;
+// Semaphore.locked() is Value() == 0).
 func (s *Semaphore) Value() int { return s.value }
 
 // Condition lets coroutines wait until notified while holding a lock
@@ -300,7 +307,8 @@ func (c *Condition) WaitFor(t *T, pred func() bool) error {
 	return nil
 }
 
-// Notify wakes up to n waiters. The lock should be held.
+// Notify wakes up to n waiters (Python's Condition.notify). The lock
+// should be held; unlike Python, Notify does not check it.
 func (c *Condition) Notify(n int) {
 	for i := 0; i < n; i++ {
 		w := c.waiters.pop()
@@ -311,7 +319,7 @@ func (c *Condition) Notify(n int) {
 	}
 }
 
-// NotifyAll wakes every waiter.
+// NotifyAll wakes every waiter (Python's Condition.notify_all).
 func (c *Condition) NotifyAll() {
 	for w := c.waiters.pop(); w != nil; w = c.waiters.pop() {
 		w.wake()

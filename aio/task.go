@@ -82,9 +82,10 @@ type Task[R any] struct {
 // taskExt is what a task needs only when goroutines outside the loop wait
 // for it.
 type taskExt struct {
-	mu   sync.Mutex
-	done chan struct{}
-	cbs  []func()
+	mu     sync.Mutex
+	done   chan struct{}
+	closed bool // done has been closed
+	cbs    []func()
 }
 
 var taskCounter atomic.Uint64
@@ -172,9 +173,10 @@ func (k *Task[R]) finalize(st future.State) {
 	}
 	if x := k.ext.Load(); x != nil {
 		x.mu.Lock()
-		if x.done != nil {
+		if x.done != nil && !x.closed {
 			close(x.done)
 		}
+		x.closed = true
 		ext := x.cbs
 		x.cbs = nil
 		x.mu.Unlock()
@@ -229,8 +231,11 @@ func (k *Task[R]) Done() <-chan struct{} {
 	defer x.mu.Unlock()
 	if x.done == nil {
 		x.done = make(chan struct{})
-		if k.State().Final() {
+		// The final state is published before finalize takes the lock, so
+		// this may see it first: then close here, and finalize will not.
+		if k.State().Final() || x.closed {
 			close(x.done)
+			x.closed = true
 		}
 	}
 	return x.done

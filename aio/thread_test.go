@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,5 +299,39 @@ func TestStressThreadsafeSubmissions(t *testing.T) {
 	}
 	if total != goroutines*each*2 {
 		t.Fatalf("total %d", total)
+	}
+}
+
+func TestStressDoneRacesCompletion(t *testing.T) {
+	const n = 2000
+	ch := make(chan *aio.Task[int], n)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for task := range ch {
+			<-task.Done() // races the loop finishing the task
+			task.OnDone(func() {})
+		}
+	}()
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		var ts []*aio.Task[int]
+		for i := 0; i < n; i++ {
+			task := aio.Go(t, func(t *aio.T) (int, error) { return i, nil })
+			ch <- task
+			ts = append(ts, task)
+			if i%10 == 0 {
+				if err := aio.Yield(t); err != nil {
+					return 0, err
+				}
+			}
+		}
+		close(ch)
+		_, err := aio.Gather(t, ts...)
+		return 0, err
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
