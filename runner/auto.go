@@ -30,6 +30,7 @@ import (
 //     completions, add half as many slots again, keep going while the
 //     throughput rises by more than 5%, go back to the last better count
 //     and stop when it does not.
+//
 // probeAfter is longer than advise.LongWait, so jobs still waiting at the probe
 // have long waits by the flowchart's own rule.
 const probeAfter = 60 * time.Millisecond
