@@ -264,8 +264,14 @@ func TestAwaitOutsideCoroutine(t *testing.T) {
 			return 0, errors.New("finished task's handle: " + errString(err))
 		}
 		// From a plain goroutine while the coroutine is parked (awaiting f).
+		// The goroutine must not call while the coroutine runs: that misuse
+		// cannot be detected (see T), so it waits for a callback that runs
+		// only once the coroutine has parked.
 		f := future.New[error](context.Background())
+		parked := make(chan struct{})
+		t.Loop().CallSoon(func() { close(parked) })
 		go func() {
+			<-parked
 			err := aio.Sleep(t, time.Second)
 			f.Complete(err, nil)
 		}()

@@ -23,8 +23,11 @@ const (
 
 // T is the handle a coroutine receives: everything that awaits takes it as
 // its first argument, the way Go code takes a context. There is one T per
-// task. It must be used only by its own coroutine while that coroutine runs;
-// using it from another goroutine makes awaits return ErrNotInCoroutine.
+// task. It must be used only by its own coroutine while that coroutine runs.
+// Awaiting with it while its coroutine is not running (from another
+// goroutine, or after the coroutine returned) returns ErrNotInCoroutine; a
+// call from another goroutine at the very moment the coroutine runs cannot
+// be told apart and is a data race, like any unsynchronised sharing.
 //
 // Python has no such handle: there "await" is syntax and the current task
 // is found through a thread-local. Here the handle makes it explicit which
