@@ -49,7 +49,16 @@
 // switch back to the loop, which runs the next ready coroutine, fires due
 // timers (a heap with lazy removal) and picks up calls made from other
 // goroutines (CallSoonThreadsafe, Submit, completions of awaited futures).
-// Coroutine goroutines are pooled and reused from task to task.
+// Coroutine goroutines are pooled and reused from task to task, and a
+// coroutine that finishes runs the next not-yet-started task of the batch
+// in place, without switching back to the loop.
+//
+// The switch was chosen by measurement (bench suite aio): a coroutine ->
+// loop -> coroutine round trip through iter.Pull costs about half of a
+// ping-pong between two goroutines over unbuffered channels, which is the
+// floor of a design with a channel hand-off per task. Both give the race
+// detector the happens-before edges that make unsynchronised sharing
+// between coroutines race-free.
 //
 // # Leaving the loop
 //
@@ -57,9 +66,10 @@
 // other coroutine of the loop (debug mode, WithDebug, reports it). Blocking
 // calls go through ToThread (a goroutine) or RunInExecutor (a thread pool);
 // CPU-bound work goes to a process pool, whose *future.Future is awaited
-// with Await like any other. TCP streams (OpenConnection, StartServer) do
-// their blocking I/O on goroutines and the netpoller; the coroutine only
-// awaits.
+// with Await like any other. TCP streams (OpenConnection, StartServer) read
+// ahead on one goroutine per connection (Go's netpoller underneath) and
+// write from the loop with non-blocking system calls, coalescing the writes
+// of one step; the coroutine only awaits.
 //
 // # Differences from asyncio
 //
