@@ -259,3 +259,41 @@ func TestCancelPropagatesToAwaitedTask(t *testing.T) {
 		return nil
 	})
 }
+
+func TestWaitAndAsCompletedWithForeignFutures(t *testing.T) {
+	mk := func(d time.Duration, v int) *future.Future[int] {
+		f := future.New[int](context.Background())
+		go func() {
+			time.Sleep(d)
+			f.Run(func(context.Context) (int, error) { return v, nil })
+		}()
+		return f
+	}
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		fs := []*future.Future[int]{mk(30*time.Millisecond, 3), mk(time.Millisecond, 1), mk(15*time.Millisecond, 2)}
+		done, pending, err := aio.Wait(t, fs, future.FirstCompleted)
+		if err != nil || len(done) < 1 || len(done)+len(pending) != 3 {
+			return 0, fmt.Errorf("wait: %d %d %v", len(done), len(pending), err)
+		}
+		n, sum := 0, 0
+		for f, err := range aio.AsCompleted(t, fs) {
+			if err != nil {
+				return 0, err
+			}
+			v, _ := aio.Await(t, f)
+			sum += v
+			n++
+		}
+		if n != 3 || sum != 6 {
+			return 0, fmt.Errorf("as completed: n=%d sum=%d", n, sum)
+		}
+		vals, err := aio.Gather(t, fs...)
+		if err != nil || fmt.Sprint(vals) != "[3 1 2]" {
+			return 0, fmt.Errorf("gather: %v %v", vals, err)
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

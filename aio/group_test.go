@@ -164,3 +164,24 @@ func TestTaskGroupBodyPanicStillWaitsForChildren(t *testing.T) {
 		return nil
 	})
 }
+
+func TestTimeoutAroundTaskGroup(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		cleaned := 0
+		err := aio.Timeout(t, time.Second, func() error {
+			return aio.TaskGroup(t, func(g *aio.Group) error {
+				for i := 0; i < 3; i++ {
+					g.Go(func(t *aio.T) error {
+						defer func() { cleaned++ }()
+						return aio.Sleep(t, time.Hour)
+					})
+				}
+				return nil
+			})
+		})
+		if !errors.Is(err, aio.ErrTimeout) || cleaned != 3 || t.Cancelling() != 0 {
+			return fmt.Errorf("err=%v cleaned=%d cancelling=%d", err, cleaned, t.Cancelling())
+		}
+		return nil
+	})
+}
