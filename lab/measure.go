@@ -5,8 +5,9 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/trident-go/trident/internal/rusage"
 )
 
 // usage is one getrusage reading of this process and its waited-for children.
@@ -17,13 +18,12 @@ type usage struct {
 
 func readUsage() usage {
 	var u usage
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if self, err := rusage.Self(); err == nil {
+		u.self = self.CPU()
 	}
-	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
-		u.children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		u.childMaxRSSKB = ru.Maxrss
+	if ch, err := rusage.Children(); err == nil {
+		u.children = ch.CPU()
+		u.childMaxRSSKB = ch.MaxRSSKB
 	}
 	return u
 }
@@ -52,19 +52,14 @@ func peakRSSKB() int64 {
 			}
 		}
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		return ru.Maxrss
-	}
-	return 0
+	return selfMaxRSSKB()
 }
 
 // selfMaxRSSKB is getrusage(RUSAGE_SELF).ru_maxrss, for a worker process to
 // report its own peak.
 func selfMaxRSSKB() int64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		return ru.Maxrss
+	if u, err := rusage.Self(); err == nil {
+		return u.MaxRSSKB
 	}
 	return 0
 }

@@ -9,6 +9,7 @@
 package rusage
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -52,4 +53,21 @@ func FromProcessState(ps *os.ProcessState) Usage {
 
 func fromTimeval(tv syscall.Timeval) time.Duration {
 	return time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond
+}
+
+// Self returns the CPU time and peak RSS of the whole calling process
+// (getrusage(RUSAGE_SELF)).
+func Self() (Usage, error) { return getrusage(syscall.RUSAGE_SELF, "RUSAGE_SELF") }
+
+// Children returns the CPU time of the calling process's terminated,
+// waited-for children, and the peak RSS of the largest of them
+// (getrusage(RUSAGE_CHILDREN)).
+func Children() (Usage, error) { return getrusage(syscall.RUSAGE_CHILDREN, "RUSAGE_CHILDREN") }
+
+func getrusage(who int, name string) (Usage, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return Usage{}, fmt.Errorf("rusage: getrusage(%s): %w", name, err)
+	}
+	return Usage{User: fromTimeval(ru.Utime), Sys: fromTimeval(ru.Stime), MaxRSSKB: int64(ru.Maxrss)}, nil
 }

@@ -60,3 +60,29 @@ func TestFromProcessState(t *testing.T) {
 		t.Fatalf("Add: %+v", s)
 	}
 }
+
+func TestSelfAndChildren(t *testing.T) {
+	before, err := Children()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A child that burns CPU: its time must appear in Children once waited for.
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Children()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.CPU() <= before.CPU() {
+		t.Fatalf("children CPU did not grow: before %v, after %v", before.CPU(), after.CPU())
+	}
+	self, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self.CPU() <= 0 || self.MaxRSSKB <= 0 {
+		t.Fatalf("Self() = %+v: a running test process has used CPU and memory", self)
+	}
+}
