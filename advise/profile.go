@@ -96,6 +96,7 @@ type CommandError struct {
 	Err error
 }
 
+// Error names the run and the command that failed, and why.
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("advise: run %d of %q failed: %v", e.Run, strings.Join(e.Argv, " "), e.Err)
 }
