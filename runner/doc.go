@@ -22,12 +22,16 @@
 //
 // # Output
 //
-// By default each job's output is grouped: stdout and stderr are collected
-// while the job runs (in memory up to Options.SpillLimit, then in an
-// unlinked temp file, so memory stays flat for jobs that print megabytes)
-// and written in one piece when the job ends. KeepOrder holds finished jobs
-// until their predecessors are printed; LineBuffer passes whole lines through
-// as they come.
+// By default each job's output is grouped: the job writes its stdout and
+// stderr straight into two unlinked temp files (no pipes, no copying while
+// it runs), which are streamed out in one piece when the job ends and then
+// truncated and reused by later jobs, so memory stays flat for jobs that
+// print megabytes. As in GNU parallel, a job ends when its process ends;
+// output written later by a background process it left behind is dropped
+// (its files are not reused while any process of the job's group lives).
+// KeepOrder holds finished jobs until their predecessors are printed (small
+// held outputs, up to Options.SpillLimit, move to memory). LineBuffer passes
+// whole lines through as they come, through pipes.
 //
 // # -j auto
 //

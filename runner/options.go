@@ -68,7 +68,9 @@ type Options struct {
 	// nil means discard.
 	Stdout, Stderr io.Writer
 	// SpillLimit is how many bytes of one job's output are kept in memory
-	// before the rest goes to a temp file; 0 means DefaultSpillLimit.
+	// before the rest goes to a temp file (with LineBuffer), or how much of a
+	// -k job's output waiting for its turn is moved from its file to memory;
+	// 0 means DefaultSpillLimit.
 	SpillLimit int
 	// ClusterURL is the --cluster URL, for a cluster backend; Run itself
 	// runs locally and ignores it.

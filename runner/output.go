@@ -7,6 +7,22 @@ import (
 	"sync"
 )
 
+// capture is one finished job's stdout or stderr: a spillBuffer (filled
+// from a pipe) or a fileCapture (the file the child wrote).
+type capture interface {
+	Size() int64
+	WriteTo(w io.Writer) (int64, error)
+	Bytes() []byte
+	Close()
+}
+
+func captureBytes(c capture) []byte {
+	var out bytes.Buffer
+	out.Grow(int(c.Size()))
+	c.WriteTo(&out)
+	return out.Bytes()
+}
+
 // spillBuffer keeps up to limit bytes in memory and the rest in a temp
 // file, so a job that prints megabytes does not grow the runner's memory.
 type spillBuffer struct {
@@ -38,6 +54,9 @@ func (b *spillBuffer) Write(p []byte) (int, error) {
 	return b.file.Write(p)
 }
 
+// Size is the number of bytes written.
+func (b *spillBuffer) Size() int64 { return b.n }
+
 // WriteTo copies everything written so far to w.
 func (b *spillBuffer) WriteTo(w io.Writer) (int64, error) {
 	n, err := w.Write(b.mem.Bytes())
@@ -53,11 +72,7 @@ func (b *spillBuffer) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Bytes returns the whole content (reading back a spilled file).
-func (b *spillBuffer) Bytes() []byte {
-	var out bytes.Buffer
-	b.WriteTo(&out)
-	return out.Bytes()
-}
+func (b *spillBuffer) Bytes() []byte { return captureBytes(b) }
 
 func (b *spillBuffer) Close() {
 	if b.file != nil {

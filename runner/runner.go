@@ -99,8 +99,8 @@ type result struct {
 	usage    rusage.Usage
 	exitval  int
 	signal   int
-	stdout   *spillBuffer
-	stderr   *spillBuffer
+	stdout   capture
+	stderr   capture
 	lineOut  *lineWriter
 	lineErr  *lineWriter
 	received int64
@@ -133,6 +133,8 @@ type state struct {
 	runtimes []time.Duration
 	bar      *progressbar.ProgressBar
 	total    int
+	spawn    *spawner // nil: every job uses pipes
+	shellArg string   // the shell's path for the fast path
 }
 
 // Run runs the jobs of src with the options and returns what happened. The
@@ -199,6 +201,16 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("jobs"), progressbar.OptionClearOnFinish())
 		defer s.bar.Finish()
+	}
+	if !opts.LineBuffer {
+		if sp, err := newSpawner(); err == nil {
+			s.spawn = sp
+			defer sp.close()
+			s.shellArg = s.shell
+			if p, err := exec.LookPath(s.shell); err == nil {
+				s.shellArg = p
+			}
+		}
 	}
 	s.loop(ctx)
 	if s.srcErr != nil {
@@ -398,7 +410,31 @@ func (s *state) start(p pending) {
 	s.slotUse[slot-1] = true
 	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.Render(p.job.Args, p.job.Seq, slot), start: time.Now()}
 	s.running[rj] = true
+	if s.spawn != nil {
+		path, argv := s.argv(rj.cmdline)
+		if out, err := s.spawn.pool.get(); err == nil {
+			if errf, err := s.spawn.pool.get(); err == nil {
+				go s.execFile(rj, path, argv, out, errf)
+				return
+			}
+			s.spawn.pool.put(out, 0, true)
+		}
+	}
 	go s.exec(rj)
+}
+
+// argv returns the program and argv that run cmdline: its words when
+// directArgv allows that, else the shell with -c.
+func (s *state) argv(cmdline string) (string, []string) {
+	if s.opts.Shell == "" {
+		if argv := directArgv(cmdline); argv != nil {
+			path := argv[0]
+			word := strings.TrimLeft(cmdline, " ")
+			argv[0] = word[:strings.IndexByte(word+" ", ' ')]
+			return path, argv
+		}
+	}
+	return s.shellArg, []string{s.shell, "-c", cmdline}
 }
 
 func (s *state) tag(j Job) string {
@@ -420,29 +456,31 @@ func (s *state) exec(rj *runningJob) {
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
+	var bufOut, bufErr *spillBuffer
 	if keep {
-		r.stdout = &spillBuffer{limit: s.opts.SpillLimit}
-		r.stderr = &spillBuffer{limit: s.opts.SpillLimit}
+		bufOut = &spillBuffer{limit: s.opts.SpillLimit}
+		bufErr = &spillBuffer{limit: s.opts.SpillLimit}
+		r.stdout, r.stderr = bufOut, bufErr
 	}
 	if s.opts.LineBuffer && !s.opts.JSON {
 		tag := s.tag(rj.p.job)
 		r.lineOut = &lineWriter{out: s.out, tag: tag}
 		r.lineErr = &lineWriter{out: s.errw, tag: tag}
 		if keep {
-			cmd.Stdout, cmd.Stderr = io.MultiWriter(r.lineOut, r.stdout), io.MultiWriter(r.lineErr, r.stderr)
+			cmd.Stdout, cmd.Stderr = io.MultiWriter(r.lineOut, bufOut), io.MultiWriter(r.lineErr, bufErr)
 		} else {
 			cmd.Stdout, cmd.Stderr = r.lineOut, r.lineErr
 		}
 	} else {
-		cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+		cmd.Stdout, cmd.Stderr = bufOut, bufErr
 	}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		r.startErr = err
 		r.exitval = -1
 		msg := fmt.Sprintf("trident run: job %d could not start: %v\n", rj.p.job.Seq, err)
-		if r.stderr != nil {
-			r.stderr.Write([]byte(msg))
+		if bufErr != nil {
+			bufErr.Write([]byte(msg))
 		} else {
 			s.errw.Write([]byte(msg))
 		}
@@ -486,7 +524,7 @@ func (s *state) exec(rj *runningJob) {
 		r.lineErr.flush()
 		r.received = r.lineOut.n
 	} else {
-		r.received = r.stdout.n
+		r.received = r.stdout.Size()
 	}
 	// A job we stopped that did not end cleanly on its own is unfinished.
 	r.stopped = stopping && (r.signal != 0 || r.exitval != 0)
@@ -548,6 +586,11 @@ func (s *state) advance(order int, r *result) {
 		r = &result{}
 	}
 	s.held[order] = r
+	defer func() {
+		if h, ok := s.held[order]; ok && h.rj != nil {
+			s.shrink(h)
+		}
+	}()
 	for {
 		h, ok := s.held[s.next]
 		if !ok {
@@ -558,6 +601,22 @@ func (s *state) advance(order int, r *result) {
 		if h.rj != nil {
 			s.emit(h)
 		}
+	}
+}
+
+// shrink moves a held (-k) result's small outputs from their files to
+// memory, so waiting results do not hold two descriptors each; outputs
+// larger than the spill limit stay in their files.
+func (s *state) shrink(r *result) {
+	for _, c := range []*capture{&r.stdout, &r.stderr} {
+		fc, ok := (*c).(*fileCapture)
+		if !ok || fc.size > int64(s.opts.SpillLimit) {
+			continue
+		}
+		b := &spillBuffer{limit: s.opts.SpillLimit}
+		fc.WriteTo(b)
+		fc.Close()
+		*c = b
 	}
 }
 
@@ -610,8 +669,8 @@ func (s *state) emit(r *result) {
 
 // writeGrouped writes one job's whole output under the output's lock, so
 // jobs never interleave.
-func writeGrouped(out *lockedWriter, b *spillBuffer, tag string) {
-	if b.n == 0 {
+func writeGrouped(out *lockedWriter, b capture, tag string) {
+	if b.Size() == 0 {
 		return
 	}
 	out.mu.Lock()
@@ -631,7 +690,7 @@ func (s *state) saveResults(r *result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for name, b := range map[string]*spillBuffer{"stdout": r.stdout, "stderr": r.stderr} {
+	for name, b := range map[string]capture{"stdout": r.stdout, "stderr": r.stderr} {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
 			return err

@@ -59,6 +59,12 @@ Replacement strings in COMMAND (values are shell-quoted like GNU parallel does):
   only (no quotes, $, globs, redirections, builtins) is started directly, which
   means the same to the shell and saves a shell start per job.
 
+Output: each job's stdout and stderr go to temp files (not pipes, not memory)
+and are printed whole when the job ends, so jobs never interleave; a job ends
+when its process ends (output that a background process it started writes
+later is dropped, as in GNU parallel). --line-buffer passes lines through
+pipes as they come instead.
+
 -j auto (the default): the first jobs run with one slot per core while their
 CPU time is set against their wall time (child rusage, or /proc for running
 jobs). CPU-bound jobs keep one slot per core; I/O-bound jobs start at
