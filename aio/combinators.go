@@ -36,13 +36,10 @@ func Sleep(t *T, d time.Duration) error {
 		return t.yieldNow()
 	}
 	l := t.loop
-	id := t.newPark()
-	l.timerSeq++
-	h := &Handle{t: t, id: id, when: l.nowNanos() + int64(d), seq: l.timerSeq, inHeap: true, loop: l}
-	l.timers.push(h)
+	l.sleepUntil(t, t.newPark(), l.nowNanos()+int64(d))
 	err := t.park()
 	if err != nil {
-		h.Cancel()
+		l.sleepCancelled(t)
 	}
 	return err
 }

@@ -53,6 +53,7 @@ type T struct {
 	state      uint8
 	mustCancel bool
 	retrieved  bool
+	sleeping   bool // a wake-up entry of Sleep is in the timer heap
 }
 
 // taskImpl is the typed half of a task (Task[R]).
@@ -442,11 +443,12 @@ func (l *Loop) resume(t *T, id uint64) {
 // coro is a pooled coroutine: a goroutine switched to and from with
 // runtime coroutine switches (iter.Pull), reused for task after task.
 type coro struct {
-	next  func() (struct{}, bool)
-	stop  func()
-	yield func(struct{}) bool
-	job   *T
-	fin   bool
+	next   func() (struct{}, bool)
+	stop   func()
+	yield  func(struct{}) bool
+	job    *T
+	fin    bool
+	exited bool // the goroutine has returned (not pooled)
 }
 
 const maxPool = 1024
@@ -477,6 +479,12 @@ func (l *Loop) getCoro() *coro {
 				continue
 			}
 			c.fin = true
+			if len(l.pool) >= maxPool {
+				// The pool is full: end the goroutine now rather than
+				// switch back and be stopped (one round trip less).
+				c.exited = true
+				return
+			}
 			if !yield(struct{}{}) {
 				return
 			}
@@ -516,7 +524,9 @@ func (l *Loop) step(t *T) {
 	}
 	if c.fin {
 		c.fin = false
-		if len(l.pool) < maxPool {
+		if c.exited {
+			// Its goroutine has ended; nothing to stop.
+		} else if len(l.pool) < maxPool {
 			l.pool = append(l.pool, c)
 		} else {
 			c.stop()

@@ -8,8 +8,6 @@ import (
 // returned by CallSoon, CallLater and CallAt. Loop only.
 type Handle struct {
 	fn        func()
-	t         *T // a timer that wakes a sleeping task, instead of fn
-	id        uint64
 	when      int64
 	seq       uint64
 	cancelled bool
@@ -70,55 +68,116 @@ func (l *Loop) CallAt(when time.Time, fn func()) *Handle {
 func (l *Loop) callAtNanos(when int64, fn func()) *Handle {
 	l.timerSeq++
 	h := &Handle{fn: fn, when: when, seq: l.timerSeq, inHeap: true, loop: l}
-	l.timers.push(h)
+	l.timers.push(timerEntry{when: when, seq: l.timerSeq, h: h})
 	return h
+}
+
+// sleepUntil puts a wake-up of t (for its wait id) in the timer heap. It
+// needs no Handle: the entry itself is the timer, and it is dead once t no
+// longer waits for id (see live). t.sleeping tells whether the entry is
+// still in the heap.
+func (l *Loop) sleepUntil(t *T, id uint64, when int64) {
+	l.timerSeq++
+	t.sleeping = true
+	l.timers.push(timerEntry{when: when, seq: l.timerSeq, t: t, id: id})
+}
+
+// sleepCancelled records that the sleep entry of t left in the heap is
+// dead (lazy removal, as for a cancelled Handle).
+func (l *Loop) sleepCancelled(t *T) {
+	if !t.sleeping {
+		return
+	}
+	t.sleeping = false
+	l.nDead++
+	if l.nDead > 64 && l.nDead*2 > len(l.timers) {
+		l.compactTimers()
+	}
+}
+
+// live reports whether the entry still has something to do. A dead entry
+// has been counted in nDead.
+func (e *timerEntry) live() bool {
+	if e.h != nil {
+		return !e.h.cancelled
+	}
+	return e.t.state == stateParked && e.t.parkID == e.id
+}
+
+// uncounted reports whether a dead sleep entry is the current one of its
+// task, not yet counted in nDead (the task is cancelled but still in Sleep).
+func (e *timerEntry) uncounted() bool {
+	return e.t.sleeping && e.t.parkID == e.id
+}
+
+// popped is called for an entry taken out of the heap.
+func (l *Loop) popped(e *timerEntry, live bool) {
+	if !live {
+		if e.h == nil && e.uncounted() {
+			// Its task was cancelled and has not yet left Sleep, which
+			// would count it: it is no longer in the heap.
+			e.t.sleeping = false
+			return
+		}
+		l.nDead--
+		if e.h != nil {
+			e.h.inHeap = false
+		}
+		return
+	}
+	if e.h != nil {
+		e.h.inHeap = false
+	} else {
+		e.t.sleeping = false
+	}
 }
 
 // fireTimers moves due timers to the ready queue.
 func (l *Loop) fireTimers(now int64) {
 	for len(l.timers) > 0 {
-		h := l.timers[0]
-		if h.cancelled {
-			l.timers.pop()
-			h.inHeap = false
-			l.nDead--
-			continue
-		}
-		if h.when > now {
+		e := &l.timers[0]
+		live := e.live()
+		if live && e.when > now {
 			return
 		}
-		l.timers.pop()
-		h.inHeap = false
-		if h.t != nil {
-			l.resume(h.t, h.id)
+		x := l.timers.pop()
+		l.popped(&x, live)
+		if !live {
 			continue
 		}
-		l.ready.push(item{h: h})
+		if x.h == nil {
+			l.resume(x.t, x.id)
+			continue
+		}
+		l.ready.push(item{h: x.h})
 	}
 }
 
 // nextTimer returns the due time of the earliest live timer.
 func (l *Loop) nextTimer() (int64, bool) {
 	for len(l.timers) > 0 {
-		h := l.timers[0]
-		if !h.cancelled {
-			return h.when, true
+		e := &l.timers[0]
+		if e.live() {
+			return e.when, true
 		}
-		l.timers.pop()
-		h.inHeap = false
-		l.nDead--
+		x := l.timers.pop()
+		l.popped(&x, false)
 	}
 	return 0, false
 }
 
 func (l *Loop) compactTimers() {
 	live := l.timers[:0]
-	for _, h := range l.timers {
-		if h.cancelled {
-			h.inHeap = false
+	for _, e := range l.timers {
+		if !e.live() {
+			if e.h != nil {
+				e.h.inHeap = false
+			} else if e.uncounted() {
+				e.t.sleeping = false
+			}
 			continue
 		}
-		live = append(live, h)
+		live = append(live, e)
 	}
 	clear(l.timers[len(live):])
 	l.timers = live
@@ -126,23 +185,34 @@ func (l *Loop) compactTimers() {
 	l.nDead = 0
 }
 
-// timerHeap is a binary min-heap ordered by (when, seq).
-type timerHeap []*Handle
+// timerEntry is one timer in the heap, held by value so that ordering
+// needs no pointer chasing: a callback (h) or the wake-up of a sleeping
+// task (t, for its wait id), which needs no allocation.
+type timerEntry struct {
+	when int64
+	seq  uint64
+	h    *Handle
+	t    *T
+	id   uint64
+}
 
-func less(a, b *Handle) bool {
+// timerHeap is a binary min-heap ordered by (when, seq).
+type timerHeap []timerEntry
+
+func less(a, b *timerEntry) bool {
 	if a.when != b.when {
 		return a.when < b.when
 	}
 	return a.seq < b.seq
 }
 
-func (h *timerHeap) push(x *Handle) {
+func (h *timerHeap) push(x timerEntry) {
 	*h = append(*h, x)
 	s := *h
 	i := len(s) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !less(s[i], s[p]) {
+		if !less(&s[i], &s[p]) {
 			break
 		}
 		s[i], s[p] = s[p], s[i]
@@ -150,12 +220,12 @@ func (h *timerHeap) push(x *Handle) {
 	}
 }
 
-func (h *timerHeap) pop() *Handle {
+func (h *timerHeap) pop() timerEntry {
 	s := *h
 	top := s[0]
 	n := len(s) - 1
 	s[0] = s[n]
-	s[n] = nil
+	s[n] = timerEntry{}
 	s = s[:n]
 	*h = s
 	s.down(0)
@@ -170,10 +240,10 @@ func (s timerHeap) down(i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && less(s[r], s[l]) {
+		if r := l + 1; r < n && less(&s[r], &s[l]) {
 			m = r
 		}
-		if !less(s[m], s[i]) {
+		if !less(&s[m], &s[i]) {
 			return
 		}
 		s[i], s[m] = s[m], s[i]

@@ -1,0 +1,183 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// checkTimers verifies the bookkeeping of lazy removal: nDead equals the
+// dead entries in the heap, and every task's sleeping flag matches a live
+// or not-yet-counted entry of its own.
+func checkTimers(t *testing.T, l *Loop) {
+	t.Helper()
+	dead := 0
+	for i := range l.timers {
+		e := &l.timers[i]
+		if !e.live() && !(e.h == nil && e.uncounted()) {
+			dead++
+		}
+	}
+	if dead != l.nDead {
+		t.Errorf("nDead = %d, dead entries in the heap = %d (of %d)", l.nDead, dead, len(l.timers))
+	}
+}
+
+// Cancelled sleeps are removed lazily; the count of dead entries stays
+// exact through cancellation, compaction and firing, and a dead entry
+// never moves the virtual clock.
+func TestSleepTimerLazyRemoval(t *testing.T) {
+	const n = 500
+	var fail error
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		l := tt.loop
+		start := tt.Now()
+		ts := make([]*Task[int], n)
+		for i := range ts {
+			ts[i] = Go(tt, func(t *T) (int, error) {
+				if err := Sleep(t, time.Hour); !errors.Is(err, ErrCancelled) {
+					return 0, errors.New("a cancelled sleep did not report ErrCancelled")
+				}
+				// Sleep again after the cancellation: a live entry of
+				// the same task next to its dead one.
+				return 1, Sleep(t, time.Duration(len(ts))*time.Millisecond)
+			})
+		}
+		if err := Yield(tt); err != nil {
+			return 0, err
+		}
+		if len(l.timers) != n {
+			fail = errors.New("sleepers are not all in the timer heap")
+		}
+		for i, k := range ts {
+			k.Cancel()
+			if i%97 == 0 {
+				if err := Yield(tt); err != nil {
+					return 0, err
+				}
+				checkTimers(t, l)
+			}
+		}
+		s := 0
+		for _, k := range ts {
+			v, err := Await(tt, k)
+			if err != nil {
+				return 0, err
+			}
+			s += v
+		}
+		checkTimers(t, l)
+		if s != n {
+			fail = errors.New("wrong sum")
+		}
+		// The hour-long sleeps were cancelled: the clock moved only by
+		// the second sleeps.
+		if el := tt.Now().Sub(start); el != n*time.Millisecond {
+			fail = errors.New("virtual clock moved to a dead timer: " + el.String())
+		}
+		if len(l.timers) > 64 && len(l.timers) > 2*(len(l.timers)-l.nDead) {
+			fail = errors.New("dead timers were not compacted")
+		}
+		return 0, nil
+	}, WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fail != nil {
+		t.Fatal(fail)
+	}
+}
+
+// A sleep whose timer comes due in the same step in which its task is
+// cancelled ends cancelled, and the entry is not counted twice.
+func TestSleepCancelledWhenDue(t *testing.T) {
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		l := tt.loop
+		var k *Task[int]
+		// Scheduled first, so it runs first at the same instant.
+		l.CallLater(time.Second, func() { k.Cancel() })
+		k = Go(tt, func(t *T) (int, error) { return 0, Sleep(t, time.Second) })
+		_, err := Await(tt, k)
+		if !errors.Is(err, ErrCancelled) {
+			t.Errorf("task error = %v, want ErrCancelled", err)
+		}
+		checkTimers(t, l)
+		if l.nDead != 0 || len(l.timers) != 0 {
+			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
+		}
+		return 0, nil
+	}, WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// More tasks finish at once than the coroutine pool keeps: the extra
+// goroutines end by themselves (goleak in TestMain checks none is left).
+func TestCoroutinePoolOverflow(t *testing.T) {
+	n := 3 * maxPool
+	v, err := Run(context.Background(), func(tt *T) (int, error) {
+		ts := make([]*Task[int], n)
+		for i := range ts {
+			ts[i] = Go(tt, func(t *T) (int, error) { return 1, Sleep(t, time.Millisecond) })
+		}
+		s := 0
+		for _, k := range ts {
+			v, err := Await(tt, k)
+			if err != nil {
+				return 0, err
+			}
+			s += v
+		}
+		if len(tt.loop.pool) > maxPool {
+			t.Errorf("pool holds %d coroutines, more than %d", len(tt.loop.pool), maxPool)
+		}
+		// Run a second wave on the pooled coroutines.
+		for i := range ts {
+			ts[i] = Go(tt, func(t *T) (int, error) { return 1, Yield(t) })
+		}
+		for _, k := range ts {
+			v, err := Await(tt, k)
+			if err != nil {
+				return 0, err
+			}
+			s += v
+		}
+		return s, nil
+	}, WithVirtualTime())
+	if err != nil || v != 2*n {
+		t.Fatalf("Run = %d, %v; want %d", v, err, 2*n)
+	}
+}
+
+// On the real clock: a task is cancelled while its sleep entry is still in
+// the heap, and the loop then finds the entry due before the task has left
+// Sleep (the entry is dead but not yet counted). The bookkeeping stays
+// exact either way the timing falls.
+func TestSleepCancelledThenDueRealClock(t *testing.T) {
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		l := tt.loop
+		k := Go(tt, func(t *T) (int, error) { return 0, Sleep(t, 20*time.Millisecond) })
+		l.CallLater(time.Millisecond, func() {
+			k.Cancel()
+			time.Sleep(30 * time.Millisecond) // hold the loop past the sleep's deadline
+		})
+		_, err := Await(tt, k)
+		if !errors.Is(err, ErrCancelled) {
+			t.Errorf("task error = %v, want ErrCancelled", err)
+		}
+		checkTimers(t, l)
+		if err := Sleep(tt, time.Millisecond); err != nil {
+			return 0, err
+		}
+		checkTimers(t, l)
+		if l.nDead != 0 || len(l.timers) != 0 {
+			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
