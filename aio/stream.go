@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,6 +36,12 @@ type StreamReader struct {
 	resume  chan struct{}
 	lim     int64
 	waiters waitQueue
+	// The reader goroutine's hand-over (guarded by inMu).
+	inMu      sync.Mutex
+	inbox     []byte
+	inErr     error
+	posted    bool // a deliver call is queued on the loop
+	deliverFn func()
 	// Limit is the most ReadLine and ReadUntil buffer while looking for the
 	// separator.
 	Limit int
@@ -51,8 +58,9 @@ type StreamWriter struct {
 	buf       []byte
 	spare     []byte
 	flushing  bool
-	scheduled bool // a kick is queued with CallSoon
-	inflight  int  // bytes a goroutine is writing
+	scheduled bool // kickH is in the ready queue
+	kickH     *Handle
+	inflight  int // bytes a goroutine is writing
 	err       error
 	waiters   waitQueue
 	closed    bool
@@ -99,6 +107,7 @@ func (r *StreamReader) startReading() {
 	r.started = true
 	l, conn := r.s.l, r.s.conn
 	r.resume = make(chan struct{}, 1)
+	r.deliverFn = r.deliver
 	done := l.ctx.Done()
 	l.spawnGoroutine(func() {
 		buf := make([]byte, readChunk)
@@ -116,32 +125,54 @@ func (r *StreamReader) startReading() {
 				}
 			}
 			n, err := conn.Read(buf)
-			var data []byte
 			if n > 0 {
-				data = bytes.Clone(buf[:n])
 				r.unread.Add(int64(n))
 			}
-			ok := l.post(func() {
-				if len(data) > 0 {
-					if r.off == len(r.buf) {
-						r.buf, r.off = r.buf[:0], 0
-					}
-					r.buf = append(r.buf, data...)
-				}
-				if err == io.EOF {
-					r.eof = true
-				} else if err != nil {
-					r.err = err
-				}
-				for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
-					w.wake()
-				}
-			})
+			// Hand the bytes over through the inbox; a delivery is posted
+			// to the loop only when none is pending, so reads that arrive
+			// while the loop is busy share one wake-up and nothing is
+			// allocated per read.
+			r.inMu.Lock()
+			r.inbox = append(r.inbox, buf[:n]...)
+			if err != nil {
+				r.inErr = err
+			}
+			post := !r.posted
+			r.posted = true
+			r.inMu.Unlock()
+			ok := true
+			if post {
+				ok = l.post(r.deliverFn)
+			}
 			if err != nil || !ok {
 				return
 			}
 		}
 	})
+}
+
+// deliver moves what the reader goroutine read into the buffer and wakes
+// the waiting coroutines; it runs on the loop.
+func (r *StreamReader) deliver() {
+	r.inMu.Lock()
+	if len(r.inbox) > 0 {
+		if r.off == len(r.buf) {
+			r.buf, r.off = r.buf[:0], 0
+		}
+		r.buf = append(r.buf, r.inbox...)
+		r.inbox = r.inbox[:0]
+	}
+	err := r.inErr
+	r.posted = false
+	r.inMu.Unlock()
+	if err == io.EOF {
+		r.eof = true
+	} else if err != nil {
+		r.err = err
+	}
+	for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
+		w.wake()
+	}
 }
 
 func (r *StreamReader) highWater() int64 {
@@ -330,7 +361,12 @@ func (w *StreamWriter) Write(p []byte) error {
 	w.buf = append(w.buf, p...)
 	if !w.scheduled && !w.flushing {
 		w.scheduled = true
-		w.s.l.CallSoon(w.kick)
+		if w.kickH == nil {
+			w.kickH = &Handle{fn: w.kick, loop: w.s.l}
+		}
+		// The same Handle serves every step: it is queued at most once
+		// at a time (scheduled), and never cancelled.
+		w.s.l.ready.push(item{h: w.kickH})
 	}
 	return nil
 }
