@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// Suite run: `trident run -j2 true` against `xargs -P2 -n1 true` on the same
-// input, in interleaved rounds. The trident binary is built from the parent
-// module. GNU parallel and the -j auto sweeps are in bench/run/*.sh (they
-// take minutes).
+// Suite run: `trident run -j2 true` against `xargs -P2 -n1 true` (and GNU
+// parallel -j2 outside quick mode, when installed) on the same input, in
+// interleaved rounds, median per job. The trident binary is built from the
+// parent module. The -j auto sweeps are in bench/run/*.sh (they take
+// minutes).
 func init() {
 	register(Suite{Name: "run", About: "trident run -j2 vs xargs -P2 -n1 on trivial jobs (true)", Run: runSuite})
 }
@@ -29,9 +30,9 @@ func runSuite(cfg Config) (*Report, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building trident: %v\n%s", err, out)
 	}
-	n, rounds := 1000, 5
+	n, rounds := 1000, 7
 	if cfg.Quick {
-		n, rounds = 200, 2
+		n, rounds = 300, 5
 	}
 	var lines []string
 	for i := 1; i <= n; i++ {
@@ -60,6 +61,18 @@ func runSuite(cfg Config) (*Report, error) {
 	} else {
 		rep.Notes = append(rep.Notes, "xargs not found: no comparison")
 	}
+	if _, err := exec.LookPath("parallel"); err == nil && !cfg.Quick {
+		batches["parallel -j2"] = runOnce("parallel", "-j2", "true", "::::", in)
+		order = append(order, "parallel -j2")
+	} else if cfg.Quick {
+		rep.Notes = append(rep.Notes, "GNU parallel left out in quick mode (seconds per batch)")
+	} else {
+		rep.Notes = append(rep.Notes, "GNU parallel not installed (apt-get install parallel): no comparison")
+	}
+	loadBefore := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil && len(strings.Fields(string(b))) >= 3 {
+		loadBefore = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	// Each batch runs all n jobs; interleaved measures per job.
 	res := interleaved(rounds, n, order, batches)
 	for _, name := range order {
@@ -68,6 +81,12 @@ func runSuite(cfg Config) (*Report, error) {
 	if x, ok := res["xargs -P2 -n1"]; ok && res["trident run -j2"].NsPerTask > 0 {
 		rep.Ratios["xargs"] = x.NsPerTask / res["trident run -j2"].NsPerTask
 	}
-	rep.Notes = append(rep.Notes, fmt.Sprintf("%d jobs of `true` per batch; GNU parallel and -j auto sweeps: bench/run/*.sh", n))
+	if p, ok := res["parallel -j2"]; ok && res["trident run -j2"].NsPerTask > 0 {
+		rep.Ratios["parallel"] = p.NsPerTask / res["trident run -j2"].NsPerTask
+	}
+	if loadBefore != "" {
+		rep.Notes = append(rep.Notes, "load average before the rounds: "+loadBefore)
+	}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("%d jobs of `true` per batch, median of %d interleaved rounds; -j auto sweeps: bench/run/auto.sh", n, rounds))
 	return rep, nil
 }

@@ -151,3 +151,29 @@ func TestOpenTempFD(t *testing.T) {
 		t.Fatalf("missing dir: %v", err)
 	}
 }
+
+// Grouped output from the files with --tag, --results and --json: the
+// saved and printed outputs are the job's, stdout and stderr apart.
+func TestRunFileOutputTagResultsJSON(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb syncBuf
+	sum, err := Run(context.Background(), Options{Template: ParseTemplate([]string{"printf 'x\\ny'; echo e{} >&2"}),
+		Slots: 2, Tag: true, ResultsDir: dir, Stdout: &out, Stderr: &errb}, jobs("a"))
+	if err != nil || sum.Finished != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if out.String() != "a\tx\na\ty" || errb.String() != "a\tea\n" {
+		t.Fatalf("tagged: %q %q", out.String(), errb.String())
+	}
+	for name, want := range map[string]string{"stdout": "x\ny", "stderr": "ea\n", "seq": "1\n"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "1", "a", name)); err != nil || string(b) != want {
+			t.Fatalf("%s: %q %v", name, b, err)
+		}
+	}
+	out = syncBuf{}
+	_, err = Run(context.Background(), Options{Template: ParseTemplate([]string{"echo {}; echo E >&2"}), Slots: 1, JSON: true,
+		Stdout: &out}, jobs("b"))
+	if err != nil || !strings.Contains(out.String(), `"stdout":"b\n","stderr":"E\n"`) {
+		t.Fatalf("json: %q %v", out.String(), err)
+	}
+}
