@@ -207,6 +207,14 @@ func less(a, b *timerEntry) bool {
 }
 
 func (h *timerHeap) push(x timerEntry) {
+	if len(*h) == cap(*h) {
+		// Double the capacity: append grows big slices by only 1.25x,
+		// which for a heap of 100k entries would allocate five times its
+		// final size on the way.
+		grown := make(timerHeap, len(*h), max(64, 2*cap(*h)))
+		copy(grown, *h)
+		*h = grown
+	}
 	*h = append(*h, x)
 	s := *h
 	i := len(s) - 1
