@@ -226,13 +226,15 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 }
 
 // fdLimitJobs bounds concurrent jobs by the open-file limit: each running
-// job holds two pipe ends in the runner.
+// job holds up to four descriptors in the runner (two output files or pipe
+// ends, a pidfd, and while starting the exec error pipe), and up to 64 free
+// output files wait in the pool.
 func fdLimitJobs() int {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
 		return DefaultMaxJobs
 	}
-	return max(1, (int(rl.Cur)-64)/3)
+	return max(1, (int(rl.Cur)-128)/4)
 }
 
 func (s *state) openJoblog() error {
