@@ -80,6 +80,7 @@ type InputError struct {
 	Err error
 }
 
+// Error names the input source and the cause.
 func (e *InputError) Error() string { return fmt.Sprintf("input %s: %v", e.Source, e.Err) }
 
 // Unwrap returns the cause.
