@@ -651,6 +651,7 @@ func (t *T) await(w future.Waitable, shield bool) error {
 // watch parks one coroutine on a set of waitables.
 type watch struct {
 	t          *T
+	onEvent    func(i, left int) bool
 	id         uint64
 	active     bool
 	fired      bool
@@ -664,22 +665,16 @@ type watch struct {
 // set). Callbacks that arrive after close are ignored.
 func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch {
 	l := t.loop
-	w := &watch{t: t, id: t.newPark(), active: true}
+	w := &watch{t: t, onEvent: onEvent, id: t.newPark(), active: true}
 	for i, f := range ws {
 		if f.State().Final() {
 			continue
 		}
 		w.left++
 		if lt, ok := f.(loopTask); ok && lt.core().loop == l {
-			lt.core().onDoneLocal(func() {
-				if w.active {
-					w.left--
-					if onEvent(i, w.left) {
-						w.fired = true
-						l.resume(t, w.id)
-					}
-				}
-			})
+			// The callback captures only w and i (small: one per
+			// waitable, so Gather of many tasks allocates little).
+			lt.core().onDoneLocal(func() { w.event(i) })
 			continue
 		}
 		w.pendingExt++
@@ -691,11 +686,7 @@ func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch
 				}
 				w.pendingExt--
 				l.external--
-				w.left--
-				if onEvent(i, w.left) {
-					w.fired = true
-					l.resume(t, w.id)
-				}
+				w.event(i)
 			})
 		})
 	}
@@ -703,6 +694,18 @@ func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch
 		w.fired = true
 	}
 	return w
+}
+
+// event reports that waitable i has become final; on the loop.
+func (w *watch) event(i int) {
+	if !w.active {
+		return
+	}
+	w.left--
+	if w.onEvent(i, w.left) {
+		w.fired = true
+		w.t.loop.resume(w.t, w.id)
+	}
 }
 
 func (w *watch) close() {
