@@ -53,6 +53,12 @@
 // coroutine that finishes runs the next not-yet-started task of the batch
 // in place, without switching back to the loop.
 //
+// A task gets its goroutine only when it first runs, and gives it back when
+// it returns; a task that is waiting keeps it, so 100,000 sleeping tasks
+// take about 3 KB each, most of it the goroutine's 2 KB stack (CPython needs
+// about 1.5 KB per sleeping task). Sleep itself allocates nothing: the timer
+// heap holds the wake-up by value.
+//
 // The switch was chosen by measurement (bench suite aio): a coroutine ->
 // loop -> coroutine round trip through iter.Pull costs about half of a
 // ping-pong between two goroutines over unbuffered channels, which is the
