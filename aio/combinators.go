@@ -60,7 +60,7 @@ func (t *T) yieldNow() error {
 	t.co.yield(struct{}{})
 	if t.mustCancel {
 		t.mustCancel = false
-		return t.cancelErr
+		return t.cancelError()
 	}
 	return nil
 }

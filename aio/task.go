@@ -37,15 +37,13 @@ const (
 // coroutine: it ends the coroutine's goroutine and, through it, the loop's.
 // Return an error from the coroutine and fail the test outside Run.
 type T struct {
-	loop      *Loop
-	impl      taskImpl
-	co        *coro
-	parkID    uint64
-	id        uint64 // for the default name
-	name      *string
-	cancelErr error
-	localCb   func()    // the first loop-local done callback (usually the only one)
-	localMore *[]func() // the others
+	loop    *Loop
+	impl    taskImpl
+	co      *coro
+	parkID  uint64
+	id      uint64    // for the default name
+	rare    *taskRare // what few tasks need, allocated on first use
+	localCb func()    // the first loop-local done callback (usually the only one)
 
 	prevT, nextT *T
 
@@ -54,6 +52,30 @@ type T struct {
 	mustCancel bool
 	retrieved  bool
 	sleeping   bool // a wake-up entry of Sleep is in the timer heap
+}
+
+// taskRare holds the parts of a task that most tasks never use, so that a
+// task that is created, run and awaited stays small.
+type taskRare struct {
+	name      string
+	named     bool
+	cancelErr error    // the error the pending cancellation delivers
+	localMore []func() // loop-local done callbacks after the first
+}
+
+func (t *T) getRare() *taskRare {
+	if t.rare == nil {
+		t.rare = &taskRare{}
+	}
+	return t.rare
+}
+
+// cancelError is the error a pending cancellation delivers.
+func (t *T) cancelError() error {
+	if t.rare != nil && t.rare.cancelErr != nil {
+		return t.rare.cancelErr
+	}
+	return ErrCancelled
 }
 
 // taskImpl is the typed half of a task (Task[R]).
@@ -168,9 +190,10 @@ func (k *Task[R]) finalize(st future.State) {
 	if cb := k.t.localCb; cb != nil {
 		k.t.localCb = nil
 		cb()
-		if more := k.t.localMore; more != nil {
-			k.t.localMore = nil
-			for _, cb := range *more {
+		if r := k.t.rare; r != nil && r.localMore != nil {
+			more := r.localMore
+			r.localMore = nil
+			for _, cb := range more {
 				cb()
 			}
 		}
@@ -267,10 +290,8 @@ func (t *T) onDoneLocal(fn func()) {
 		t.localCb = fn
 		return
 	}
-	if t.localMore == nil {
-		t.localMore = new([]func())
-	}
-	*t.localMore = append(*t.localMore, fn)
+	r := t.getRare()
+	r.localMore = append(r.localMore, fn)
 }
 
 // Result waits for the task from any goroutine and returns its value and
@@ -332,7 +353,10 @@ func (k *Task[R]) Name() string { return k.t.Name() }
 
 // SetName names the task for logs (Python's Task.set_name).
 // Loop only, or before the task is shared with other goroutines.
-func (k *Task[R]) SetName(name string) { k.t.name = &name }
+func (k *Task[R]) SetName(name string) {
+	r := k.t.getRare()
+	r.name, r.named = name, true
+}
 
 // String describes the task for logs.
 func (k *Task[R]) String() string {
@@ -351,8 +375,8 @@ func (t *T) Now() time.Time { return t.loop.Now() }
 
 // Name returns the task's name ("Task-N" unless set).
 func (t *T) Name() string {
-	if t.name != nil {
-		return *t.name
+	if t.rare != nil && t.rare.named {
+		return t.rare.name
 	}
 	return "Task-" + strconv.FormatUint(t.id, 10)
 }
@@ -383,7 +407,7 @@ func (t *T) cancel(err error) bool {
 		return false
 	}
 	t.cancels++
-	t.cancelErr = err
+	t.getRare().cancelErr = err
 	t.mustCancel = true
 	if t.state == stateParked {
 		t.state = stateReady
@@ -408,7 +432,7 @@ func (t *T) enter() error {
 	}
 	if t.mustCancel {
 		t.mustCancel = false
-		return t.cancelErr
+		return t.cancelError()
 	}
 	return nil
 }
@@ -427,7 +451,7 @@ func (t *T) park() error {
 	t.co.yield(struct{}{})
 	if t.mustCancel {
 		t.mustCancel = false
-		return t.cancelErr
+		return t.cancelError()
 	}
 	return nil
 }
@@ -555,7 +579,7 @@ func (l *Loop) finish(t *T, cancelledBeforeStart bool) {
 	l.live--
 	l.tasks.remove(t)
 	if cancelledBeforeStart {
-		t.impl.completeCancelled(t.cancelErr)
+		t.impl.completeCancelled(t.cancelError())
 	} else {
 		t.impl.complete()
 	}
