@@ -181,3 +181,80 @@ func TestSleepCancelledThenDueRealClock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzSleepCancel runs a byte script of sleeping tasks, cancellations,
+// sleeps of the main task and plain timers on the virtual clock: every
+// sleep that is not cancelled ends exactly at its deadline, every cancelled
+// one ends at once with ErrCancelled, and the dead-entry count stays exact.
+func FuzzSleepCancel(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 200, 4, 5, 201, 150, 0, 0, 7})
+	f.Add([]byte{9, 9, 9, 9, 255, 254, 253, 140, 141})
+	f.Add([]byte{100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		type sleeper struct {
+			k         *Task[int]
+			d         time.Duration
+			cancelled bool
+			endedAt   time.Duration // when Sleep returned
+			err       error
+		}
+		var ss []*sleeper
+		_, err := Run(context.Background(), func(tt *T) (int, error) {
+			l := tt.loop
+			start := tt.Now()
+			for _, b := range script {
+				switch {
+				case b >= 200 && len(ss) > 0: // cancel one
+					s := ss[int(b)%len(ss)]
+					if s.k.Cancel() && s.endedAt < 0 {
+						s.cancelled = true
+					}
+				case b >= 140 && b < 150: // the main task sleeps a little
+					if err := Sleep(tt, time.Duration(b-139)*time.Second); err != nil {
+						return 0, err
+					}
+				case b >= 150 && b < 200: // a plain timer, cancelled at once or not
+					h := l.CallLater(time.Duration(b-150)*time.Second, func() {})
+					if b%2 == 0 {
+						h.Cancel()
+					}
+				default:
+					s := &sleeper{d: time.Duration(b%20) * time.Second, endedAt: -1}
+					s.k = Go(tt, func(t *T) (int, error) {
+						at := t.Now().Sub(start)
+						s.err = Sleep(t, s.d)
+						s.endedAt = t.Now().Sub(start) - at
+						return 0, nil
+					})
+					ss = append(ss, s)
+				}
+				checkTimers(t, l)
+			}
+			for _, s := range ss {
+				Await(tt, s.k)
+			}
+			checkTimers(t, l)
+			return 0, nil
+		}, WithVirtualTime())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range ss {
+			switch {
+			case s.endedAt < 0:
+				// Cancelled before it started: it never ran.
+				if !s.cancelled || !s.k.Cancelled() {
+					t.Fatalf("sleeper %d never ran but was not cancelled", i)
+				}
+			case s.cancelled && s.err != nil:
+				if !errors.Is(s.err, ErrCancelled) || s.endedAt > s.d {
+					t.Fatalf("sleeper %d: cancelled sleep ended after %v with %v", i, s.endedAt, s.err)
+				}
+			case s.err != nil:
+				t.Fatalf("sleeper %d: sleep failed without a cancellation: %v", i, s.err)
+			case s.d > 0 && s.endedAt != s.d:
+				t.Fatalf("sleeper %d: slept %v, want %v", i, s.endedAt, s.d)
+			}
+		}
+	})
+}
