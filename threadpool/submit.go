@@ -111,12 +111,18 @@ type goFunc func(context.Context) error
 
 func (fn goFunc) run(p *Pool, x any, abort error) outcome {
 	ctx := x.(context.Context)
-	if abort != nil || ctx.Err() != nil {
+	var err error
+	switch {
+	case abort != nil && errors.Is(abort, future.ErrCancelled):
+		return skipped // ShutdownNow: the task is cancelled, not failed
+	case abort != nil:
+		err = abort // the pool broke: the task fails with ErrBrokenPool
+	case ctx.Err() != nil:
 		return skipped
-	}
-	err := callGo(ctx, fn)
-	if err == nil {
-		return completed
+	default:
+		if err = callGo(ctx, fn); err == nil {
+			return completed
+		}
 	}
 	if p.cfg.onError != nil {
 		p.cfg.onError(err)
@@ -139,9 +145,10 @@ func callGo(ctx context.Context, fn func(context.Context) error) (err error) {
 // a task (no allocation by the pool). It returns an error only when the task
 // could not be queued: nil fn, ErrShutdown, ErrBrokenPool, or ctx ended
 // (before queueing or while waiting for room in a full queue). If ctx ends
-// while the task is queued, the task is skipped. fn's error, or its panic as
-// a *future.PanicError, goes to the WithErrorHandler function and is counted
-// in Stats.Failed. Use a Group to wait for tasks and collect their first
+// while the task is queued, the task is skipped (ShutdownNow skips it too).
+// fn's error, or its panic as a *future.PanicError, goes to the
+// WithErrorHandler function and is counted in Stats.Failed; so does the
+// ErrBrokenPool error of a task still queued when the pool breaks. Use a Group to wait for tasks and collect their first
 // error. Python's executor has no fire-and-forget submit.
 func (p *Pool) Go(ctx context.Context, fn func(context.Context) error) error {
 	if p == nil {
