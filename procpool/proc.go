@@ -278,6 +278,9 @@ func (p *Pool) workerReady(w *worker) {
 		w.state = wDraining
 	}
 	p.dispatchLocked()
+	// The dispatch may have dropped queued calls cancelled while they
+	// waited; a Shutdown waiting for the queue to empty must hear of it.
+	p.checkIdleLocked()
 	p.mu.Unlock()
 }
 
