@@ -5,8 +5,11 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trident-go/trident/future"
 )
 
 // chanCtx is a context that is not built on the context package's own
@@ -113,5 +116,82 @@ func TestGoTasksFailWhenPoolBreaks(t *testing.T) {
 	}
 	if s := p.Stats(); s.Failed != 3 || s.Cancelled != 0 {
 		t.Errorf("Stats: failed %d cancelled %d, want 3 and 0", s.Failed, s.Cancelled)
+	}
+}
+
+// An initializer that fails in one worker while others run tasks and many
+// goroutines submit through every path (bounded queue, so some submitters
+// are blocked): every future ends, every group returns, nothing hangs, and
+// every accepted task is accounted for exactly once.
+func TestStressInitFailureRacesSubmits(t *testing.T) {
+	for round := range 10 {
+		var inits atomic.Int32
+		boom := errors.New("init boom")
+		var handled atomic.Int64
+		p, err := New(WithWorkers(4), WithQueueSize(8),
+			WithInitializer(func(context.Context) error {
+				if inits.Add(1) == int32(2+round%3) {
+					return boom
+				}
+				return nil
+			}),
+			WithErrorHandler(func(error) { handled.Add(1) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxGuard(t)
+		var ran atomic.Int64
+		var wg sync.WaitGroup
+		var fs [4][]*future.Future[int]
+		var groupErrs [4]error
+		for gi := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := p.NewGroup(ctx)
+				for i := range 300 {
+					switch i % 3 {
+					case 0:
+						fs[gi] = append(fs[gi], Submit(p, ctx, func(context.Context) (int, error) {
+							ran.Add(1)
+							time.Sleep(time.Microsecond)
+							return i, nil
+						}))
+					case 1:
+						_ = p.Go(ctx, func(context.Context) error { ran.Add(1); return nil })
+					case 2:
+						g.Go(func(context.Context) error { ran.Add(1); return nil })
+					}
+				}
+				groupErrs[gi] = g.Wait()
+			}()
+		}
+		wg.Wait()
+		for _, list := range fs {
+			for _, f := range list {
+				_, err := f.Result(ctx)
+				if err != nil && !errors.Is(err, ErrBrokenPool) {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+		}
+		for _, err := range groupErrs {
+			if err != nil && !errors.Is(err, ErrBrokenPool) {
+				t.Fatalf("round %d: group: %v", round, err)
+			}
+		}
+		if err := p.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s := p.Stats()
+		if s.Workers != 0 || s.Queued != 0 || s.Running != 0 {
+			t.Fatalf("round %d: after shutdown %+v", round, s)
+		}
+		if s.Submitted != s.Completed+s.Failed+s.Cancelled || s.Completed != uint64(ran.Load()) {
+			t.Fatalf("round %d: stats %+v, ran %d", round, s, ran.Load())
+		}
+		if f := Submit(p, ctx, func(context.Context) (int, error) { return 0, nil }); !errors.Is(f.Err(), ErrBrokenPool) {
+			t.Fatalf("round %d: submit after break: %v", round, f.Err())
+		}
 	}
 }
