@@ -41,7 +41,9 @@ func TestTemplateGolden(t *testing.T) {
 		{[]string{"echo"}, []string{"a+b", "-x", "a=b"}, "echo a+b -x 'a=b'"},
 		{[]string{"echo", "{2}-{1}"}, []string{"x", "y"}, "echo y-x"},
 		{[]string{"echo", "{2.}", "{1/}", "{3}"}, []string{"a/b", "c.d"}, "echo c b "},
-		{[]string{"echo", "{#}", "{%}"}, []string{"a"}, "echo 7 2 a"},
+		// Any replacement string, {#} and {%} too, stops the appending (GNU parallel).
+		{[]string{"echo", "{#}", "{%}"}, []string{"a"}, "echo 7 2"},
+		{[]string{"mkdir dir{#}"}, []string{"a"}, "mkdir dir7"},
 		{[]string{"echo", "${HOME}", "{a,b}", "{"}, []string{"v"}, "echo ${HOME} {a,b} { v"},
 		{[]string{"echo {}; echo"}, []string{"a"}, "echo a; echo"},
 		{[]string{"echo", "{}"}, []string{"a", "b c"}, "echo a 'b c'"},

@@ -45,9 +45,9 @@ type Segment struct {
 type Template struct {
 	// Segments in order.
 	Segments []Segment
-	// HasRepl reports whether any replacement string that takes an argument
-	// ({}, {.}, {N}, ...) appears; when none does, the arguments are appended
-	// to the command, as GNU parallel does. {#} and {%} do not count.
+	// HasRepl reports whether any replacement string ({}, {.}, {N}, {#},
+	// {%}, ...) appears; when none does, the arguments are appended to the
+	// command, as GNU parallel does.
 	HasRepl bool
 }
 
@@ -79,9 +79,7 @@ func ParseTemplate(words []string) Template {
 			add(Segment{Kind: Literal, Text: s[lit:i]})
 		}
 		add(seg)
-		if seg.Kind != SeqNum && seg.Kind != Slot {
-			t.HasRepl = true
-		}
+		t.HasRepl = true
 		i += end + 1
 		lit = i + 1
 	}

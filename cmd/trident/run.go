@@ -54,7 +54,8 @@ Replacement strings in COMMAND (values are shell-quoted like GNU parallel does):
   {//} dirname           {/.} basename w/o ext.     {#}  job number
   {%} job slot           {N}  value of source N, or column N with --colsep
                          ({N.} {N/} {N//} {N/.} also work)
-  Without any of {} {.} {/} {//} {/.} {N}, the values are appended to COMMAND.
+  Without any replacement string (not even {#} or {%}), the values are
+  appended to COMMAND.
   The command runs as /bin/sh -c COMMAND (see --shell); a command of plain words
   only (no quotes, $, globs, redirections, builtins) is started directly, which
   means the same to the shell and saves a shell start per job.

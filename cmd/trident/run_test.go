@@ -264,3 +264,13 @@ func TestAdviseCommand(t *testing.T) {
 		t.Fatalf("no command: exit %d", code)
 	}
 }
+
+// GNU parallel compatibility found in review: each case is compared with
+// what GNU parallel 20221122 prints for the same command line.
+func TestRunGNUCompatReview(t *testing.T) {
+	// {#} and {%} are replacement strings: the value is not appended.
+	out, errOut, code := runTrident(t, "", "run", "--dry-run", "-k", "-j1", "mkdir dir{#}-{%}", ":::", "a", "b")
+	if code != 0 || out != "mkdir dir1-1\nmkdir dir2-1\n" {
+		t.Errorf("{#} alone: code %d stderr %q out %q", code, errOut, out)
+	}
+}
