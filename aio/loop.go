@@ -188,15 +188,11 @@ func (l *Loop) run(main *T) {
 			l.closing = true
 			l.cancelAll(ErrCancelled)
 		}
-		if l.closing && l.live == 0 {
+		if l.closing && l.live == 0 && l.closeIfIdle() {
 			break
 		}
 		l.runOnce()
 	}
-	l.mu.Lock()
-	l.closed = true
-	l.tsq = nil
-	l.mu.Unlock()
 	l.cancel()
 	l.closeTracked()
 	l.wg.Wait()
@@ -217,6 +213,19 @@ func (l *Loop) run(main *T) {
 	}
 	l.failed = nil
 	l.running.Store(false)
+}
+
+// closeIfIdle marks the loop closed unless thread-safe calls are queued:
+// those were accepted (CallSoonThreadsafe returned nil, Submit returned a
+// pending future), so they must run before the loop ends.
+func (l *Loop) closeIfIdle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.tsq) > 0 {
+		return false
+	}
+	l.closed = true
+	return true
 }
 
 func (l *Loop) runOnce() {
