@@ -533,7 +533,8 @@ type Server struct {
 
 // StartServer listens on addr and starts a task running handler for every
 // connection (Python's asyncio.start_server). The connection is closed when
-// the handler returns. Use Server.Close to stop accepting and Server.Wait to
+// the handler returns. Once main has returned and the loop is shutting down,
+// connections are closed as they arrive, without a handler. Use Server.Close to stop accepting and Server.Wait to
 // wait for the handlers.
 func StartServer(t *T, addr string, handler func(t *T, r *StreamReader, w *StreamWriter) error) (*Server, error) {
 	if err := t.enter(); err != nil {
@@ -565,7 +566,10 @@ func StartServer(t *T, addr string, handler func(t *T, r *StreamReader, w *Strea
 }
 
 func (s *Server) serve(c net.Conn, handler func(*T, *StreamReader, *StreamWriter) error) {
-	if s.closed {
+	if s.closed || s.l.closing {
+		// Closed, or the loop is shutting down (main has returned): a
+		// handler started now would never be cancelled and Run would wait
+		// for it as long as the client stays connected.
 		c.Close()
 		return
 	}
