@@ -32,7 +32,9 @@ type Group struct {
 // other children and the body; TaskGroup then returns every error, the
 // body's included, joined with errors.Join (Python raises an
 // ExceptionGroup). If the task running TaskGroup is cancelled from outside,
-// the children are cancelled, waited for, and the cancellation is returned.
+// the children are cancelled, waited for, and the cancellation is returned;
+// if children failed as well, their errors are returned and the outside
+// cancellation stays pending, delivered at the task's next await.
 func TaskGroup(t *T, body func(g *Group) error) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -82,6 +84,14 @@ func TaskGroup(t *T, body func(g *Group) error) error {
 		g.errs = append([]error{berr}, g.errs...)
 	}
 	if len(g.errs) > 0 {
+		if t.cancels > 0 {
+			// The task is also being cancelled from outside, and the
+			// errors take the cancellation's place in what TaskGroup
+			// returns: keep the request pending so that the next await
+			// delivers it (Python 3.13 uncancels and re-cancels the
+			// parent, which keeps the count and re-arms the delivery).
+			t.mustCancel = true
+		}
 		return errors.Join(g.errs...)
 	}
 	return propagate
