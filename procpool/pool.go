@@ -400,9 +400,15 @@ func (p *Pool) maybeSpawnLocked() {
 	if live >= p.cfg.workers {
 		return
 	}
-	// Start one more worker per InFlight calls waiting beyond what the
-	// workers being started will take.
-	if starting > 0 && p.queuedCalls <= starting*p.cfg.inflight {
+	// Start one more worker per calls waiting beyond what the workers
+	// being started will take: each takes as many frames as capFor allows
+	// (InFlight for calls measured fast, at most 2 otherwise), so a burst of
+	// slow or unmeasured calls does not queue behind one starting worker.
+	per := p.cfg.inflight
+	if len(p.queue) > 0 {
+		per = p.capFor(p.queue[0])
+	}
+	if starting > 0 && p.queuedCalls <= starting*per {
 		return
 	}
 	p.spawnLocked()
