@@ -267,8 +267,9 @@ func NewCondition(l *Lock) *Condition {
 
 // Wait releases the lock, suspends until notified, and re-acquires the lock
 // before returning, even when cancelled (as Python does), so the caller
-// always holds the lock afterwards. It returns ErrNotLocked if the lock is
-// not held.
+// always holds the lock afterwards. A waiter cancelled after it was notified
+// passes the notification on to the next waiter. It returns ErrNotLocked if
+// the lock is not held.
 func (c *Condition) Wait(t *T) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -277,7 +278,13 @@ func (c *Condition) Wait(t *T) error {
 		return ErrNotLocked
 	}
 	c.L.release()
-	_, werr := t.waitIn(&c.waiters)
+	w, werr := t.waitIn(&c.waiters)
+	if werr != nil && w.granted {
+		// Notified, then cancelled before it could run: pass the
+		// notification on so that it is not lost (Python 3.13 does the
+		// same; a spurious wake-up is allowed).
+		c.Notify(1)
+	}
 	// Re-acquire, absorbing cancellations until we hold the lock.
 	var cerr error
 	for {
