@@ -12,10 +12,14 @@ type waiter struct {
 	gone    bool // gave up (cancelled)
 }
 
-// waitQueue is a FIFO of waiters.
+// waitQueue is a FIFO of waiters. Waiters that give up stay in place
+// (marked gone) and are skipped by pop; once they make up most of the
+// queue they are swept out, so a primitive that is waited on with timeouts
+// and never signalled does not grow without bound.
 type waitQueue struct {
-	ws   []*waiter
-	head int
+	ws    []*waiter
+	head  int
+	nGone int // gone waiters still in ws[head:]
 }
 
 func (q *waitQueue) push(w *waiter) { q.ws = append(q.ws, w) }
@@ -33,8 +37,25 @@ func (q *waitQueue) pop() *waiter {
 		if !w.gone {
 			return w
 		}
+		q.nGone--
 	}
 	return nil
+}
+
+// leave marks w, queued in q, as gone.
+func (q *waitQueue) leave(w *waiter) {
+	w.gone = true
+	q.nGone++
+	if q.nGone > 32 && 2*q.nGone > len(q.ws)-q.head {
+		keep := q.ws[:0]
+		for _, x := range q.ws[q.head:] {
+			if !x.gone {
+				keep = append(keep, x)
+			}
+		}
+		clear(q.ws[len(keep):])
+		q.ws, q.head, q.nGone = keep, 0, 0
+	}
 }
 
 // any reports whether a waiter that has not given up is queued.
@@ -71,7 +92,7 @@ func (t *T) waitIn(q *waitQueue) (w *waiter, err error) {
 	q.push(w)
 	err = t.park()
 	if err != nil && !w.granted {
-		w.gone = true
+		q.leave(w)
 	}
 	return w, err
 }
