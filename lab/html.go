@@ -57,6 +57,8 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .no{color:#b00;font-weight:600}.yes{color:#070;font-weight:600}.muted{color:#666;font-size:13px}
 svg{display:block;margin:4px 0 14px 0}svg text{font-family:inherit}
 figure{margin:0 0 10px 0}figcaption{font-size:13px;font-weight:600}
+.claim{margin:10px 0;padding:6px 10px;border-left:5px solid #999}.claim.yes{border-color:#070}.claim.no{border-color:#b00}.claim.unclear{border-color:#d90}
+.claim p{margin:4px 0}.claim ul{margin:2px 0;padding-left:20px;font-size:13px}.unclear{color:#a60;font-weight:600}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 </style></head><body>
 `)
@@ -79,6 +81,7 @@ This page is that claim measured on this machine, in Go and in CPython, with eac
 	}
 	b.WriteString("</ul>\n")
 
+	writeClaimsHTML(&b, r)
 	writeVerdicts(&b, r)
 
 	b.WriteString("<h2 id=\"speedup\">Speedup over sequential</h2>\n")
@@ -323,4 +326,44 @@ func timeline(b *strings.Builder, row Row) {
 		}
 	}
 	b.WriteString("\n</svg>\n")
+}
+
+// writeClaimsHTML writes the Claims section: each of the articles' claims,
+// whether it held on this run, the checks with their figures, and the
+// explanation.
+func writeClaimsHTML(b *strings.Builder, r *Result) {
+	if len(r.Claims) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "<h2 id=\"claims\">Claims</h2>\n<p class=\"muted\">Each of the articles' claims, checked against the rows of this run. Speeds up = a speedup over sequential of at least %.2fx (on %d cores); no speedup = at most %.2fx; in between is unclear. Context checks are shown but do not decide.</p>\n",
+		r.ClaimThresholds.SpeedsUp, r.Machine.Cores, r.ClaimThresholds.NoSpeedup)
+	for _, c := range r.Claims {
+		cls, word := "", "not measured"
+		switch c.Holds {
+		case HoldsYes:
+			cls, word = "yes", "holds"
+		case HoldsNo:
+			cls, word = "no", "does not hold"
+		case HoldsUnclear:
+			cls, word = "unclear", "unclear"
+		}
+		fmt.Fprintf(b, "<div class=\"claim %s\" id=\"claim-%s\"><p><b>%s</b> &mdash; <span class=\"%s\">%s</span>", cls, esc(c.ID), esc(c.Claim), cls, word)
+		if c.Noisy {
+			b.WriteString(` <span class="muted">(noisy)</span>`)
+		}
+		fmt.Fprintf(b, "</p>\n<p>%s</p>\n", esc(c.Explanation))
+		if len(c.Checks) > 0 {
+			b.WriteString("<ul>\n")
+			for _, ch := range c.Checks {
+				res := map[string]string{HoldsYes: `<span class="yes">fits</span>`, HoldsNo: `<span class="no">contradicts</span>`, HoldsUnclear: `<span class="unclear">unclear</span>`}[ch.Result]
+				side := ""
+				if ch.Side {
+					side = ` <span class="muted">(context)</span>`
+				}
+				fmt.Fprintf(b, "<li>%s: %s%s</li>\n", esc(ch.Check), res, side)
+			}
+			b.WriteString("</ul>\n")
+		}
+		b.WriteString("</div>\n")
+	}
 }

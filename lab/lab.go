@@ -26,7 +26,12 @@
 // tasks). Each row also has a timeline: which worker, thread, process or task
 // ran or waited when, and when the emulated GIL was held. Verdicts set the best
 // model measured for each workload against the articles' rule and against the
-// advise package's classification of the workload.
+// advise package's classification of the workload. Claims check each of the
+// articles' claims on its own rows (threads under a GIL do not speed up CPU
+// work; processes do, at a cost; without a GIL threads do; waiting releases
+// the GIL; one event loop handles many slow waits; asyncio needs offloading
+// for CPU work) and say whether it held here, with thresholds relative to the
+// core count (SpeedsUpAt, NoSpeedupAt).
 //
 // CPU work is calibrated: each runtime measures how fast it counts primes and
 // sizes the tasks to the same CPU time, so a Go row and a CPython row of one
@@ -177,6 +182,11 @@ type Result struct {
 	Workloads []Workload `json:"workloads"`
 	Rows      []Row      `json:"rows"`
 	Verdicts  []Verdict  `json:"verdicts"`
+	// Claims checks each of the articles' claims against the rows: where it
+	// holds, where it does not, and what was not measured.
+	Claims []Claim `json:"claims"`
+	// ClaimThresholds are the speedups the claims were judged with.
+	ClaimThresholds ClaimThresholds `json:"claim_thresholds"`
 	// Notes are what the run could not do (python3 missing, models not
 	// available in this build) and caveats of the measurement.
 	Notes    []string `json:"notes"`
@@ -462,6 +472,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Notes = append(res.Notes, "threads-gil counts only prime counting as bytecode; sending a request and reading its answer run with the emulated lock released (in CPython the bit of parsing in between holds the GIL)")
 	}
 	res.Machine.LoadAvg[1] = loadAvg()
+	res.Claims = claims(l.rows, res.Machine)
+	res.ClaimThresholds = ClaimThresholds{SpeedsUp: SpeedsUpAt(res.Machine.Cores), NoSpeedup: NoSpeedupAt}
 	res.Notes = append(res.Notes, busyNotes(l.rows, res.Machine)...)
 	res.Notes = append(res.Notes, "peak memory of a Go row is this whole lab process's peak during the row (plus its worker processes); a CPython row's is a fresh interpreter's (plus its workers)")
 	res.Duration = time.Since(start).Seconds()

@@ -103,6 +103,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 			fmt.Fprintf(&b, "%s (cpython): %s\n", v.Workload, v.CPythonReason)
 		}
 	}
+	writeClaimsText(&b, r)
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n")
 		for _, n := range r.Notes {
@@ -119,4 +120,46 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "NO"
+}
+
+// claimMark is the one-word outcome of a claim in the terminal.
+func claimMark(h string) string {
+	switch h {
+	case HoldsYes:
+		return "HOLDS"
+	case HoldsNo:
+		return "DOES NOT HOLD"
+	case HoldsUnclear:
+		return "UNCLEAR"
+	}
+	return "NOT MEASURED"
+}
+
+func checkMark(c Check) string {
+	m := map[string]string{HoldsYes: "ok", HoldsNo: "NO", HoldsUnclear: "??"}[c.Result]
+	if c.Side {
+		return "(" + m + ", context)"
+	}
+	return m
+}
+
+// writeClaimsText writes the Claims section: each claim, its outcome, the
+// checks with their figures and the explanation.
+func writeClaimsText(b *strings.Builder, r *Result) {
+	if len(r.Claims) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nClaims of the articles, checked (speeds up = speedup >= %.2fx on %d cores; no speedup = <= %.2fx)\n",
+		r.ClaimThresholds.SpeedsUp, r.Machine.Cores, r.ClaimThresholds.NoSpeedup)
+	for i, c := range r.Claims {
+		fmt.Fprintf(b, "%d. %s: %s", i+1, c.Claim, claimMark(c.Holds))
+		if c.Noisy {
+			b.WriteString(" (noisy)")
+		}
+		b.WriteString("\n")
+		for _, ch := range c.Checks {
+			fmt.Fprintf(b, "     %-4s %s\n", checkMark(ch), ch.Check)
+		}
+		fmt.Fprintf(b, "     => %s\n", c.Explanation)
+	}
 }

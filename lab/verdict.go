@@ -102,7 +102,7 @@ func judge(w, rt string, rows []Row) (best Row, agrees bool, reason string, ok b
 		reason = fmt.Sprintf("cannot check the rule: no model of its kind ran; best was %s. %s", head, why(w, rt, best, nil))
 	case ruleBest.Speedup >= best.Speedup*(1-noiseMargin):
 		agrees = true
-		reason = fmt.Sprintf("agrees within noise: %s, and the rule's %s %.2fx is within %.0f%%", head, ruleBest.Model, ruleBest.Speedup, noiseMargin*100)
+		reason = fmt.Sprintf("agrees within noise: %s, and the rule's %s %.2fx is within %.0f%%. But %s was at least as fast: %s", head, ruleBest.Model, ruleBest.Speedup, noiseMargin*100, best.Model, why(w, rt, best, ruleBest))
 	default:
 		reason = fmt.Sprintf("DISAGREES: %s beat the rule's best, %s %.2fx. %s", head, ruleBest.Model, ruleBest.Speedup, why(w, rt, best, ruleBest))
 	}

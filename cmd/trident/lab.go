@@ -40,7 +40,9 @@ offloading to processes) and in CPython when python3 is on the PATH (threading,
 concurrent.futures, multiprocessing, asyncio). It measures wall time, CPU time,
 speedup, peak memory and per-task overhead, draws a timeline per model, and sets
 the best model for each workload against the articles' rule: CPU-bound work to
-processes, fast I/O to threads, slow I/O to an event loop.
+processes, fast I/O to threads, slow I/O to an event loop. A Claims section
+checks each of the articles' claims on the measured rows (holds, does not hold,
+unclear, or not measured when its rows were not selected).
 
 Output: a table on stdout (progress on stderr); --json writes one JSON object
 (to stdout, or --json=FILE); --html FILE writes a self-contained page with SVG

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,13 @@ func TestLabQuickJSON(t *testing.T) {
 			Workload  string `json:"workload"`
 			BestModel string `json:"best_model"`
 		} `json:"verdicts"`
+		Claims []struct {
+			ID          string           `json:"id"`
+			Claim       string           `json:"claim"`
+			Holds       string           `json:"holds"`
+			Evidence    []map[string]any `json:"evidence"`
+			Explanation string           `json:"explanation"`
+		} `json:"claims"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
@@ -68,6 +76,39 @@ func TestLabQuickJSON(t *testing.T) {
 	if !strings.Contains(errOut, "trident lab: [") {
 		t.Fatalf("no progress lines on stderr (not a terminal):\n%s", errOut)
 	}
+	// Claims: all six, each with an outcome, its evidence and a reason.
+	// Which way a measured claim goes depends on this machine; what was
+	// not selected is "not measured" for sure.
+	if len(res.Claims) != 6 {
+		t.Fatalf("claims: %+v", res.Claims)
+	}
+	for _, c := range res.Claims {
+		if c.Claim == "" || c.Explanation == "" || c.Evidence == nil {
+			t.Fatalf("claim without text, explanation or evidence list: %+v", c)
+		}
+		switch c.Holds {
+		case "yes", "no", "unclear":
+			if len(c.Evidence) == 0 {
+				t.Fatalf("judged claim without evidence: %+v", c)
+			}
+		case "not measured":
+		default:
+			t.Fatalf("claim %s: holds %q", c.ID, c.Holds)
+		}
+		switch c.ID {
+		case "asyncio-waits", "asyncio-offload", "io-releases-gil":
+			// slow-io ran with threads-gil and threading, so the I/O claim is
+			// measured; no event-loop model was selected.
+			measured := c.ID == "io-releases-gil"
+			if measured == (c.Holds == "not measured") {
+				t.Fatalf("claim %s: holds %q with models %v", c.ID, c.Holds, labQuickArgs)
+			}
+		case "free-threads", "gil-cpu", "processes-cpu":
+			if runtime.NumCPU() >= 2 && c.Holds == "not measured" {
+				t.Fatalf("claim %s not measured although its rows ran: %+v", c.ID, c)
+			}
+		}
+	}
 }
 
 func TestLabTableAndFiles(t *testing.T) {
@@ -78,7 +119,7 @@ func TestLabTableAndFiles(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{"workload", "goroutines", "Verdicts", "slow-io"} {
+	for _, want := range []string{"workload", "goroutines", "Verdicts", "slow-io", "Claims of the articles", "NOT MEASURED"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}
