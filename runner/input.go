@@ -52,8 +52,9 @@ type InputSpec struct {
 	// Path for FromFile.
 	Path string
 	// Linked joins this source to the previous one (:::+ / ::::+): their
-	// values are paired up, the shorter wrapping around, instead of forming
-	// all combinations.
+	// values are paired up instead of forming all combinations, and the
+	// shortest of the linked sources sets how many there are (GNU parallel's
+	// :::+, which does not wrap around).
 	Linked bool
 }
 
@@ -161,21 +162,16 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 	tuples := make([][][]string, len(groups))
 	total := 1
 	for g, srcs := range groups {
-		n := 0
-		empty := false
-		for _, v := range srcs {
-			n = max(n, len(v))
-			if len(v) == 0 {
-				empty = true
-			}
-		}
-		if empty {
-			n = 0
+		// Linked sources pair up to the shortest one, as GNU parallel's
+		// :::+ does (it does not wrap around like --link).
+		n := len(srcs[0])
+		for _, v := range srcs[1:] {
+			n = min(n, len(v))
 		}
 		for k := 0; k < n; k++ {
 			var tup []string
 			for _, v := range srcs {
-				tup = append(tup, split(v[k%len(v)])...)
+				tup = append(tup, split(v[k])...)
 			}
 			tuples[g] = append(tuples[g], tup)
 		}

@@ -42,7 +42,8 @@ everyday interface, and -j auto choosing the number of job slots by measuring.
 Inputs (one value per job, or all combinations of several sources):
   ::: A B C        values on the command line; several ::: give all combinations
                    (the first source varies slowest)
-  :::+ A B C       linked to the previous source: values are paired, not combined
+  :::+ A B C       linked to the previous source: values are paired, not combined;
+                   the shortest linked source sets the number of jobs
   :::: FILE...     each file is a source, one value per line ("-" is stdin);
                    ::::+ links like :::+
   -a FILE          same as :::: FILE (may be repeated)

@@ -273,4 +273,24 @@ func TestRunGNUCompatReview(t *testing.T) {
 	if code != 0 || out != "mkdir dir1-1\nmkdir dir2-1\n" {
 		t.Errorf("{#} alone: code %d stderr %q out %q", code, errOut, out)
 	}
+	// :::+ and ::::+ do not wrap: the shortest linked source sets the length.
+	dir := t.TempDir()
+	f1, f2 := filepath.Join(dir, "f1"), filepath.Join(dir, "f2")
+	os.WriteFile(f1, []byte("1\n2\n"), 0o644)
+	os.WriteFile(f2, []byte("x\ny\nz\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"echo", ":::", "a", "b", "c", ":::+", "1", "2"}, "echo a 1\necho b 2\n"},
+		{[]string{"echo", ":::", "a", "b", ":::+", "1", "2", "3"}, "echo a 1\necho b 2\n"},
+		{[]string{"echo", "::::", f1, "::::+", f2}, "echo 1 x\necho 2 y\n"},
+		{[]string{"echo", ":::", "a", "b", "c", ":::+", "1", "2", "3", ":::", "X", "Y", ":::+", "11", "22"},
+			"echo a 1 X 11\necho a 1 Y 22\necho b 2 X 11\necho b 2 Y 22\necho c 3 X 11\necho c 3 Y 22\n"},
+	} {
+		out, errOut, code := runTrident(t, "", append([]string{"run", "--dry-run", "-k"}, c.args...)...)
+		if code != 0 || out != c.want {
+			t.Errorf("%q: code %d stderr %q\n got %q\nwant %q", c.args, code, errOut, out, c.want)
+		}
+	}
 }
