@@ -231,6 +231,12 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 				e.deleteTask(pa.Sequence)
 			}
 		case err := <-ack.Err():
+			if errors.Is(err, nats.ErrDisconnected) {
+				// The connection dropped before the server's answer came
+				// back (the task may well be stored). The call stays
+				// pending: the reconnect hook publishes it again.
+				return
+			}
 			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		}
 	}()
@@ -240,7 +246,9 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 // JetStream message id so that it is not deduplicated away. It runs after
 // the connection was re-established, because results are published on core
 // NATS and those sent while this executor was disconnected are lost; their
-// tasks were acknowledged already. Tasks whose first message is still queued
+// tasks were acknowledged already. It also covers tasks whose publish
+// acknowledgement was lost with the connection (publish leaves them
+// pending instead of failing them). Tasks whose first message is still queued
 // or running run twice; the second result counts as a duplicate. This is the
 // at-least-once contract, never a hung future.
 func (e *Executor) resubmitPending() {
