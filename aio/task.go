@@ -190,10 +190,12 @@ func (k *Task[R]) finalize(st future.State) {
 	if cb := k.t.localCb; cb != nil {
 		k.t.localCb = nil
 		cb()
-		if r := k.t.rare; r != nil && r.localMore != nil {
-			more := r.localMore
-			r.localMore = nil
-			for _, cb := range more {
+	}
+	if r := k.t.rare; r != nil && r.localMore != nil {
+		more := r.localMore
+		r.localMore = nil
+		for _, cb := range more {
+			if cb != nil { // nil: dropped by a wait that ended
 				cb()
 			}
 		}
@@ -284,14 +286,36 @@ func (k *Task[R]) OnDone(fn func()) {
 }
 
 // onDoneLocal registers fn to run on the loop when the task finishes; the
-// caller is on the loop and the task is not final.
-func (t *T) onDoneLocal(fn func()) {
+// caller is on the loop and the task is not final. It returns the slot fn
+// went to, for dropLocal; slots freed by dropLocal are reused, so a task
+// waited on again and again holds only the callbacks of the waits still on.
+func (t *T) onDoneLocal(fn func()) int {
 	if t.localCb == nil {
 		t.localCb = fn
-		return
+		return -1
 	}
 	r := t.getRare()
+	for i, cb := range r.localMore {
+		if cb == nil {
+			r.localMore[i] = fn
+			return i
+		}
+	}
 	r.localMore = append(r.localMore, fn)
+	return len(r.localMore) - 1
+}
+
+// dropLocal removes the callback registered in slot by onDoneLocal (Python's
+// remove_done_callback) if the task has not finished and run it yet.
+func (t *T) dropLocal(slot int) {
+	if t.state == stateDone {
+		return
+	}
+	if slot < 0 {
+		t.localCb = nil
+	} else if t.rare != nil && slot < len(t.rare.localMore) {
+		t.rare.localMore[slot] = nil
+	}
 }
 
 // Result waits for the task from any goroutine and returns its value and
@@ -674,13 +698,23 @@ func (t *T) await(w future.Waitable, shield bool) error {
 
 // watch parks one coroutine on a set of waitables.
 type watch struct {
-	t          *T
-	onEvent    func(i, left int) bool
-	id         uint64
+	t       *T
+	onEvent func(i, left int) bool
+	id      uint64
+	// The loop tasks this watch put a done callback on, and in which slot
+	// (see onDoneLocal): the first inline, as Await has just one.
+	local0     *T
+	locals     *[]localReg
+	left       int32 // registered waitables not yet reported
+	pendingExt int32
+	localSlot0 int32
 	active     bool
 	fired      bool
-	left       int // registered waitables not yet reported
-	pendingExt int
+}
+
+type localReg struct {
+	t    *T
+	slot int
 }
 
 // newWatch registers the waitables of ws that are not final yet; as each
@@ -698,7 +732,16 @@ func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch
 		if lt, ok := f.(loopTask); ok && lt.core().loop == l {
 			// The callback captures only w and i (small: one per
 			// waitable, so Gather of many tasks allocates little).
-			lt.core().onDoneLocal(func() { w.event(i) })
+			o := lt.core()
+			slot := o.onDoneLocal(func() { w.event(i) })
+			if w.local0 == nil {
+				w.local0, w.localSlot0 = o, int32(slot)
+			} else {
+				if w.locals == nil {
+					w.locals = new([]localReg)
+				}
+				*w.locals = append(*w.locals, localReg{o, slot})
+			}
 			continue
 		}
 		w.pendingExt++
@@ -726,7 +769,7 @@ func (w *watch) event(i int) {
 		return
 	}
 	w.left--
-	if w.onEvent(i, w.left) {
+	if w.onEvent(i, int(w.left)) {
 		w.fired = true
 		w.t.loop.resume(w.t, w.id)
 	}
@@ -734,6 +777,19 @@ func (w *watch) event(i int) {
 
 func (w *watch) close() {
 	w.active = false
-	w.t.loop.external -= w.pendingExt
+	w.t.loop.external -= int(w.pendingExt)
 	w.pendingExt = 0
+	// Take the callbacks off the tasks that are still running, so that
+	// waiting on a long-lived task repeatedly (Wait or AsCompleted in a
+	// loop, a timed-out Shield) does not pile them up on it.
+	if w.local0 != nil {
+		w.local0.dropLocal(int(w.localSlot0))
+		w.local0 = nil
+		if w.locals != nil {
+			for _, r := range *w.locals {
+				r.t.dropLocal(r.slot)
+			}
+			w.locals = nil
+		}
+	}
 }
