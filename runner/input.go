@@ -63,7 +63,9 @@ type InputOptions struct {
 	// Null separates records by NUL bytes instead of newlines (-0).
 	Null bool
 	// ColSep, when not empty, is a regular expression splitting each record
-	// into columns ({1}, {2}, ...) (--colsep).
+	// into columns ({1}, {2}, ...) (--colsep). White space around each
+	// column is trimmed, as GNU parallel's --trim lr (its default with
+	// --colsep) does.
 	ColSep string
 	// Stdin is read for FromStdin and the path "-"; nil means os.Stdin.
 	Stdin io.Reader
@@ -115,7 +117,11 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 		if sep == nil {
 			return []string{v}
 		}
-		return sep.Split(v, -1)
+		cols := sep.Split(v, -1)
+		for i, c := range cols {
+			cols[i] = strings.Trim(c, " \t\r\n\f\v")
+		}
+		return cols
 	}
 	// Open readers first so any unreadable file fails before work starts.
 	readers := make([]*recordReader, len(specs))

@@ -137,7 +137,7 @@ func newRunFlags() *runFlags {
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "explain -j auto's choices on stderr")
 	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read values from FILE (repeatable; like :::: FILE)")
 	fs.BoolVarP(&f.null, "null", "0", false, "values are NUL-separated")
-	fs.StringVarP(&f.colsep, "colsep", "C", "", "split each value into columns {1} {2} ... by this regular expression")
+	fs.StringVarP(&f.colsep, "colsep", "C", "", "split each value into columns {1} {2} ... by this regular expression (white space around columns is trimmed)")
 	fs.StringVar(&f.shell, "shell", "", "shell that runs each command as SHELL -c COMMAND (default /bin/sh; plain-word commands then run without a shell)")
 	fs.DurationVar(&f.grace, "grace", runner.DefaultGrace, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the trident cluster at URL")

@@ -293,4 +293,14 @@ func TestRunGNUCompatReview(t *testing.T) {
 			t.Errorf("%q: code %d stderr %q\n got %q\nwant %q", c.args, code, errOut, out, c.want)
 		}
 	}
+	// --colsep trims white space around each column (GNU parallel's
+	// default --trim lr with --colsep); without --colsep values stay as they are.
+	out, errOut, code = runTrident(t, " g , h \n\tx\t,y\n", "run", "--dry-run", "-k", "--colsep", ",", "echo", "{1}-{2}")
+	if code != 0 || out != "echo g-h\necho x-y\n" {
+		t.Errorf("--colsep trim: code %d stderr %q out %q", code, errOut, out)
+	}
+	out, _, _ = runTrident(t, " g , h \n", "run", "--dry-run", "echo")
+	if out != "echo ' g , h '\n" {
+		t.Errorf("no --colsep, no trim: %q", out)
+	}
 }
