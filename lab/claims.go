@@ -361,7 +361,7 @@ func (c *claimer) processesCPU() Claim {
 	return b.finish(
 		"Processes computed in parallel ("+figs+") and paid for it in start-up and copying arguments and results ("+cost+").",
 		"Not as claimed: "+joinNonEmpty("; ", failedSpeedup(figs, b), costNote(b, cost))+".",
-		"Processes gained less than parallel computing should ("+figs+"): the start-up and copying ("+cost+") ate part of a short run; the full run (without --quick) gives them more work to pay it back.")
+		"Processes gained less than parallel computing should ("+figs+"): the start-up and copying ("+cost+") ate part of the gain, or other programs took the cores; a run with more work per task (without --quick) or a quieter machine shows more.")
 }
 
 func failedSpeedup(figs string, b *building) string {
@@ -524,6 +524,6 @@ func (c *claimer) asyncioOffload() Claim {
 	}
 	return b.finish(
 		"The event loop alone computed one task at a time ("+alone+"); offloading to processes ran the CPU work in parallel ("+off+")."+tail,
-		"Not as claimed on cpu-bound: loop alone "+alone+"; offloaded to processes "+off+" (a contradiction here is usually a short run that could not pay for starting processes)."+tail,
+		"Not as claimed on cpu-bound: loop alone "+alone+"; offloaded to processes "+off+" (a contradiction here is usually a busy machine, or a run too short to pay for starting processes)."+tail,
 		"Partly: loop alone "+alone+"; offloaded to processes "+off+"; some figures fell between the thresholds."+tail)
 }
