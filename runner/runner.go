@@ -708,12 +708,18 @@ func (s *state) saveResults(r *result) error {
 	return os.WriteFile(filepath.Join(dir, "seq"), []byte(fmt.Sprintln(r.rj.p.job.Seq)), 0o644)
 }
 
-// resultName makes an argument usable as one path element.
+// resultName makes an argument usable as one path element, keeping distinct
+// values apart: \ becomes \\ and / becomes \_ (GNU parallel's escaping), and
+// the names a value cannot have as such ("", ".", "..") become \e, \. and
+// \.. (an escaped value never has \ followed by e or .).
 func resultName(a string) string {
-	a = strings.ReplaceAll(a, "/", "_")
-	if a == "" || a == "." || a == ".." {
-		a = "_" + a
+	switch a {
+	case "":
+		return `\e`
+	case ".", "..":
+		return `\` + a
 	}
+	a = strings.NewReplacer(`\`, `\\`, "/", `\_`).Replace(a)
 	if len(a) > 200 {
 		a = a[:200]
 	}

@@ -132,7 +132,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.halt, "halt", "never", "stop early: never, soon|now,fail=N|N%, soon|now,success=N|N%")
 	fs.BoolVar(&f.bar, "bar", false, "progress bar with ETA on stderr (only when stderr is a terminal)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the commands instead of running them")
-	fs.StringVar(&f.results, "results", "", "save each job's stdout, stderr and seq under DIR/1/VALUE1/...")
+	fs.StringVar(&f.results, "results", "", "save each job's stdout, stderr and seq under DIR/1/VALUE1/... (/ in a value is written \\_, \\ as \\\\)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per finished job (with its output) instead of the output")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "explain -j auto's choices on stderr")
 	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read values from FILE (repeatable; like :::: FILE)")

@@ -304,3 +304,33 @@ func TestRunGNUCompatReview(t *testing.T) {
 		t.Errorf("no --colsep, no trim: %q", out)
 	}
 }
+
+// --results gives distinct values distinct directories: GNU parallel's
+// escaping (/ as \_, \ as \\), so "c/d" and "c_d" no longer share one.
+func TestRunResultsNamesDistinct(t *testing.T) {
+	dir := t.TempDir()
+	vals := []string{"c/d", "c_d", `c\d`, `c\_d`, "", "_", ".", "..", "_.", "a b"}
+	_, errOut, code := runTrident(t, "", append([]string{"run", "-j2", "--results", dir, "printf %s {}", ":::"}, vals...)...)
+	if code != 0 {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+	for _, want := range []struct{ name, val string }{{`c\_d`, "c/d"}, {"c_d", "c_d"}, {`c\\d`, `c\d`}, {`c\\_d`, `c\_d`}, {"a b", "a b"}} {
+		b, err := os.ReadFile(filepath.Join(dir, "1", want.name, "stdout"))
+		if err != nil || string(b) != want.val {
+			t.Errorf("%s/1/%s/stdout: %q %v, want %q", dir, want.name, b, err, want.val)
+		}
+	}
+	// Every value has its own directory, holding its own output.
+	seen := map[string]string{}
+	ents, err := os.ReadDir(filepath.Join(dir, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(dir, "1", e.Name(), "stdout"))
+		seen[string(b)] = e.Name()
+	}
+	if len(ents) != len(vals) || len(seen) != len(vals) {
+		t.Errorf("%d values, %d directories, %d distinct outputs: %v", len(vals), len(ents), len(seen), seen)
+	}
+}
