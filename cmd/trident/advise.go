@@ -31,8 +31,14 @@ a worker count, naming the step of the flowchart that decided:
   step 3   in between                    mixed: processes, cores x (1 + wait/compute),
                                          at most 4 x cores
 
-Exit status: 0 on success, 255 when the command cannot run or fails.`,
-	Args: cobra.MinimumNArgs(1),
+Exit status: 0 on success, 255 when the command cannot run or fails, and
+for bad usage (missing command, unknown option; the usage line goes to stderr).`,
+	Args: func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return adviseUsageErr(cmd.ErrOrStderr(), "missing command")
+		}
+		return nil
+	},
 	RunE: func(cmd *cobra.Command, args []string) error {
 		n, _ := cmd.Flags().GetInt("runs")
 		asJSON, _ := cmd.Flags().GetBool("json")
@@ -46,12 +52,22 @@ func init() {
 	adviseCmd.Flags().Bool("json", false, "print the advice as one JSON object")
 	adviseCmd.Flags().Bool("show-output", false, "pass the command's output through to stderr")
 	adviseCmd.Flags().SetInterspersed(false)
+	adviseCmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return adviseUsageErr(cmd.ErrOrStderr(), "%v", err)
+	})
 	rootCmd.AddCommand(adviseCmd)
+}
+
+// adviseUsageErr prints the usage line on stderr and returns the usage
+// error (exit 255) with the message.
+func adviseUsageErr(stderr io.Writer, format string, a ...any) error {
+	fmt.Fprintln(stderr, "usage: trident advise [-n RUNS] [--json] [--show-output] -- COMMAND [ARGS...]  (trident advise --help for all)")
+	return &exitError{code: 255, msg: "advise: " + fmt.Sprintf(format, a...)}
 }
 
 func adviseMain(stdout, stderr io.Writer, argv []string, n int, asJSON, show bool) error {
 	if n < 1 {
-		return &exitError{code: 255, msg: fmt.Sprintf("advise: -n %d: want at least 1 run", n)}
+		return adviseUsageErr(stderr, "-n %d: want at least 1 run", n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
