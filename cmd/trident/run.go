@@ -47,7 +47,8 @@ Inputs (one value per job, or all combinations of several sources):
   :::: FILE...     each file is a source, one value per line ("-" is stdin);
                    ::::+ links like :::+
   -a FILE          same as :::: FILE (may be repeated)
-  (none)           one value per line of standard input
+  (none)           one value per line of standard input (a note goes to stderr
+                   when that is a terminal)
   -0, --null       values are separated by NUL bytes, not newlines
 
 Replacement strings in COMMAND (values are shell-quoted like GNU parallel does):
@@ -150,6 +151,19 @@ func runUsage(w io.Writer) {
 	fmt.Fprint(w, newRunFlags().fs.FlagUsages())
 }
 
+// readsStdin reports whether the inputs include standard input.
+func readsStdin(specs []runner.InputSpec) bool {
+	if len(specs) == 0 {
+		return true
+	}
+	for _, sp := range specs {
+		if sp.Kind == runner.FromStdin || (sp.Kind == runner.FromFile && sp.Path == "-") {
+			return true
+		}
+	}
+	return false
+}
+
 // isSep reports whether a word starts a new input source.
 func isSep(a string) bool { return a == ":::" || a == ":::+" || a == "::::" || a == "::::+" }
 
@@ -239,6 +253,10 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 		if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
 			opts.Bar = true
 		}
+	}
+	if readsStdin(specs) && term.IsTerminal(int(os.Stdin.Fd())) && !f.help {
+		fmt.Fprintln(stderr, "trident run: reading values from the terminal, one per line (Ctrl-D ends them); "+
+			"did you mean ::: VALUES, :::: FILE, -a FILE or a pipe?")
 	}
 	src, err := runner.NewJobSource(specs, runner.InputOptions{Null: f.null, ColSep: f.colsep, Stdin: os.Stdin})
 	if err != nil {
