@@ -77,6 +77,12 @@ type Executor struct {
 	closed  bool
 	idle    chan struct{} // closed when pending becomes empty during Shutdown
 
+	// stop is closed by Close: goroutines waiting for a publish
+	// acknowledgement give up (the connection may be closed, and then
+	// the acknowledgement never comes).
+	stop     chan struct{}
+	stopOnce sync.Once
+
 	acks sync.WaitGroup
 
 	submitted, completed, duplicates, redelivered, resubmitted atomic.Int64
@@ -105,7 +111,7 @@ func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor,
 	if o.Codec == nil {
 		o.Codec = registry.Gob
 	}
-	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}, bySeq: map[uint64]*call{}}
+	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}, bySeq: map[uint64]*call{}, stop: make(chan struct{})}
 	e.subject = subjectResultPrefix + e.id
 	sub, err := conn.nc.Subscribe(e.subject, e.onResult)
 	if err != nil {
@@ -238,6 +244,8 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 				return
 			}
 			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		case <-e.stop:
+			// Close failed the future already.
 		}
 	}()
 }
@@ -428,6 +436,7 @@ func (e *Executor) Close() error {
 	for _, c := range cs {
 		c.f.Complete(nil, ErrClosed)
 	}
+	e.stopOnce.Do(func() { close(e.stop) })
 	_ = e.adv.Unsubscribe()
 	err := e.sub.Unsubscribe()
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {

@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/trident-go/trident/future"
 )
@@ -31,6 +35,42 @@ func TestReconnectWithPublishAcksOutstanding(t *testing.T) {
 		}
 		if v != i*i {
 			t.Fatalf("square(%d) = %d", i, v)
+		}
+	}
+}
+
+// Closing the connection before the executor, while the server's
+// acknowledgements of just published tasks are outstanding, must not hang
+// Executor.Close (it waits for its own goroutines) nor leave a future
+// unfinished.
+func TestExecutorCloseAfterConnClosedWithAcksOutstanding(t *testing.T) {
+	s := newServer(t, ServerOptions{})
+	conn, err := Connect(context.Background(), s.ConnectOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := NewExecutor(context.Background(), conn, ExecutorOptions{Queue: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := waitCtx(t)
+	var fs []*future.Future[int]
+	for i := range 500 {
+		fs = append(fs, square.Submit(ex, ctx, i))
+	}
+	conn.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- ex.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(guard):
+		t.Fatal("Executor.Close hung after the connection was closed")
+	}
+	for i, f := range fs {
+		if _, err := f.Result(ctx); err == nil {
+			continue // it may have been answered before the close
+		} else if !errors.Is(err, ErrClosed) && !strings.Contains(err.Error(), "closed") {
+			t.Errorf("square(%d): %v", i, err)
 		}
 	}
 }
