@@ -551,6 +551,12 @@ func (s *state) finish(r *result) {
 		s.release(r)
 		return
 	}
+	rj.mu.Lock()
+	timedOut := rj.timedOut
+	rj.mu.Unlock()
+	if timedOut && failed {
+		fmt.Fprintf(s.errw, "trident run: job %d timed out after %.3fs and was killed: %s\n", rj.p.job.Seq, r.wall.Seconds(), rj.cmdline)
+	}
 	e := JoblogEntry{Seq: rj.p.job.Seq, Host: ":", Start: rj.start, Runtime: r.wall, Receive: r.received,
 		Exitval: r.exitval, Signal: r.signal, Command: rj.cmdline}
 	if s.joblog != nil {

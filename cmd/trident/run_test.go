@@ -334,3 +334,12 @@ func TestRunResultsNamesDistinct(t *testing.T) {
 		t.Errorf("%d values, %d directories, %d distinct outputs: %v", len(vals), len(ents), len(seen), seen)
 	}
 }
+
+// A job killed by --timeout is named on stderr (GNU parallel warns too), not
+// only in the joblog.
+func TestRunTimeoutIsReported(t *testing.T) {
+	_, errOut, code := runTrident(t, "", "run", "--timeout", "0.3", "sleep {}", ":::", "30")
+	if code != 1 || !strings.Contains(errOut, "timed out") || !strings.Contains(errOut, "sleep 30") {
+		t.Fatalf("code %d stderr %q", code, errOut)
+	}
+}
