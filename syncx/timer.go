@@ -103,6 +103,11 @@ func (t *Timer) Cancel() bool {
 // yet, the pending run is moved (and Reset returns true); otherwise a new
 // run is scheduled (and Reset returns false), even if the timer fired or
 // was cancelled before. Python has no counterpart.
+//
+// If Reset is called while the function is running, the new run is not
+// held back until the current one returns: the two may overlap, as with
+// time.AfterFunc. Guard shared state inside the function, or call Wait
+// before Reset to keep runs apart.
 func (t *Timer) Reset(d time.Duration) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
