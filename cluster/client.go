@@ -76,6 +76,11 @@ type Executor struct {
 	bySeq   map[uint64]*call // stream sequence -> call, for advisories
 	closed  bool
 	idle    chan struct{} // closed when pending becomes empty during Shutdown
+	// completing counts completions this executor is making right now
+	// (onResult, the max-deliveries advisory). Shutdown waits for them too:
+	// a future's callbacks, such as the bridge that completes a typed
+	// future, run inside Complete, after the future left pending.
+	completing int
 
 	// stop is closed by Close: goroutines waiting for a publish
 	// acknowledgement give up (the connection may be closed, and then
@@ -282,6 +287,23 @@ func (e *Executor) resubmitPending() {
 	}
 }
 
+// signalIdleLocked wakes a waiting Shutdown once no task is pending and no
+// completion is in progress. e.mu is held.
+func (e *Executor) signalIdleLocked() {
+	if e.idle != nil && len(e.pending) == 0 && e.completing == 0 {
+		close(e.idle)
+		e.idle = nil
+	}
+}
+
+// endComplete ends a completion counted in e.completing.
+func (e *Executor) endComplete() {
+	e.mu.Lock()
+	e.completing--
+	e.signalIdleLocked()
+	e.mu.Unlock()
+}
+
 // finished runs once per task when its future becomes final, for any reason.
 func (e *Executor) finished(id string, c *call) {
 	e.mu.Lock()
@@ -289,10 +311,7 @@ func (e *Executor) finished(id string, c *call) {
 	for _, seq := range c.seqs {
 		delete(e.bySeq, seq)
 	}
-	if e.idle != nil && len(e.pending) == 0 {
-		close(e.idle)
-		e.idle = nil
-	}
+	e.signalIdleLocked()
 	closed := e.closed
 	if !closed {
 		e.acks.Add(1)
@@ -335,11 +354,15 @@ func (e *Executor) onResult(m *nats.Msg) {
 	}
 	e.mu.Lock()
 	c := e.pending[id]
+	if c != nil {
+		e.completing++
+	}
 	e.mu.Unlock()
 	if c == nil {
 		e.duplicates.Add(1)
 		return
 	}
+	defer e.endComplete()
 	var err error
 	var val []byte
 	if m.Header.Get(hdrStatus) == statusOK {
@@ -401,7 +424,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closed = true
 	var idle chan struct{}
-	if len(e.pending) > 0 {
+	if len(e.pending) > 0 || e.completing > 0 {
 		if e.idle == nil {
 			e.idle = make(chan struct{})
 		}
@@ -487,10 +510,14 @@ func (e *Executor) onMaxDeliveries(m *nats.Msg) {
 	}
 	e.mu.Lock()
 	c := e.bySeq[adv.StreamSeq]
+	if c != nil {
+		e.completing++
+	}
 	e.mu.Unlock()
 	if c == nil {
 		return
 	}
+	defer e.endComplete()
 	err := fmt.Errorf("%w: %s: delivered %d times to consumer %s without completing", ErrMaxDeliveries, c.name, adv.Deliveries, adv.Consumer)
 	c.f.Complete(nil, registry.EncodeError(c.name, err))
 }
