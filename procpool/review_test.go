@@ -2,6 +2,7 @@ package procpool_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,5 +34,38 @@ func TestShutdownAfterQueuedCallsCancelled(t *testing.T) {
 		if _, err := f.Result(ctxT(t)); err != nil && !future.IsCancelled(err) {
 			t.Errorf("call: %v", err)
 		}
+	}
+}
+
+// Shutdown returns only after every callback of a completed call has run:
+// a typed future is completed by such a callback (the registry's bridge),
+// so Shutdown must not return between a raw future's completion and its
+// callbacks.
+func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
+	p, err := procpool.New(procpool.Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	payload, err := square.Encode(p.Codec(), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	var ran atomic.Int32
+	for range n {
+		raw := p.SubmitRaw(ctx, square.Name(), payload)
+		raw.OnDone(func() {
+			time.Sleep(30 * time.Millisecond) // a slow callback after the pool's own
+			ran.Add(1)
+		})
+	}
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := p.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ran.Load(); got != n {
+		t.Fatalf("Shutdown returned with %d of %d completion callbacks run", got, n)
 	}
 }
