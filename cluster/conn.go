@@ -227,7 +227,7 @@ func (c *Conn) NATS() *nats.Conn { return c.nc }
 func (c *Conn) ensureStreams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := c.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        TaskStream,
 		Description: "trident cluster tasks (work queue)",
 		Subjects:    []string{subjectTaskPrefix + ">"},
@@ -241,7 +241,7 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 		}
 		return fmt.Errorf("cluster: creating stream %s: %w", TaskStream, err)
 	}
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err = c.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        DeadStream,
 		Description: "trident cluster dead letters: tasks that could not be run, with the reason in a header",
 		Subjects:    []string{subjectDeadPrefix + ">"},
@@ -254,4 +254,22 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 		return fmt.Errorf("cluster: creating stream %s: %w", DeadStream, err)
 	}
 	return nil
+}
+
+// ensureStream creates the stream unless it exists already. It does not
+// update an existing stream: every client and worker calls it on connect,
+// and a stream update racing a consumer creation trips a data race inside
+// nats-server's file store (v2.15.2, seen under the race detector), besides
+// being needless work.
+func (c *Conn) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	if _, err := c.js.Stream(ctx, cfg.Name); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	_, err := c.js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil // another client created it in between
+	}
+	return err
 }

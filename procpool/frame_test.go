@@ -7,17 +7,20 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trident-go/trident/registry"
 )
 
-var release = make(chan struct{})
+// release unblocks the "it.block" calls of one TestServeInProcess run; each
+// run installs a fresh channel, so the test can run with -count > 1.
+var release atomic.Pointer[chan struct{}]
 
 var (
 	_ = registry.Register("it.echo", func(ctx context.Context, s string) (string, error) { return s, nil })
-	_ = registry.Register("it.block", func(ctx context.Context, _ int) (int, error) { <-release; return 1, nil })
+	_ = registry.Register("it.block", func(ctx context.Context, _ int) (int, error) { <-*release.Load(); return 1, nil })
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -125,6 +128,8 @@ func FuzzReadFrame(f *testing.F) {
 // handshake, calls, an unknown name, and the fallback that ends the worker
 // when the pool's pipe closes even while a call runs.
 func TestServeInProcess(t *testing.T) {
+	rel := make(chan struct{})
+	release.Store(&rel)
 	exited := make(chan int, 4)
 	exit = func(code int) { exited <- code }
 	defer func() { exit = os.Exit }()
@@ -168,6 +173,6 @@ func TestServeInProcess(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the worker did not exit when its pipe closed")
 	}
-	close(release)
+	close(rel)
 	<-served
 }
