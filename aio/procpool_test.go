@@ -25,7 +25,7 @@ var slowFib = procpool.Register("aio_test.fib", func(ctx context.Context, n int)
 // pool's *future.Future is awaited like any other, and the loop keeps
 // running other coroutines meanwhile.
 func TestAwaitProcessPoolFuture(t *testing.T) {
-	pool, err := procpool.New(procpool.Workers(1))
+	pool, err := procpool.New(procpool.WithWorkers(1))
 	if err != nil {
 		t.Fatal(err)
 	}

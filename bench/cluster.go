@@ -140,7 +140,7 @@ func runClusterSuite(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer ex.Close()
-	pool, err := procpool.New(procpool.Workers(cores))
+	pool, err := procpool.New(procpool.WithWorkers(cores))
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 	ctx := context.Background()
 	rep := &Report{Ratios: map[string]float64{}}
 
-	pool, err := procpool.New(procpool.Workers(workers))
+	pool, err := procpool.New(procpool.WithWorkers(workers))
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 	var startDs []time.Duration
 	for i := 0; i < starts; i++ {
 		t0 := time.Now()
-		p, err := procpool.New(procpool.Workers(1))
+		p, err := procpool.New(procpool.WithWorkers(1))
 		if err != nil {
 			return nil, err
 		}
@@ -150,12 +150,12 @@ func runProcpoolSuite(cfg Config) (*Report, error) {
 	for i := range cpuIn {
 		cpuIn[i] = iters
 	}
-	p1, err := procpool.New(procpool.Workers(1), procpool.InFlight(1))
+	p1, err := procpool.New(procpool.WithWorkers(1), procpool.WithInFlight(1))
 	if err != nil {
 		return nil, err
 	}
 	defer p1.Shutdown(ctx)
-	p2, err := procpool.New(procpool.Workers(2), procpool.InFlight(1))
+	p2, err := procpool.New(procpool.WithWorkers(2), procpool.WithInFlight(1))
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func startSmallWorker(ctx context.Context, starts int) time.Duration {
 	var ds []time.Duration
 	for i := 0; i < starts; i++ {
 		t0 := time.Now()
-		p, err := procpool.New(procpool.Workers(1), procpool.WorkerCommand(bin))
+		p, err := procpool.New(procpool.WithWorkers(1), procpool.WithWorkerCommand(bin))
 		if err != nil {
 			return 0
 		}

@@ -60,7 +60,7 @@ func init() {
 // all goes to the first worker that is ready, which serialises a short run.)
 func newProcPool() (*procpool.Pool, int, error) {
 	n := runtime.NumCPU()
-	p, err := procpool.New(procpool.Workers(n), procpool.InFlight(1))
+	p, err := procpool.New(procpool.WithWorkers(n), procpool.WithInFlight(1))
 	return p, n, err
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func benchPool(b *testing.B) *procpool.Pool {
-	p, err := procpool.New(procpool.Workers(2))
+	p, err := procpool.New(procpool.WithWorkers(2))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // TestWorkerBinary builds the example program, runs it as a program, and
-// uses it as the worker binary of a pool in this process (WorkerCommand).
+// uses it as the worker binary of a pool in this process (WithWorkerCommand).
 func TestWorkerBinary(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -27,7 +27,7 @@ func TestWorkerBinary(t *testing.T) {
 	}
 
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1), procpool.WorkerCommand(bin))
+	p := newPool(t, procpool.WithWorkers(1), procpool.WithWorkerCommand(bin))
 	b, _ := registry.Gob.Marshal(21)
 	res, err := p.SubmitRaw(ctx, "examplemain.fib", b).Result(ctx)
 	var v int

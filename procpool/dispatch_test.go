@@ -13,7 +13,7 @@ import (
 // (each worker takes at most 2 unmeasured calls), not one worker that the
 // whole burst then waits on; and once up, every worker holds part of it.
 func TestBurstWhileStartingSpreadsOverWorkers(t *testing.T) {
-	p := newPool(t, procpool.Workers(2))
+	p := newPool(t, procpool.WithWorkers(2))
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
 	var fs []*future.Future[int]
@@ -21,7 +21,7 @@ func TestBurstWhileStartingSpreadsOverWorkers(t *testing.T) {
 		fs = append(fs, sleepMs.Submit(p, ctx, 60_000))
 	}
 	if got := p.Stats().Spawned; got != 2 {
-		t.Fatalf("a burst of 4 unmeasured calls on Workers(2) started %d workers at once, want 2", got)
+		t.Fatalf("a burst of 4 unmeasured calls on WithWorkers(2) started %d workers at once, want 2", got)
 	}
 	waitFor(t, "both workers to hold calls", func() bool {
 		st := p.Stats()

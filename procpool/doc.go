@@ -22,7 +22,7 @@
 //
 //	func main() {
 //		procpool.Main() // in a worker, serves calls and never returns
-//		pool, err := procpool.New(procpool.Workers(4))
+//		pool, err := procpool.New(procpool.WithWorkers(4))
 //		...
 //		v, err := fib.Submit(pool, ctx, 30).Result(ctx)
 //		all, err := future.Results(ctx, fib.Map(pool, ctx, inputs))
@@ -32,16 +32,16 @@
 // Main is Python's `if __name__ == "__main__"` guard turned around: Python's
 // spawn re-imports the main module and the guard stops the child from
 // running the program; here the child re-executes the binary and Main turns
-// it into a worker before the program starts. WorkerCommand uses another
+// it into a worker before the program starts. WithWorkerCommand uses another
 // binary instead (it must register the same names). In tests, call Main in
 // TestMain.
 //
 // The pool and each worker talk over a dedicated pipe pair (fd 3 and 4), in
 // length-prefixed frames, after a version handshake; stdin, stdout and
 // stderr stay the task's own, so a call's prints reach the parent's
-// terminal untouched (or line-prefixed with PrefixOutput). Arguments and
+// terminal untouched (or line-prefixed with WithPrefixOutput). Arguments and
 // results are encoded with gob by default (any registry.Codec works). Each
-// worker holds several calls at once (InFlight) and runs them one after the
+// worker holds several calls at once (WithInFlight) and runs them one after the
 // other, so round trips overlap while one worker still uses one core.
 //
 // # Differences from Python, on purpose
@@ -53,11 +53,11 @@
 //   - A crash fails only the call that was running on the dead worker, with
 //     a *CrashError (ErrWorkerCrashed) naming the call and the exit status
 //     or signal; calls queued behind it are sent again, a replacement worker
-//     starts, and Retries re-runs the crashed call. BreakOnCrash restores
+//     starts, and WithRetries re-runs the crashed call. WithBreakOnCrash restores
 //     Python's BrokenProcessPool.
 //   - A call's context deadline is a hard timeout: when it passes, the
 //     future fails with a *DeadlineError (context.DeadlineExceeded), and a
-//     call that does not return within KillGrace has its worker terminated,
+//     call that does not return within WithKillGrace has its worker terminated,
 //     then killed, and replaced. Cancelling a running call's context sends a
 //     cancel to the worker, which cancels the call's context there.
 //   - Errors cross the boundary typed: a function's error arrives as a
@@ -71,8 +71,8 @@
 //   - Many tiny calls are cheap: a chunk's inputs travel as one encoded
 //     value, and MapAll (Python's Pool.map) returns a slice without a
 //     future per call.
-//   - Workers are recycled after MaxTasksPerWorker calls, after IdleTimeout,
-//     or when their memory passes MaxMemory.
+//   - Workers are recycled after WithMaxTasksPerWorker calls, after WithIdleTimeout,
+//     or when their memory passes WithMaxMemory.
 //
 // Shutdown waits for queued work, CancelPending drops it, Close kills now;
 // Stats reports per-worker counts, busy time and memory.

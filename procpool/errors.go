@@ -18,11 +18,11 @@ var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("pro
 // The error is a *CrashError with the details. Unlike Python's
 // BrokenProcessPool, it fails only the calls the dead worker was running;
 // calls queued behind it in that worker are sent again, and the pool starts
-// a replacement (see BreakOnCrash for Python's behaviour).
+// a replacement (see WithBreakOnCrash for Python's behaviour).
 var ErrWorkerCrashed = registry.RegisterError("procpool.ErrWorkerCrashed", errors.New("procpool: worker crashed"))
 
 // ErrBrokenPool is matched by every error of a pool created with
-// BreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
+// WithBreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
 var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", errors.New("procpool: pool is broken"))
 
 // ErrProtocol is matched by the cause of a crash when a worker broke the

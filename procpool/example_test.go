@@ -24,7 +24,7 @@ var fib = procpool.Register("example.fib", func(ctx context.Context, n int) (int
 
 func Example() {
 	ctx := context.Background()
-	pool, err := procpool.New(procpool.Workers(2))
+	pool, err := procpool.New(procpool.WithWorkers(2))
 	if err != nil {
 		panic(err)
 	}
@@ -45,7 +45,7 @@ func Example() {
 // stopped by killing its worker, and the pool goes on with a new one.
 func Example_hardTimeout() {
 	ctx := context.Background()
-	pool, _ := procpool.New(procpool.Workers(1))
+	pool, _ := procpool.New(procpool.WithWorkers(1))
 	defer pool.Shutdown(ctx)
 
 	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -64,7 +64,7 @@ func Example_hardTimeout() {
 // status; the pool starts a replacement.
 func Example_crash() {
 	ctx := context.Background()
-	pool, _ := procpool.New(procpool.Workers(1))
+	pool, _ := procpool.New(procpool.WithWorkers(1))
 	defer pool.Shutdown(ctx)
 
 	_, err := exitWith.Submit(pool, ctx, 3).Result(ctx) // calls os.Exit(3)
@@ -83,7 +83,7 @@ func Example_crash() {
 // sentinel is registered with registry.RegisterError.
 func Example_remoteError() {
 	ctx := context.Background()
-	pool, _ := procpool.New(procpool.Workers(1))
+	pool, _ := procpool.New(procpool.WithWorkers(1))
 	defer pool.Shutdown(ctx)
 
 	_, err := square.Submit(pool, ctx, 5_000_000).Result(ctx)

@@ -129,8 +129,8 @@ type Stats struct {
 	Queued int
 	// Spawned counts worker processes started; Crashed those that died on
 	// their own; Killed those the pool stopped (deadline, protocol);
-	// Recycled those retired by MaxTasksPerWorker or MaxMemory; IdleRetired
-	// those retired by IdleTimeout.
+	// Recycled those retired by WithMaxTasksPerWorker or WithMaxMemory; IdleRetired
+	// those retired by WithIdleTimeout.
 	Spawned, Crashed, Killed, Recycled, IdleRetired uint64
 	// TimedOut counts calls that passed their deadline in a worker; Retried
 	// the calls sent again after a crash.

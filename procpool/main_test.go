@@ -86,7 +86,7 @@ func alive(pid int) bool {
 // helperParent is a parent process for the orphan test: it starts a pool
 // with two busy workers, prints their pids and waits to be killed.
 func helperParent() {
-	p, err := procpool.New(procpool.Workers(2), procpool.InFlight(1))
+	p, err := procpool.New(procpool.WithWorkers(2), procpool.WithInFlight(1))
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)

@@ -45,40 +45,40 @@ func defaults() config {
 	}
 }
 
-// Workers sets the maximum number of worker processes (Python's
+// WithWorkers sets the maximum number of worker processes (Python's
 // max_workers). The default is runtime.NumCPU(). Workers are started on
 // demand, as in Python 3.9+.
-func Workers(n int) Option {
+func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("procpool: Workers(%d): need at least 1", n)
+			return fmt.Errorf("procpool: WithWorkers(%d): need at least 1", n)
 		}
 		c.workers = n
 		return nil
 	}
 }
 
-// InFlight sets how many calls (or chunks) the pool may keep sent to each
+// WithInFlight sets how many calls (or chunks) the pool may keep sent to each
 // worker at once (default 8). A worker runs them one at a time, in order;
 // the others wait in its pipe so that round trips overlap. The pool uses the
 // full depth only for calls measured under a millisecond; slower calls, and
 // calls not measured yet, get at most 2 per worker so the load stays
 // balanced. 1 gives Python's behaviour of one call per worker at a time.
-func InFlight(n int) Option {
+func WithInFlight(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("procpool: InFlight(%d): need at least 1", n)
+			return fmt.Errorf("procpool: WithInFlight(%d): need at least 1", n)
 		}
 		c.inflight = n
 		return nil
 	}
 }
 
-// WorkerCommand runs path with args as the worker instead of re-executing
+// WithWorkerCommand runs path with args as the worker instead of re-executing
 // the current program. The binary must register the same functions and call
 // Main at the top of its main. Python's counterpart is
 // multiprocessing.set_executable.
-func WorkerCommand(path string, args ...string) Option {
+func WithWorkerCommand(path string, args ...string) Option {
 	return func(c *config) error {
 		if path == "" {
 			return fmt.Errorf("procpool: WorkerCommand: empty path")
@@ -88,9 +88,9 @@ func WorkerCommand(path string, args ...string) Option {
 	}
 }
 
-// WorkerEnv adds KEY=VALUE entries to the workers' environment (which is
+// WithWorkerEnv adds KEY=VALUE entries to the workers' environment (which is
 // otherwise the parent's).
-func WorkerEnv(kv ...string) Option {
+func WithWorkerEnv(kv ...string) Option {
 	return func(c *config) error { c.env = append(c.env, kv...); return nil }
 }
 
@@ -121,107 +121,107 @@ func WithInitializer[A, R any](fn *registry.Func[A, R], arg A) Option {
 	}
 }
 
-// PrefixOutput makes the pool copy each worker's stdout and stderr line by
+// WithPrefixOutput makes the pool copy each worker's stdout and stderr line by
 // line to the given writers (nil means the parent's os.Stdout / os.Stderr),
 // each line prefixed with "[worker N] ". Without it, workers write straight
 // to the parent's stdout and stderr, untouched.
-func PrefixOutput(stdout, stderr io.Writer) Option {
+func WithPrefixOutput(stdout, stderr io.Writer) Option {
 	return func(c *config) error {
 		c.prefix, c.stdout, c.stderr = true, stdout, stderr
 		return nil
 	}
 }
 
-// Retries makes the pool send a call again, up to n more times, when the
+// WithRetries makes the pool send a call again, up to n more times, when the
 // worker running it crashes. Calls that timed out are not retried. Python
 // has no counterpart.
-func Retries(n int) Option {
+func WithRetries(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return fmt.Errorf("procpool: Retries(%d): negative", n)
+			return fmt.Errorf("procpool: WithRetries(%d): negative", n)
 		}
 		c.retries = n
 		return nil
 	}
 }
 
-// BreakOnCrash restores Python's policy: the first worker crash breaks the
+// WithBreakOnCrash restores Python's policy: the first worker crash breaks the
 // pool, every pending and running call fails with ErrBrokenPool (wrapping
 // the crash), and later submits fail the same way.
-func BreakOnCrash() Option {
+func WithBreakOnCrash() Option {
 	return func(c *config) error { c.breakOnCrash = true; return nil }
 }
 
-// MaxTasksPerWorker retires a worker after it has been sent n calls, and
+// WithMaxTasksPerWorker retires a worker after it has been sent n calls, and
 // starts a fresh one when there is work (Python's max_tasks_per_child). The
 // count is checked between chunks.
-func MaxTasksPerWorker(n int) Option {
+func WithMaxTasksPerWorker(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("procpool: MaxTasksPerWorker(%d): need at least 1", n)
+			return fmt.Errorf("procpool: WithMaxTasksPerWorker(%d): need at least 1", n)
 		}
 		c.maxTasks = n
 		return nil
 	}
 }
 
-// IdleTimeout retires a worker that has had no call for d. Python has no
+// WithIdleTimeout retires a worker that has had no call for d. Python has no
 // counterpart for ProcessPoolExecutor.
-func IdleTimeout(d time.Duration) Option {
+func WithIdleTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("procpool: IdleTimeout(%v): need a positive duration", d)
+			return fmt.Errorf("procpool: WithIdleTimeout(%v): need a positive duration", d)
 		}
 		c.idle = d
 		return nil
 	}
 }
 
-// MaxMemory retires a worker whose resident set (read from /proc) exceeds
+// WithMaxMemory retires a worker whose resident set (read from /proc) exceeds
 // bytes, once its current calls are done. It is checked a few times a
 // second, so it bounds leaks, not spikes. Python has no counterpart (the
 // closest is max_tasks_per_child, which counts calls, not memory).
-func MaxMemory(bytes int64) Option {
+func WithMaxMemory(bytes int64) Option {
 	return func(c *config) error {
 		if bytes <= 0 {
-			return fmt.Errorf("procpool: MaxMemory(%d): need a positive size", bytes)
+			return fmt.Errorf("procpool: WithMaxMemory(%d): need a positive size", bytes)
 		}
 		c.maxRSS = bytes
 		return nil
 	}
 }
 
-// KillGrace sets how long a timed-out call gets to return after its
+// WithKillGrace sets how long a timed-out call gets to return after its
 // cancellation is sent, and then how long a terminated worker gets before it
 // is killed (default 100ms each).
-func KillGrace(d time.Duration) Option {
+func WithKillGrace(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("procpool: KillGrace(%v): negative", d)
+			return fmt.Errorf("procpool: WithKillGrace(%v): negative", d)
 		}
 		c.grace = d
 		return nil
 	}
 }
 
-// StartTimeout bounds the handshake of a new worker (default 30s).
-func StartTimeout(d time.Duration) Option {
+// WithStartTimeout bounds the handshake of a new worker (default 30s).
+func WithStartTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("procpool: StartTimeout(%v): need a positive duration", d)
+			return fmt.Errorf("procpool: WithStartTimeout(%v): need a positive duration", d)
 		}
 		c.startTimeout = d
 		return nil
 	}
 }
 
-// ChunkTarget sets how long an automatically sized chunk should take to run
+// WithChunkTarget sets how long an automatically sized chunk should take to run
 // (default 2ms): long enough to pay for its round trip many times over,
 // short enough to balance the load.
-func ChunkTarget(d time.Duration) Option {
+func WithChunkTarget(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("procpool: ChunkTarget(%v): need a positive duration", d)
+			return fmt.Errorf("procpool: WithChunkTarget(%v): need a positive duration", d)
 		}
 		c.chunkTarget = d
 		return nil

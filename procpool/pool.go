@@ -349,7 +349,7 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	return u
 }
 
-// capFor is how many frames of u's function a worker may hold: InFlight
+// capFor is how many frames of u's function a worker may hold: WithInFlight
 // when its frames are measured under a millisecond, where overlapping round
 // trips matters, and at most 2 otherwise (slow frames, or not measured
 // yet), where holding more in one worker's pipe would only unbalance the
@@ -402,7 +402,7 @@ func (p *Pool) maybeSpawnLocked() {
 	}
 	// Start one more worker per calls waiting beyond what the workers
 	// being started will take: each takes as many frames as capFor allows
-	// (InFlight for calls measured fast, at most 2 otherwise), so a burst of
+	// (WithInFlight for calls measured fast, at most 2 otherwise), so a burst of
 	// slow or unmeasured calls does not queue behind one starting worker.
 	per := p.cfg.inflight
 	if len(p.queue) > 0 {

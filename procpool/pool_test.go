@@ -22,7 +22,7 @@ import (
 
 func TestSubmitAndMap(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(2))
+	p := newPool(t, procpool.WithWorkers(2))
 	v, err := square.Submit(p, ctx, 12).Result(ctx)
 	if err != nil || v != 144 {
 		t.Fatalf("square(12) = %v, %v", v, err)
@@ -65,7 +65,7 @@ func TestSubmitAndMap(t *testing.T) {
 
 func TestRemoteErrorsAndPanics(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1))
+	p := newPool(t, procpool.WithWorkers(1))
 	pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 
 	_, err := square.Submit(p, ctx, 2_000_000).Result(ctx)
@@ -89,7 +89,7 @@ func TestRemoteErrorsAndPanics(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1))
+	p := newPool(t, procpool.WithWorkers(1))
 	pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 
 	t.Run("unknown function", func(t *testing.T) {
@@ -126,7 +126,7 @@ func TestBadInput(t *testing.T) {
 
 func TestCrashIsolation(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(2))
+	p := newPool(t, procpool.WithWorkers(2))
 	_, err := exitWith.Submit(p, ctx, 7).Result(ctx)
 	var ce *procpool.CrashError
 	if !errors.Is(err, procpool.ErrWorkerCrashed) || !errors.As(err, &ce) {
@@ -153,12 +153,12 @@ func TestCrashIsolation(t *testing.T) {
 func TestRetries(t *testing.T) {
 	ctx := ctxT(t)
 	dir := t.TempDir()
-	p := newPool(t, procpool.Workers(1), procpool.Retries(1))
+	p := newPool(t, procpool.WithWorkers(1), procpool.WithRetries(1))
 	v, err := crashOnce.Submit(p, ctx, filepath.Join(dir, "a")).Result(ctx)
 	if err != nil || v != "survived" {
 		t.Fatalf("with a retry: %q %v", v, err)
 	}
-	q := newPool(t, procpool.Workers(1))
+	q := newPool(t, procpool.WithWorkers(1))
 	if _, err := crashOnce.Submit(q, ctx, filepath.Join(dir, "b")).Result(ctx); !errors.Is(err, procpool.ErrWorkerCrashed) {
 		t.Fatalf("without retries: %v", err)
 	}
@@ -169,7 +169,7 @@ func TestRetries(t *testing.T) {
 
 func TestBreakOnCrash(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(2), procpool.InFlight(1), procpool.BreakOnCrash())
+	p := newPool(t, procpool.WithWorkers(2), procpool.WithInFlight(1), procpool.WithBreakOnCrash())
 	slow := sleepMs.Submit(p, ctx, 30_000)
 	waitFor(t, "the first worker", func() bool { return len(pids(p)) >= 1 })
 	_, err := exitWith.Submit(p, ctx, 1).Result(ctx)
@@ -191,7 +191,7 @@ func TestSIGKILLDuringThousands(t *testing.T) {
 		retries := tc.retries
 		t.Run(fmt.Sprintf("retries=%d,chunk=%d", tc.retries, tc.chunk), func(t *testing.T) {
 			ctx := ctxT(t)
-			p := newPool(t, procpool.Workers(2), procpool.Retries(retries))
+			p := newPool(t, procpool.WithWorkers(2), procpool.WithRetries(retries))
 			in := make([]int, 3000)
 			for i := range in {
 				in[i] = 200 // µs of busy work
@@ -238,7 +238,7 @@ func TestSIGKILLDuringThousands(t *testing.T) {
 
 func TestDeadlineKillsEndlessLoop(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1))
+	p := newPool(t, procpool.WithWorkers(1))
 	before, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 	queued := square.Submit(p, ctx, 5) // behind the spinning call, must survive it
 	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -282,7 +282,7 @@ func mustEncode(t *testing.T, v any) []byte {
 
 func TestCancelReachesWorker(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1))
+	p := newPool(t, procpool.WithWorkers(1))
 	pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 	cctx, cancel := context.WithCancel(ctx)
 	raw := p.SubmitRaw(cctx, waitCancel.Name(), mustEncode(t, 0))
@@ -311,7 +311,7 @@ func TestCancelReachesWorker(t *testing.T) {
 
 func TestMalformedFrame(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(1))
+	p := newPool(t, procpool.WithWorkers(1))
 	_, err := garbage.Submit(p, ctx, 0).Result(ctx)
 	if !errors.Is(err, procpool.ErrWorkerCrashed) || !errors.Is(err, procpool.ErrProtocol) {
 		t.Fatalf("want a crash caused by a protocol error, got %v", err)
@@ -330,7 +330,7 @@ func TestMalformedFrame(t *testing.T) {
 func TestRecycling(t *testing.T) {
 	ctx := ctxT(t)
 	t.Run("max tasks", func(t *testing.T) {
-		p := newPool(t, procpool.Workers(1), procpool.MaxTasksPerWorker(3))
+		p := newPool(t, procpool.WithWorkers(1), procpool.WithMaxTasksPerWorker(3))
 		seen := map[int]int{}
 		for i := 0; i < 9; i++ {
 			pid, err := getpid.Submit(p, ctx, 0).Result(ctx)
@@ -347,7 +347,7 @@ func TestRecycling(t *testing.T) {
 		}
 	})
 	t.Run("max tasks under load", func(t *testing.T) {
-		p := newPool(t, procpool.Workers(2), procpool.MaxTasksPerWorker(50))
+		p := newPool(t, procpool.WithWorkers(2), procpool.WithMaxTasksPerWorker(50))
 		in := make([]int, 1000)
 		for i := range in {
 			in[i] = i
@@ -363,7 +363,7 @@ func TestRecycling(t *testing.T) {
 		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {
-		p := newPool(t, procpool.Workers(1), procpool.IdleTimeout(50*time.Millisecond))
+		p := newPool(t, procpool.WithWorkers(1), procpool.WithIdleTimeout(50*time.Millisecond))
 		pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 		waitFor(t, "the idle worker to exit", func() bool { return len(p.Stats().Workers) == 0 && !alive(pid) })
 		if again, err := getpid.Submit(p, ctx, 0).Result(ctx); err != nil || again == pid {
@@ -371,7 +371,7 @@ func TestRecycling(t *testing.T) {
 		}
 	})
 	t.Run("memory ceiling", func(t *testing.T) {
-		p := newPool(t, procpool.Workers(1), procpool.MaxMemory(100<<20))
+		p := newPool(t, procpool.WithWorkers(1), procpool.WithMaxMemory(100<<20))
 		pid, err := leak.Submit(p, ctx, 150).Result(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -389,7 +389,7 @@ func TestRecycling(t *testing.T) {
 func TestShutdownCloseAndCancelPending(t *testing.T) {
 	ctx := ctxT(t)
 	t.Run("shutdown waits for queued work", func(t *testing.T) {
-		p, _ := procpool.New(procpool.Workers(2))
+		p, _ := procpool.New(procpool.WithWorkers(2))
 		fs := sleepMs.Map(p, ctx, []int{50, 50, 50, 50, 50}, registry.ChunkSize(1))
 		ps := pids(p)
 		if err := p.Shutdown(ctx); err != nil {
@@ -413,7 +413,7 @@ func TestShutdownCloseAndCancelPending(t *testing.T) {
 		}
 	})
 	t.Run("cancel pending", func(t *testing.T) {
-		p, _ := procpool.New(procpool.Workers(1), procpool.InFlight(1))
+		p, _ := procpool.New(procpool.WithWorkers(1), procpool.WithInFlight(1))
 		fs := sleepMs.Map(p, ctx, []int{1000, 1, 1, 1, 1}, registry.ChunkSize(1))
 		waitFor(t, "the first call to be sent", func() bool { return len(pids(p)) == 1 && p.Stats().Queued == 4 })
 		if n := p.CancelPending(); n != 4 {
@@ -432,7 +432,7 @@ func TestShutdownCloseAndCancelPending(t *testing.T) {
 		}
 	})
 	t.Run("close kills now", func(t *testing.T) {
-		p, _ := procpool.New(procpool.Workers(2))
+		p, _ := procpool.New(procpool.WithWorkers(2))
 		fs := sleepMs.Map(p, ctx, []int{60_000, 60_000, 60_000}, registry.ChunkSize(1))
 		waitFor(t, "workers", func() bool { return p.Stats().Spawned >= 1 && len(pids(p)) >= 1 })
 		ps := pids(p)
@@ -450,7 +450,7 @@ func TestShutdownCloseAndCancelPending(t *testing.T) {
 		p.Close()
 	})
 	t.Run("shutdown deadline falls back to close", func(t *testing.T) {
-		p, _ := procpool.New(procpool.Workers(1))
+		p, _ := procpool.New(procpool.WithWorkers(1))
 		f := sleepMs.Submit(p, ctx, 60_000)
 		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
@@ -499,7 +499,7 @@ func TestNoOrphansAfterParentSIGKILL(t *testing.T) {
 func TestPrefixOutput(t *testing.T) {
 	ctx := ctxT(t)
 	var buf lockedBuffer
-	p, _ := procpool.New(procpool.Workers(1), procpool.PrefixOutput(&buf, &buf))
+	p, _ := procpool.New(procpool.WithWorkers(1), procpool.WithPrefixOutput(&buf, &buf))
 	if _, err := say.Submit(p, ctx, "hello").Result(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -531,11 +531,11 @@ func (l *lockedBuffer) String() string {
 
 func TestInitializer(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(2), procpool.WithInitializer(setInit, "configured"))
+	p := newPool(t, procpool.WithWorkers(2), procpool.WithInitializer(setInit, "configured"))
 	if v, err := readInit.Submit(p, ctx, 0).Result(ctx); err != nil || v != "configured" {
 		t.Fatalf("%q %v", v, err)
 	}
-	q := newPool(t, procpool.Workers(1), procpool.WithInitializer(setInit, "fail"))
+	q := newPool(t, procpool.WithWorkers(1), procpool.WithInitializer(setInit, "fail"))
 	_, err := readInit.Submit(q, ctx, 0).Result(ctx)
 	var re *registry.RemoteError
 	if !errors.Is(err, procpool.ErrWorkerStart) || !errors.As(err, &re) || !strings.Contains(err.Error(), "initializer refused") {
@@ -549,7 +549,7 @@ func TestBadWorkerBinary(t *testing.T) {
 		if _, err := os.Stat(bin); err != nil {
 			t.Skip(bin, "missing")
 		}
-		p := newPool(t, procpool.Workers(2), procpool.WorkerCommand(bin), procpool.StartTimeout(2*time.Second))
+		p := newPool(t, procpool.WithWorkers(2), procpool.WithWorkerCommand(bin), procpool.WithStartTimeout(2*time.Second))
 		fs := square.Map(p, ctx, []int{1, 2, 3}, registry.ChunkSize(1))
 		for _, f := range fs {
 			if _, err := f.Result(ctx); !errors.Is(err, procpool.ErrWorkerStart) {
@@ -557,11 +557,11 @@ func TestBadWorkerBinary(t *testing.T) {
 			}
 		}
 	}
-	if _, err := procpool.New(procpool.WorkerCommand("/no/such/binary")); err == nil {
+	if _, err := procpool.New(procpool.WithWorkerCommand("/no/such/binary")); err == nil {
 		t.Fatal("a missing worker binary must be an error at New")
 	}
-	if _, err := procpool.New(procpool.Workers(0)); err == nil {
-		t.Fatal("Workers(0) must be an error")
+	if _, err := procpool.New(procpool.WithWorkers(0)); err == nil {
+		t.Fatal("WithWorkers(0) must be an error")
 	}
 }
 
@@ -569,7 +569,7 @@ func TestBadWorkerBinary(t *testing.T) {
 // deadlines; every future must end and the results that succeed be right.
 func TestStress(t *testing.T) {
 	ctx := ctxT(t)
-	p := newPool(t, procpool.Workers(2))
+	p := newPool(t, procpool.WithWorkers(2))
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for g := 0; g < 8; g++ {

@@ -14,7 +14,7 @@ import (
 // dropped when that worker comes up; Shutdown, called in between, must
 // then see the pool idle instead of waiting for its context.
 func TestShutdownAfterQueuedCallsCancelled(t *testing.T) {
-	p, err := procpool.New(procpool.Workers(1))
+	p, err := procpool.New(procpool.WithWorkers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestShutdownAfterQueuedCallsCancelled(t *testing.T) {
 // so Shutdown must not return between a raw future's completion and its
 // callbacks.
 func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
-	p, err := procpool.New(procpool.Workers(2))
+	p, err := procpool.New(procpool.WithWorkers(2))
 	if err != nil {
 		t.Fatal(err)
 	}

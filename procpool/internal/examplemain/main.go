@@ -47,7 +47,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := procpool.New(procpool.Workers(2))
+	pool, err := procpool.New(procpool.WithWorkers(2))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "examplemain:", err)
 		os.Exit(1)
