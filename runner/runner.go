@@ -447,6 +447,35 @@ func (s *state) tag(j Job) string {
 }
 
 // exec runs one job to its end and reports on s.results.
+// started records a job's process once it runs: a stop that was asked for
+// while it started is delivered now, and the --timeout timer is armed. The
+// returned function must be called once the process has exited: it stops
+// the timers, marks the job done and reports whether it was being stopped.
+func (s *state) started(rj *runningJob, pid int) (exited func() (stopping bool)) {
+	rj.mu.Lock()
+	rj.pid = pid
+	if rj.stopping {
+		rj.signalLocked(syscall.SIGTERM)
+	}
+	rj.mu.Unlock()
+	var timer *time.Timer
+	if s.opts.Timeout > 0 {
+		timer = time.AfterFunc(s.opts.Timeout, func() { rj.stop(s.grace, true) })
+	}
+	return func() bool {
+		if timer != nil {
+			timer.Stop()
+		}
+		rj.mu.Lock()
+		defer rj.mu.Unlock()
+		rj.done = true
+		if rj.killTimer != nil {
+			rj.killTimer.Stop()
+		}
+		return rj.stopping
+	}
+}
+
 func (s *state) exec(rj *runningJob) {
 	r := &result{rj: rj}
 	var cmd *exec.Cmd
@@ -492,28 +521,10 @@ func (s *state) exec(rj *runningJob) {
 		s.results <- r
 		return
 	}
-	rj.mu.Lock()
-	rj.pid = cmd.Process.Pid
-	if rj.stopping {
-		rj.signalLocked(syscall.SIGTERM)
-	}
-	rj.mu.Unlock()
-	var timer *time.Timer
-	if s.opts.Timeout > 0 {
-		timer = time.AfterFunc(s.opts.Timeout, func() { rj.stop(s.grace, true) })
-	}
+	exited := s.started(rj, cmd.Process.Pid)
 	cmd.Wait()
 	r.wall = time.Since(t0)
-	if timer != nil {
-		timer.Stop()
-	}
-	rj.mu.Lock()
-	rj.done = true
-	if rj.killTimer != nil {
-		rj.killTimer.Stop()
-	}
-	stopping := rj.stopping
-	rj.mu.Unlock()
+	stopping := exited()
 	ps := cmd.ProcessState
 	r.usage = rusage.FromProcessState(ps)
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -261,28 +261,10 @@ func (s *state) execFile(rj *runningJob, path string, argv []string, out, errf *
 		s.results <- r
 		return
 	}
-	rj.mu.Lock()
-	rj.pid = pid
-	if rj.stopping {
-		rj.signalLocked(syscall.SIGTERM)
-	}
-	rj.mu.Unlock()
-	var timer *time.Timer
-	if s.opts.Timeout > 0 {
-		timer = time.AfterFunc(s.opts.Timeout, func() { rj.stop(s.grace, true) })
-	}
+	exited := s.started(rj, pid)
 	ws, ru, werr := waitExit(pid, pidfd)
 	r.wall = time.Since(t0)
-	if timer != nil {
-		timer.Stop()
-	}
-	rj.mu.Lock()
-	rj.done = true
-	if rj.killTimer != nil {
-		rj.killTimer.Stop()
-	}
-	stopping := rj.stopping
-	rj.mu.Unlock()
+	stopping := exited()
 	switch {
 	case werr != nil:
 		r.exitval = -1
