@@ -36,12 +36,20 @@ func Sleep(t *T, d time.Duration) error {
 		return t.yieldNow()
 	}
 	l := t.loop
-	l.sleepUntil(t, t.newPark(), l.nowNanos()+int64(d))
-	err := t.park()
-	if err != nil {
-		l.sleepCancelled(t)
+	t.newPark()
+	l.sleepUntil(t, l.nowNanos()+int64(d))
+	for {
+		if err := t.park(); err != nil {
+			// Cancelled before the entry fired: it is dead now.
+			l.sleepCancelled(t)
+			return err
+		}
+		if !t.sleeping {
+			return nil // the entry fired
+		}
+		// Made ready by a cancellation that Uncancel withdrew before it
+		// was delivered: the sleep is not over.
 	}
-	return err
 }
 
 // Yield lets every other ready coroutine run once before this one continues

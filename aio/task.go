@@ -462,9 +462,13 @@ func (t *T) enter() error {
 }
 
 // newPark starts a new wait and returns its id; wake-ups carrying an older
-// id are ignored.
+// id are ignored. Ids come from the loop's timer sequence, so they never
+// repeat on a loop and a sleep's timer entry can use its id as its
+// sequence number (see sleepUntil).
 func (t *T) newPark() uint64 {
-	t.parkID++
+	l := t.loop
+	l.timerSeq++
+	t.parkID = l.timerSeq
 	return t.parkID
 }
 

@@ -72,18 +72,21 @@ func (l *Loop) callAtNanos(when int64, fn func()) *Handle {
 	return h
 }
 
-// sleepUntil puts a wake-up of t (for its wait id) in the timer heap. It
-// needs no Handle: the entry itself is the timer, and it is dead once t no
-// longer waits for id (see live). t.sleeping tells whether the entry is
-// still in the heap.
-func (l *Loop) sleepUntil(t *T, id uint64, when int64) {
-	l.timerSeq++
+// sleepUntil puts a wake-up of t in the timer heap for its current wait,
+// whose id (t.parkID, taken from the loop's timer sequence by newPark) is
+// also the entry's sequence number. It needs no Handle: the entry itself is
+// the timer, and it is live exactly while t.sleeping is set and t still
+// waits for that id. Sleep clears t.sleeping on every way out, either here
+// (popped) or through sleepCancelled, so a dead entry is always counted in
+// nDead.
+func (l *Loop) sleepUntil(t *T, when int64) {
 	t.sleeping = true
-	l.timers.push(timerEntry{when: when, seq: l.timerSeq, t: t, id: id})
+	l.timers.push(timerEntry{when: when, seq: t.parkID, t: t})
 }
 
 // sleepCancelled records that the sleep entry of t left in the heap is
-// dead (lazy removal, as for a cancelled Handle).
+// dead (lazy removal, as for a cancelled Handle): its task left Sleep
+// before the entry fired.
 func (l *Loop) sleepCancelled(t *T) {
 	if !t.sleeping {
 		return
@@ -101,24 +104,12 @@ func (e *timerEntry) live() bool {
 	if e.h != nil {
 		return !e.h.cancelled
 	}
-	return e.t.state == stateParked && e.t.parkID == e.id
-}
-
-// uncounted reports whether a dead sleep entry is the current one of its
-// task, not yet counted in nDead (the task is cancelled but still in Sleep).
-func (e *timerEntry) uncounted() bool {
-	return e.t.sleeping && e.t.parkID == e.id
+	return e.t.sleeping && e.t.parkID == e.seq
 }
 
 // popped is called for an entry taken out of the heap.
 func (l *Loop) popped(e *timerEntry, live bool) {
 	if !live {
-		if e.h == nil && e.uncounted() {
-			// Its task was cancelled and has not yet left Sleep, which
-			// would count it: it is no longer in the heap.
-			e.t.sleeping = false
-			return
-		}
 		l.nDead--
 		if e.h != nil {
 			e.h.inHeap = false
@@ -146,7 +137,10 @@ func (l *Loop) fireTimers(now int64) {
 			continue
 		}
 		if x.h == nil {
-			l.resume(x.t, x.id)
+			// The task may be ready already (cancelled while asleep):
+			// resume then does nothing and Sleep reports the
+			// cancellation.
+			l.resume(x.t, x.seq)
 			continue
 		}
 		l.ready.push(item{h: x.h})
@@ -172,8 +166,6 @@ func (l *Loop) compactTimers() {
 		if !e.live() {
 			if e.h != nil {
 				e.h.inHeap = false
-			} else if e.uncounted() {
-				e.t.sleeping = false
 			}
 			continue
 		}
@@ -187,17 +179,22 @@ func (l *Loop) compactTimers() {
 
 // timerEntry is one timer in the heap, held by value so that ordering
 // needs no pointer chasing: a callback (h) or the wake-up of a sleeping
-// task (t, for its wait id), which needs no allocation.
+// task (t), which needs no allocation. seq orders entries due at the same
+// time in the order they were scheduled; for a sleep it is also the wait id
+// of the task (see sleepUntil).
 type timerEntry struct {
 	when int64
 	seq  uint64
 	h    *Handle
 	t    *T
-	id   uint64
 }
 
-// timerHeap is a binary min-heap ordered by (when, seq).
+// timerHeap is a 4-ary min-heap ordered by (when, seq): half as deep as a
+// binary heap, so popping a timer (the hot path when many sleepers wake)
+// moves an entry half as many times, over children that share cache lines.
 type timerHeap []timerEntry
+
+const heapArity = 4
 
 func less(a, b *timerEntry) bool {
 	if a.when != b.when {
@@ -218,49 +215,62 @@ func (h *timerHeap) push(x timerEntry) {
 	*h = append(*h, x)
 	s := *h
 	i := len(s) - 1
+	// Sift up, moving parents down into the hole; timers are mostly
+	// scheduled in deadline order, so this usually stops at once.
 	for i > 0 {
-		p := (i - 1) / 2
-		if !less(&s[i], &s[p]) {
+		p := (i - 1) / heapArity
+		if !less(&x, &s[p]) {
 			break
 		}
-		s[i], s[p] = s[p], s[i]
+		s[i] = s[p]
 		i = p
 	}
+	s[i] = x
 }
 
 func (h *timerHeap) pop() timerEntry {
 	s := *h
 	top := s[0]
 	n := len(s) - 1
-	s[0] = s[n]
+	last := s[n]
 	s[n] = timerEntry{}
 	s = s[:n]
 	*h = s
-	s.down(0)
+	if n > 0 {
+		s.siftDown(0, last)
+	}
 	return top
 }
 
-func (s timerHeap) down(i int) {
+// siftDown puts x at the hole i and moves it down to its place.
+func (s timerHeap) siftDown(i int, x timerEntry) {
 	n := len(s)
 	for {
-		l := 2*i + 1
-		if l >= n {
-			return
+		c := heapArity*i + 1
+		if c >= n {
+			break
 		}
-		m := l
-		if r := l + 1; r < n && less(&s[r], &s[l]) {
-			m = r
+		m := c
+		end := min(c+heapArity, n)
+		for j := c + 1; j < end; j++ {
+			if less(&s[j], &s[m]) {
+				m = j
+			}
 		}
-		if !less(&s[m], &s[i]) {
-			return
+		if !less(&s[m], &x) {
+			break
 		}
-		s[i], s[m] = s[m], s[i]
+		s[i] = s[m]
 		i = m
 	}
+	s[i] = x
 }
 
 func (s timerHeap) init() {
-	for i := len(s)/2 - 1; i >= 0; i-- {
-		s.down(i)
+	if len(s) < 2 {
+		return
+	}
+	for i := (len(s) - 2) / heapArity; i >= 0; i-- {
+		s.siftDown(i, s[i])
 	}
 }

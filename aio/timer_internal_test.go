@@ -8,15 +8,17 @@ import (
 )
 
 // checkTimers verifies the bookkeeping of lazy removal: nDead equals the
-// dead entries in the heap, and every task's sleeping flag matches a live
-// or not-yet-counted entry of its own.
+// dead entries in the heap, and the heap is ordered.
 func checkTimers(t *testing.T, l *Loop) {
 	t.Helper()
 	dead := 0
 	for i := range l.timers {
 		e := &l.timers[i]
-		if !e.live() && !(e.h == nil && e.uncounted()) {
+		if !e.live() {
 			dead++
+		}
+		if i > 0 && less(e, &l.timers[(i-1)/heapArity]) {
+			t.Errorf("timer heap out of order at %d", i)
 		}
 	}
 	if dead != l.nDead {
@@ -257,4 +259,73 @@ func FuzzSleepCancel(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A cancellation withdrawn by Uncancel before the sleeping task ran does
+// not cut the sleep short: Sleep still returns nil at its deadline, and
+// the timer entry is neither lost nor counted dead.
+func TestSleepCancelThenUncancel(t *testing.T) {
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		l := tt.loop
+		start := tt.Now()
+		var slept time.Duration
+		k := Go(tt, func(t *T) (int, error) {
+			err := Sleep(t, time.Hour)
+			slept = t.Now().Sub(start)
+			return 0, err
+		})
+		if err := Yield(tt); err != nil {
+			return 0, err
+		}
+		k.Cancel()
+		if n := k.Uncancel(); n != 0 {
+			t.Errorf("Uncancel = %d, want 0", n)
+		}
+		if err := Yield(tt); err != nil { // k runs and goes back to sleep
+			return 0, err
+		}
+		checkTimers(t, l)
+		if _, err := Await(tt, k); err != nil {
+			t.Errorf("sleep ended with %v, want nil", err)
+		}
+		if slept != time.Hour {
+			t.Errorf("slept %v, want 1h", slept)
+		}
+		checkTimers(t, l)
+		if l.nDead != 0 || len(l.timers) != 0 {
+			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
+		}
+		return 0, nil
+	}, WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The 4-ary heap pops timers in (when, seq) order whatever order they
+// were pushed in, including after init (compaction).
+func TestTimerHeapOrder(t *testing.T) {
+	var h timerHeap
+	const n = 1000
+	for i := 0; i < n; i++ {
+		w := int64((i * 7919) % 97)
+		h.push(timerEntry{when: w, seq: uint64(i)})
+	}
+	// Rebuild half of it through init, as compactTimers does.
+	h = h[:n/2*2]
+	h.init()
+	prev := timerEntry{when: -1}
+	for len(h) > 0 {
+		x := h.pop()
+		if less(&x, &prev) {
+			t.Fatalf("popped (%d,%d) after (%d,%d)", x.when, x.seq, prev.when, prev.seq)
+		}
+		prev = x
+	}
+	h.init() // empty: no panic
+	h = append(h, timerEntry{when: 1})
+	h.init()
+	if x := h.pop(); x.when != 1 || len(h) != 0 {
+		t.Fatal("single-entry heap")
+	}
 }
