@@ -50,6 +50,7 @@ type config struct {
 	debug   bool
 	slow    time.Duration
 	logger  *slog.Logger
+	noPoll  bool
 }
 
 // WithVirtualTime runs the loop on a virtual clock that starts at
@@ -73,6 +74,14 @@ func WithDebug() Option { return func(c *config) { c.debug = true } }
 func WithSlowThreshold(d time.Duration) Option {
 	return func(c *config) { c.debug = true; c.slow = d }
 }
+
+// WithoutPoller makes socket streams read on goroutines (Go's netpoller)
+// instead of the loop's own epoll instance, which Linux loops on the real
+// clock use by default. The poller makes the loop wait in epoll_wait, a
+// system call: inside a testing/synctest bubble use this option (or the
+// virtual clock) so that the bubble sees the loop as durably blocked.
+// asyncio's counterpart is choosing a selector event loop policy.
+func WithoutPoller() Option { return func(c *config) { c.noPoll = true } }
 
 // WithLogger sets the logger for debug warnings and for panics in plain
 // callbacks (default slog.Default()).
@@ -117,6 +126,14 @@ type Loop struct {
 	wg      sync.WaitGroup
 
 	closers map[io.Closer]struct{} // connections and listeners closed at the end
+
+	// poll is the loop's epoll instance (Linux, real clock), created when
+	// the first socket stream starts reading. Written by the loop with mu
+	// held; post reads it with mu held.
+	poll    *poller
+	flushq  []*StreamWriter // writers to send for at the end of the step
+	flushSp []*StreamWriter
+	noPoll  bool // creating it failed once
 
 	failed []*T // debug: failed tasks, checked for retrieval at the end
 	pool   []*coro
@@ -196,6 +213,7 @@ func (l *Loop) run(main *T) {
 	l.cancel()
 	l.closeTracked()
 	l.wg.Wait()
+	l.stopPoller()
 	for _, c := range l.pool {
 		c.stop()
 	}
@@ -229,12 +247,20 @@ func (l *Loop) closeIfIdle() bool {
 }
 
 func (l *Loop) runOnce() {
+	if l.poll != nil {
+		l.pollIO()
+	}
 	if l.tsFlag.Load() {
 		l.drainThreadsafe()
 	}
 	l.fireTimers(l.nowNanos())
+	if len(l.flushq) > 0 {
+		l.flushWrites()
+	}
 	if l.ready.len() == 0 {
-		l.block()
+		if l.poll == nil {
+			l.block()
+		}
 		return
 	}
 	l.batchLeft = l.ready.len()
@@ -246,7 +272,22 @@ func (l *Loop) runOnce() {
 		} else if !it.h.cancelled {
 			l.runHandle(it.h)
 		}
+		if len(l.flushq) > 0 {
+			l.flushWrites()
+		}
 	}
+}
+
+// flushWrites sends what the last step wrote, one system call per writer
+// (asyncio's transports send at once in write).
+func (l *Loop) flushWrites() {
+	q := l.flushq
+	l.flushq = l.flushSp[:0]
+	for i, w := range q {
+		w.kick()
+		q[i] = nil
+	}
+	l.flushSp = q[:0]
 }
 
 func (l *Loop) runHandle(h *Handle) {
@@ -303,6 +344,85 @@ func (l *Loop) block() {
 	}
 }
 
+// pollIO waits in epoll_wait, as asyncio's selector does at the top of
+// every iteration: without a timeout when callbacks or coroutines are
+// ready, else until the next timer or an event. Readable sockets are read
+// here, on the loop, and their waiting coroutines made ready.
+func (l *Loop) pollIO() {
+	p := l.poll
+	timeout := time.Duration(0)
+	if l.ready.len() == 0 && !l.tsFlag.Load() {
+		timeout = -1
+		if next, ok := l.nextTimer(); ok {
+			timeout = max(time.Duration(next-l.nowNanos()), 0)
+		}
+	}
+	if timeout != 0 {
+		p.sleeping.Store(true)
+		if l.tsFlag.Load() {
+			timeout = 0
+		}
+	}
+	var t0 time.Time
+	n := p.wait(timeout)
+	p.sleeping.Store(false)
+	if l.cfg.debug {
+		t0 = time.Now()
+	}
+	for i := range n {
+		ev := &p.events[i]
+		if ev.Fd == wakeSlot {
+			p.drainWakeup()
+			continue
+		}
+		if int(ev.Fd) < len(p.regs) {
+			if r := p.regs[ev.Fd]; r != nil {
+				r.pollReady()
+			}
+		}
+	}
+	if l.cfg.debug && n > 0 {
+		if el := time.Since(t0); el > l.cfg.slow {
+			l.cfg.logger.Warn("aio: reading sockets held the loop too long", "duration", el, "threshold", l.cfg.slow)
+		}
+	}
+}
+
+// pollable is what the poller reports readiness to: a stream's reader or a
+// server's listener.
+type pollable interface{ pollReady() }
+
+// startPoller creates the loop's poller on first use; it reports whether
+// the loop has one.
+func (l *Loop) startPoller() bool {
+	if l.poll != nil {
+		return true
+	}
+	if !pollSupported || l.noPoll || l.cfg.noPoll || l.cfg.virtual {
+		return false
+	}
+	p, err := newPoller()
+	if err != nil {
+		l.noPoll = true
+		return false
+	}
+	l.mu.Lock()
+	l.poll = p
+	l.mu.Unlock()
+	return true
+}
+
+// stopPoller closes the poller once no goroutine can post any more.
+func (l *Loop) stopPoller() {
+	l.mu.Lock()
+	p := l.poll
+	l.poll = nil
+	l.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
+}
+
 func (l *Loop) pushTask(t *T) {
 	l.ready.push(item{t: t})
 }
@@ -347,6 +467,11 @@ func (l *Loop) post(fn func()) bool {
 	}
 	l.tsq = append(l.tsq, fn)
 	l.tsFlag.Store(true)
+	if p := l.poll; p != nil {
+		p.wakeup()
+		l.mu.Unlock()
+		return true
+	}
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -42,14 +43,20 @@ type StreamReader struct {
 	inErr     error
 	posted    bool // a deliver call is queued on the loop
 	deliverFn func()
+	// The poller's side (Linux, real clock): the loop reads the socket
+	// itself when epoll says it is readable.
+	polled     bool
+	pollPaused bool  // read interest is off (above the high-water mark)
+	pfd        int   // the socket's descriptor
+	slot       int32 // the poller's slot; -1 once detached
 	// Limit is the most ReadLine and ReadUntil buffer while looking for the
 	// separator.
 	Limit int
 }
 
 // StreamWriter writes to a connection without blocking the loop (Python's
-// asyncio.StreamWriter). Write only buffers; at the end of the loop's
-// current step the buffer goes out in one non-blocking system call (so
+// asyncio.StreamWriter). Write only buffers; right after the current step
+// (when the coroutine next awaits) the buffer goes out in one non-blocking system call (so
 // several Writes of one step share it), and a goroutine sends whatever the
 // kernel did not take. Drain applies flow control, Flush waits for
 // everything. Loop only.
@@ -58,9 +65,8 @@ type StreamWriter struct {
 	buf       []byte
 	spare     []byte
 	flushing  bool
-	scheduled bool // kickH is in the ready queue
-	kickH     *Handle
-	inflight  int // bytes a goroutine is writing
+	scheduled bool // in the loop's flush queue
+	inflight  int  // bytes a goroutine is writing
 	err       error
 	waiters   waitQueue
 	closed    bool
@@ -76,10 +82,28 @@ type stream struct {
 
 func newStream(l *Loop, c net.Conn) (*StreamReader, *StreamWriter) {
 	s := &stream{l: l, conn: c, raw: rawConn(c)}
-	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit}
+	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit, slot: -1}
 	s.w = &StreamWriter{s: s}
 	l.track(c)
 	return s.r, s.w
+}
+
+// closeConn closes the connection from the loop. A polled reader leaves
+// the poller first and, if it has not ended, reads from now on fail as
+// they do on a closed net.Conn.
+func (s *stream) closeConn() error {
+	r := s.r
+	if r.polled && r.slot >= 0 {
+		r.detach()
+		if !r.eof && r.err == nil {
+			r.err = r.closedErr()
+		}
+		for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
+			w.wake()
+		}
+	}
+	s.l.untrack(s.conn)
+	return s.conn.Close()
 }
 
 // track remembers a resource the loop closes when Run ends, so that no I/O
@@ -186,19 +210,68 @@ func (r *StreamReader) highWater() int64 {
 func (r *StreamReader) fill(t *T) error {
 	if !r.started {
 		r.lim = int64(max(r.Limit, 0))
-		r.startReading()
+		if !r.startPolling() {
+			r.startReading()
+		}
+	}
+	l := r.s.l
+	if r.polled {
+		if r.slot < 0 {
+			// Detached without an end recorded: cannot happen, but never
+			// park a coroutine on a socket nobody watches.
+			r.err = r.closedErr()
+			return nil
+		}
+		if r.pollPaused {
+			r.setPollReading(true)
+		}
+		_, err := t.waitIn(&r.waiters)
+		return err
 	}
 	// A coroutine waiting for data always resumes a paused reader (as
 	// asyncio's _wait_for_data does).
 	r.wanted.Store(true)
 	r.wake()
-	l := r.s.l
 	l.external++
 	_, err := t.waitIn(&r.waiters)
 	l.external--
 	r.wanted.Store(false)
 	return err
 }
+
+// setPollReading turns the poller's read interest on or off (asyncio's
+// resume_reading and pause_reading).
+func (r *StreamReader) setPollReading(on bool) {
+	if r.slot < 0 || r.pollPaused == !on {
+		return
+	}
+	if err := r.s.l.poll.setReading(r.pfd, r.slot, on); err != nil {
+		r.err = r.opError(os.NewSyscallError("epoll_ctl", err))
+		r.detach()
+		return
+	}
+	r.pollPaused = !on
+}
+
+// detach takes a polled socket out of the poller.
+func (r *StreamReader) detach() {
+	if !r.polled || r.slot < 0 {
+		return
+	}
+	if p := r.s.l.poll; p != nil {
+		p.remove(r.pfd, r.slot)
+	}
+	r.slot = -1
+}
+
+// opError wraps a read error the way net.Conn.Read reports it.
+func (r *StreamReader) opError(err error) error {
+	c := r.s.conn
+	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// closedErr is what a read of a stream closed on this side returns.
+func (r *StreamReader) closedErr() error { return r.opError(net.ErrClosed) }
 
 // buffered returns the unread bytes.
 func (r *StreamReader) buffered() []byte { return r.buf[r.off:] }
@@ -209,7 +282,11 @@ func (r *StreamReader) take(n int) []byte {
 	if r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
 	}
-	if r.started && r.unread.Add(-int64(n)) <= r.highWater() {
+	if r.polled {
+		if r.pollPaused && len(r.buffered()) <= int(r.highWater()) {
+			r.setPollReading(true)
+		}
+	} else if r.started && r.unread.Add(-int64(n)) <= r.highWater() {
 		r.wake()
 	}
 	return out
@@ -360,13 +437,12 @@ func (w *StreamWriter) Write(p []byte) error {
 	}
 	w.buf = append(w.buf, p...)
 	if !w.scheduled && !w.flushing {
+		// The send happens right after the current step (the coroutine
+		// parks or the callback returns), so that all Writes of one step
+		// share one system call.
 		w.scheduled = true
-		if w.kickH == nil {
-			w.kickH = &Handle{fn: w.kick, loop: w.s.l}
-		}
-		// The same Handle serves every step: it is queued at most once
-		// at a time (scheduled), and never cancelled.
-		w.s.l.ready.push(item{h: w.kickH})
+		l := w.s.l
+		l.flushq = append(l.flushq, w)
 	}
 	return nil
 }
@@ -475,8 +551,7 @@ func (w *StreamWriter) Close(t *T) error {
 		return derr
 	}
 	w.closed = true
-	w.s.l.untrack(w.s.conn)
-	cerr := w.s.conn.Close()
+	cerr := w.s.closeConn()
 	if derr != nil {
 		return derr
 	}
@@ -523,8 +598,14 @@ func OpenConnection(t *T, addr string) (*StreamReader, *StreamWriter, error) {
 // Server is a TCP server whose connections are handled by coroutines
 // (Python's asyncio.Server). Loop only.
 type Server struct {
-	l        *Loop
-	ln       net.Listener
+	l       *Loop
+	ln      net.Listener
+	handler func(*T, *StreamReader, *StreamWriter) error
+	// The poller's side (Linux, real clock): the loop accepts.
+	polled   bool
+	raw      rawConnT
+	pfd      int
+	slot     int32
 	closed   bool
 	handlers int
 	stopped  bool // the accept goroutine has ended
@@ -548,8 +629,11 @@ func StartServer(t *T, addr string, handler func(t *T, r *StreamReader, w *Strea
 		return nil, err
 	}
 	l := t.loop
-	s := &Server{l: l, ln: ln}
+	s := &Server{l: l, ln: ln, handler: handler, slot: -1}
 	l.track(ln)
+	if s.startPolling() {
+		return s, nil
+	}
 	l.spawnGoroutine(func() {
 		for {
 			c, err := ln.Accept()
@@ -579,8 +663,7 @@ func (s *Server) serve(c net.Conn, handler func(*T, *StreamReader, *StreamWriter
 		defer func() {
 			if !w.closed {
 				w.closed = true
-				s.l.untrack(c)
-				c.Close()
+				w.s.closeConn()
 			}
 		}()
 		err := handler(t, r, w)
@@ -611,6 +694,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopPolling()
 	s.l.untrack(s.ln)
 	err := s.ln.Close()
 	s.check()

@@ -5,6 +5,7 @@ package aio
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // rawConn returns the connection's syscall.RawConn when it has one.
@@ -33,7 +34,7 @@ func tryWrite(rc syscall.RawConn, p []byte) (n int, ok bool) {
 	}
 	var err error
 	if cerr := rc.Write(func(fd uintptr) bool {
-		n, err = syscall.Write(int(fd), p)
+		n, err = rawWrite(int(fd), p)
 		return true // never wait here
 	}); cerr != nil {
 		return 0, false
@@ -42,4 +43,40 @@ func tryWrite(rc syscall.RawConn, p []byte) (n int, ok bool) {
 		return 0, err == syscall.EAGAIN
 	}
 	return n, true
+}
+
+// rawWrite and rawRead are write(2) and read(2) on a non-blocking socket
+// from the loop's thread. They cannot block, so they skip the runtime's
+// system-call bookkeeping (entersyscall/exitsyscall) that syscall.Write
+// and syscall.Read pay for calls that might.
+func rawWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
+	}
+}
+
+func rawRead(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
+	}
 }

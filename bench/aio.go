@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,92 +179,14 @@ func runAioSuite(cfg Config) (*Report, error) {
 		}
 	}
 
-	// 4. Echo over loopback TCP, many connections, the same Go client load,
-	// rounds alternating between the servers.
-	goSrv, err := startAioEcho()
-	if err != nil {
-		return nil, err
-	}
-	defer goSrv.stop()
-	var pySrv *pyEcho
-	if cfg.Python != "" {
-		if pySrv, err = startPyEcho(cfg); err != nil {
-			rep.Notes = append(rep.Notes, "CPython echo: "+err.Error())
-			pySrv = nil
-		} else {
-			defer pySrv.stop()
-		}
-	}
-	plainSrv, err := startPlainEcho()
-	if err != nil {
-		return nil, err
-	}
-	defer plainSrv.Close()
+	// 4. Echo over loopback TCP, many connections (aio_echo.go).
 	echoRounds := 5
 	if cfg.Quick {
 		echoRounds = 3
 	}
-	// Two client styles: "proc" is the load generator in a process of its
-	// own (one thread, epoll, raw system calls), the fair, server-focused
-	// figure; "inproc" is the older style, client goroutines inside this
-	// process, next to the aio and plain Go servers (but not CPython's).
-	type clientStyle struct {
-		suffix, how string
-		run         func(addr string, conns, reqs, depth int) (float64, error)
+	if err := echoRows(cfg, rep, echoConns, echoReqs, echoRounds); err != nil {
+		return nil, err
 	}
-	styles := []clientStyle{
-		{"", "lean client process (1 thread, epoll)", echoClientProc},
-		{"-inproc-client", "client goroutines in the bench process", echoClients},
-	}
-	for _, st := range styles {
-		for _, depth := range []int{1, 16} {
-			var goRates, pyRates, plainRates []float64
-			for range echoRounds {
-				r0, err := st.run(plainSrv.Addr().String(), echoConns, echoReqs, depth)
-				if err != nil {
-					return nil, fmt.Errorf("plain echo: %v", err)
-				}
-				plainRates = append(plainRates, r0)
-				r, err := st.run(goSrv.addr, echoConns, echoReqs, depth)
-				if err != nil {
-					return nil, fmt.Errorf("aio echo: %v", err)
-				}
-				goRates = append(goRates, r)
-				if pySrv != nil {
-					r, err := st.run(pySrv.addr, echoConns, echoReqs, depth)
-					if err != nil {
-						return nil, fmt.Errorf("CPython echo: %v", err)
-					}
-					pyRates = append(pyRates, r)
-				}
-			}
-			suffix, how := st.suffix, "one request in flight per connection; "+st.how
-			if depth > 1 {
-				suffix = "-pipelined" + st.suffix
-				how = fmt.Sprintf("%d requests in flight per connection; %s", depth, st.how)
-			}
-			extra := func(rps float64) map[string]float64 {
-				return map[string]float64{"req_per_s": rps, "conns": float64(echoConns), "depth": float64(depth)}
-			}
-			goRPS, plainRPS := median(goRates), median(plainRates)
-			rep.Rows = append(rep.Rows,
-				Row{Name: "echo-goroutine-per-conn" + suffix, NsPerTask: 1e9 / plainRPS, AllocsPerTask: -1, Extra: extra(plainRPS),
-					Note: "plain Go net server, no loop (reference); " + how},
-				Row{Name: "echo-aio" + suffix, NsPerTask: 1e9 / goRPS, AllocsPerTask: -1, Extra: extra(goRPS),
-					Note: "aio StartServer line echo; " + how})
-			if pySrv != nil {
-				pyRPS := median(pyRates)
-				rep.Rows = append(rep.Rows, Row{Name: "python-asyncio-echo" + suffix, NsPerTask: 1e9 / pyRPS, AllocsPerTask: -1, Extra: extra(pyRPS),
-					Note: "asyncio.start_server line echo; " + how})
-				rep.Ratios["python-asyncio-echo"+suffix] = goRPS / pyRPS
-			}
-		}
-	}
-	rep.Notes = append(rep.Notes,
-		"echo: every server runs on the same 2 cores as its load; rows are medians of rounds alternating between the servers",
-		"echo (rows without a suffix): the load generator is a separate process, one thread driving all connections through epoll, identical for every server, so the servers' own cost is compared",
-		"echo (-inproc-client rows, the earlier method): client goroutines in the bench process, which also hosts the aio and plain Go servers (not CPython's), so client cost dilutes the difference",
-		"echo, one request in flight: each request costs the server a read and a write system call on loopback TCP, the same ones CPython makes; the loop makes its writes on its one thread (the goroutine-per-connection server spreads them over both cores), so this ratio is bounded by system-call cost, not by the loop")
 	return rep, nil
 }
 
@@ -373,158 +289,4 @@ func echoClients(addr string, conns, reqs, depth int) (float64, error) {
 		return 0, err
 	}
 	return float64(conns*(reqs/depth)*depth) / el.Seconds(), nil
-}
-
-// startPlainEcho is an ordinary Go echo server, a goroutine per connection.
-func startPlainEcho() (net.Listener, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(line); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln, nil
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-type aioEcho struct {
-	addr   string
-	loop   *aio.Loop
-	stopEv *aio.Event
-	runErr chan error
-}
-
-// startAioEcho runs an aio echo server on its own loop (in a goroutine).
-func startAioEcho() (*aioEcho, error) {
-	e := &aioEcho{runErr: make(chan error, 1)}
-	up := make(chan error, 1)
-	go func() {
-		_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
-			srv, err := aio.StartServer(t, "127.0.0.1:0", func(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) error {
-				for {
-					line, err := r.ReadLine(t)
-					if err == io.EOF {
-						return nil
-					} else if err != nil {
-						return err
-					}
-					w.Write(line)
-					if err := w.Drain(t); err != nil {
-						return err
-					}
-				}
-			})
-			if err != nil {
-				up <- err
-				return 0, err
-			}
-			e.stopEv = &aio.Event{}
-			e.addr = srv.Addr().String()
-			e.loop = t.Loop()
-			up <- nil
-			err = e.stopEv.Wait(t)
-			srv.Close()
-			return 0, err
-		})
-		e.runErr <- err
-	}()
-	if err := <-up; err != nil {
-		<-e.runErr
-		return nil, err
-	}
-	return e, nil
-}
-
-func (e *aioEcho) stop() {
-	aio.Submit(e.loop, context.Background(), func(t *aio.T) (int, error) { e.stopEv.Set(); return 0, nil })
-	<-e.runErr
-}
-
-type pyEcho struct {
-	addr  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	dir   string
-}
-
-func startPyEcho(cfg Config) (*pyEcho, error) {
-	src, err := pyScripts.ReadFile("python/aio_echo_server.py")
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "trident-bench-aio")
-	if err != nil {
-		return nil, err
-	}
-	p := &pyEcho{dir: dir}
-	path := filepath.Join(dir, "aio_echo_server.py")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	p.cmd = exec.Command(cfg.Python, path)
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	p.cmd.Stderr = os.Stderr
-	if err := p.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	line, err := bufio.NewReader(stdout).ReadBytes('\n')
-	var hello struct {
-		Port int `json:"port"`
-	}
-	if err == nil {
-		err = json.Unmarshal(line, &hello)
-	}
-	if err != nil {
-		p.stop()
-		return nil, fmt.Errorf("echo server did not start (%q): %v", line, err)
-	}
-	p.addr = fmt.Sprintf("127.0.0.1:%d", hello.Port)
-	return p, nil
-}
-
-func (p *pyEcho) stop() {
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
-	os.RemoveAll(p.dir)
 }

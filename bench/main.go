@@ -81,7 +81,8 @@ func register(s Suite) { suites[s.Name] = s }
 func main() {
 	procpool.Main() // a pool worker serves calls here and never returns
 	clusterWorkerMain()
-	aioClientMain() // the aio suite's echo load generator runs here when re-executed as one
+	echoServerMain() // the aio suite's echo servers run here when re-executed as one
+	aioClientMain()  // the aio suite's echo load generator runs here when re-executed as one
 	jsonOut := flag.Bool("json", false, "print one JSON object per suite instead of a table")
 	quick := flag.Bool("quick", false, "seconds-long smoke mode (for CI)")
 	flag.Usage = func() {

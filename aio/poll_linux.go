@@ -1,0 +1,313 @@
+//go:build linux
+
+package aio
+
+import (
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// poller is the loop's own epoll instance, the selector of Python's
+// asyncio (and uvloop's libuv loop). Once a socket stream starts reading on
+// a real-clock loop, the loop waits for its next event in epoll_wait instead
+// of on a channel: readable sockets, the next timer (the wait's timeout) and
+// wake-ups from other goroutines (an eventfd) all end the same wait, and
+// the loop reads the sockets itself. A request to an echo server then costs
+// what it costs asyncio, a share of an epoll_wait, a read and a write, with
+// no goroutine hand-off on the way in.
+type poller struct {
+	epfd   int
+	evfd   int
+	events []syscall.EpollEvent
+	regs   []pollable // by slot; nil: free
+	free   []int32
+	// sleeping: the loop is in, or about to enter, an epoll_wait with a
+	// timeout, so a thread-safe call must write the eventfd to end it.
+	sleeping atomic.Bool
+	// woken: the eventfd has been written and not yet drained.
+	woken atomic.Bool
+}
+
+// wakeSlot is the event data of the eventfd.
+const wakeSlot = -1
+
+func newPoller() (*poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	evfd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("eventfd2", errno)
+	}
+	p := &poller{epfd: epfd, evfd: int(evfd), events: make([]syscall.EpollEvent, 256)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeSlot}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.evfd, &ev); err != nil {
+		p.close()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return p, nil
+}
+
+// add registers fd for readability on behalf of r and returns its slot.
+func (p *poller) add(r pollable, fd int) (int32, error) {
+	var slot int32
+	if n := len(p.free); n > 0 {
+		slot = p.free[n-1]
+		p.free = p.free[:n-1]
+		p.regs[slot] = r
+	} else {
+		slot = int32(len(p.regs))
+		p.regs = append(p.regs, r)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: slot}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.regs[slot] = nil
+		p.free = append(p.free, slot)
+		return 0, os.NewSyscallError("epoll_ctl", err)
+	}
+	return slot, nil
+}
+
+// setReading turns read interest on or off (asyncio's resume_reading and
+// pause_reading).
+func (p *poller) setReading(fd int, slot int32, on bool) error {
+	ev := syscall.EpollEvent{Fd: slot}
+	if on {
+		ev.Events = syscall.EPOLLIN | syscall.EPOLLRDHUP
+	}
+	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+}
+
+// remove forgets slot; fd is taken out of the epoll set unless it is
+// already closed (closing a file removes it by itself).
+func (p *poller) remove(fd int, slot int32) {
+	if fd >= 0 {
+		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	}
+	if int(slot) < len(p.regs) && p.regs[slot] != nil {
+		p.regs[slot] = nil
+		p.free = append(p.free, slot)
+	}
+}
+
+// wait waits up to timeout (< 0: no limit) and returns the number of events.
+func (p *poller) wait(timeout time.Duration) int {
+	ms := -1
+	if timeout >= 0 {
+		// Round up, so that the timer is due when the wait ends.
+		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	for {
+		n, err := syscall.EpollWait(p.epfd, p.events, ms)
+		if err == syscall.EINTR {
+			if ms != 0 {
+				return 0 // let the loop recompute the timeout
+			}
+			continue
+		}
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+}
+
+// wakeup ends the loop's current or next epoll_wait (Python's self-pipe
+// write in call_soon_threadsafe). It is called with the loop's mutex held,
+// so the eventfd cannot be closed meanwhile.
+func (p *poller) wakeup() {
+	if !p.sleeping.Load() || !p.woken.CompareAndSwap(false, true) {
+		return
+	}
+	one := [8]byte{1}
+	syscall.Write(p.evfd, one[:])
+}
+
+// drainWakeup consumes the eventfd's count.
+func (p *poller) drainWakeup() {
+	p.woken.Store(false)
+	var b [8]byte
+	syscall.Read(p.evfd, b[:])
+}
+
+func (p *poller) close() {
+	syscall.Close(p.evfd)
+	syscall.Close(p.epfd)
+}
+
+// startPolling registers a socket with the loop's poller, so that the loop
+// reads it directly; it reports false when the goroutine reader must be
+// used instead (no poller here, a virtual clock, not a socket).
+func (r *StreamReader) startPolling() bool {
+	l := r.s.l
+	if r.s.raw == nil || !l.startPoller() {
+		return false
+	}
+	fd := -1
+	if err := r.s.raw.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
+		return false
+	}
+	slot, err := l.poll.add(r, fd)
+	if err != nil {
+		return false // not pollable (a regular file, say): use a goroutine
+	}
+	r.started, r.polled, r.pfd, r.slot = true, true, fd, slot
+	return true
+}
+
+// minFree is the least free space pollReady reads into.
+const minFree = 2 << 10
+
+// pollReady reads what the socket has, on the loop (asyncio's
+// _read_ready): epoll reported it readable.
+func (r *StreamReader) pollReady() {
+	if r.slot < 0 {
+		return
+	}
+	if r.off == len(r.buf) {
+		r.buf, r.off = r.buf[:0], 0
+	}
+	if cap(r.buf)-len(r.buf) < minFree {
+		if r.off > 0 {
+			r.buf = r.buf[:copy(r.buf, r.buf[r.off:])]
+			r.off = 0
+		}
+		if cap(r.buf)-len(r.buf) < minFree {
+			nb := make([]byte, len(r.buf), max(2*cap(r.buf), 4<<10))
+			copy(nb, r.buf)
+			r.buf = nb
+		}
+	}
+	var n int
+	var err error
+	cerr := r.s.raw.Read(func(fd uintptr) bool {
+		n, err = rawRead(int(fd), r.buf[len(r.buf):cap(r.buf)])
+		return true
+	})
+	switch {
+	case cerr != nil:
+		r.err = r.opError(cerr)
+	case err == syscall.EAGAIN:
+		return // nothing after all
+	case err != nil:
+		r.err = r.opError(os.NewSyscallError("read", err))
+	case n == 0:
+		r.eof = true
+	default:
+		r.buf = r.buf[:len(r.buf)+n]
+		if len(r.buffered()) > int(r.highWater()) && !r.waiters.any() {
+			r.setPollReading(false)
+		}
+	}
+	if r.eof || r.err != nil {
+		r.detach()
+	}
+	for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
+		w.wake()
+	}
+}
+
+// startPolling registers the listener with the loop's poller, so that the
+// loop accepts connections itself (asyncio's _accept_connection); false
+// means an accepting goroutine must be used.
+func (s *Server) startPolling() bool {
+	l := s.l
+	sc, ok := s.ln.(syscall.Conn)
+	if !ok || !l.startPoller() {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
+		return false
+	}
+	slot, err := l.poll.add(s, fd)
+	if err != nil {
+		return false
+	}
+	s.raw, s.pfd, s.slot, s.polled = rc, fd, slot, true
+	return true
+}
+
+// acceptBatch bounds the connections accepted per readiness event, so that
+// a flood of connections cannot starve the loop's other work.
+const acceptBatch = 64
+
+// pollReady accepts the connections waiting on the listener and starts a
+// handler for each.
+func (s *Server) pollReady() {
+	for range acceptBatch {
+		if s.slot < 0 {
+			return
+		}
+		var nfd int
+		var err error
+		// Control, not Read: a listener's RawConn refuses Read.
+		cerr := s.raw.Control(func(fd uintptr) {
+			for {
+				nfd, _, err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+				if err != syscall.EINTR {
+					return
+				}
+			}
+		})
+		switch {
+		case cerr != nil:
+			s.stopPolling()
+			return
+		case err == syscall.EAGAIN:
+			return
+		case err == syscall.ECONNABORTED:
+			continue
+		case err == syscall.EMFILE || err == syscall.ENFILE || err == syscall.ENOBUFS || err == syscall.ENOMEM:
+			// Out of descriptors or memory: stop accepting for a second,
+			// as asyncio does, instead of spinning on a listener that
+			// stays readable.
+			s.l.cfg.logger.Error("aio: accept failed; pausing the server for 1s", "addr", s.ln.Addr(), "error", err)
+			s.l.poll.setReading(s.pfd, s.slot, false)
+			s.l.CallLater(time.Second, func() {
+				if s.slot >= 0 {
+					s.l.poll.setReading(s.pfd, s.slot, true)
+				}
+			})
+			return
+		case err != nil:
+			s.l.cfg.logger.Error("aio: accept failed; the server stops accepting", "addr", s.ln.Addr(), "error", err)
+			s.stopPolling()
+			return
+		}
+		f := os.NewFile(uintptr(nfd), "tcp")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			s.l.cfg.logger.Error("aio: accepted connection unusable", "addr", s.ln.Addr(), "error", err)
+			continue
+		}
+		s.serve(c, s.handler)
+	}
+}
+
+// stopPolling takes the listener out of the poller; the server accepts no
+// more connections.
+func (s *Server) stopPolling() {
+	if s.slot < 0 {
+		return
+	}
+	if p := s.l.poll; p != nil {
+		p.remove(s.pfd, s.slot)
+	}
+	s.slot = -1
+	s.stopped = true
+	s.check()
+}
+
+// pollSupported reports whether streams can use the loop's poller here.
+const pollSupported = true

@@ -1,0 +1,40 @@
+//go:build !linux
+
+package aio
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// poller is the loop's own epoll instance on Linux; elsewhere streams read
+// on goroutines (Go's netpoller) and this type is never created.
+type poller struct {
+	regs   []*StreamReader
+	events []struct {
+		Events uint32
+		Fd     int32
+	}
+	sleeping atomic.Bool
+}
+
+const wakeSlot = -1
+
+func newPoller() (*poller, error) { return nil, errors.New("aio: no poller on this system") }
+
+func (p *poller) add(pollable, int) (int32, error)  { return 0, errors.ErrUnsupported }
+func (p *poller) setReading(int, int32, bool) error { return errors.ErrUnsupported }
+func (p *poller) remove(int, int32)                 {}
+func (p *poller) wait(time.Duration) int            { return 0 }
+func (p *poller) wakeup()                           {}
+func (p *poller) drainWakeup()                      {}
+func (p *poller) close()                            {}
+
+const pollSupported = false
+
+func (r *StreamReader) startPolling() bool { return false }
+func (r *StreamReader) pollReady()         {}
+func (s *Server) startPolling() bool       { return false }
+func (s *Server) stopPolling()             {}
+func (s *Server) pollReady()               {}
