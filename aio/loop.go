@@ -272,9 +272,9 @@ func (l *Loop) runOnce() {
 		} else if !it.h.cancelled {
 			l.runHandle(it.h)
 		}
-		if len(l.flushq) > 0 {
-			l.flushWrites()
-		}
+	}
+	if len(l.flushq) > 0 {
+		l.flushWrites()
 	}
 }
 

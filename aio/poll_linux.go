@@ -145,11 +145,8 @@ func (p *poller) close() {
 // used instead (no poller here, a virtual clock, not a socket).
 func (r *StreamReader) startPolling() bool {
 	l := r.s.l
-	if r.s.raw == nil || !l.startPoller() {
-		return false
-	}
-	fd := -1
-	if err := r.s.raw.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
+	fd := r.s.fd
+	if fd < 0 || l.poll == nil {
 		return false
 	}
 	slot, err := l.poll.add(r, fd)
@@ -158,6 +155,57 @@ func (r *StreamReader) startPolling() bool {
 	}
 	r.started, r.polled, r.pfd, r.slot = true, true, fd, slot
 	return true
+}
+
+// dupFD returns the loop's own duplicate of a socket's descriptor, or -1
+// when the loop has no poller or c is not a socket. The duplicate shares
+// the socket's non-blocking mode; reading and writing it skips the
+// net.Conn's locks and poll bookkeeping, which Go needs for goroutines
+// that wait and the loop does not.
+func (s *stream) dupFD() int {
+	if s.raw == nil || !s.l.startPoller() {
+		return -1
+	}
+	fd := -1
+	s.raw.Control(func(f uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, f, syscall.F_DUPFD_CLOEXEC, 0)
+		if e == 0 {
+			fd = int(r)
+		}
+	})
+	if fd < 0 {
+		return -1
+	}
+	if st, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil || st != syscall.SOCK_STREAM {
+		syscall.Close(fd)
+		return -1
+	}
+	return fd
+}
+
+// closeFD closes the loop's descriptor (which also takes it out of the
+// poller).
+func (s *stream) closeFD() {
+	if s.fd < 0 {
+		return
+	}
+	s.r.detach()
+	syscall.Close(s.fd)
+	s.fd = -1
+}
+
+// writeNow makes one non-blocking write attempt from the loop, as
+// asyncio's transports do before they buffer; ok is false when the caller
+// must fall back to a goroutine (which also reports real errors).
+func (s *stream) writeNow(p []byte) (n int, ok bool) {
+	if s.fd < 0 {
+		return tryWrite(s.raw, p)
+	}
+	n, err := rawWrite(s.fd, p)
+	if err != nil {
+		return 0, err == syscall.EAGAIN
+	}
+	return n, true
 }
 
 // minFree is the least free space pollReady reads into.
@@ -183,15 +231,8 @@ func (r *StreamReader) pollReady() {
 			r.buf = nb
 		}
 	}
-	var n int
-	var err error
-	cerr := r.s.raw.Read(func(fd uintptr) bool {
-		n, err = rawRead(int(fd), r.buf[len(r.buf):cap(r.buf)])
-		return true
-	})
+	n, err := rawRead(r.s.fd, r.buf[len(r.buf):cap(r.buf)])
 	switch {
-	case cerr != nil:
-		r.err = r.opError(cerr)
 	case err == syscall.EAGAIN:
 		return // nothing after all
 	case err != nil:
@@ -200,16 +241,14 @@ func (r *StreamReader) pollReady() {
 		r.eof = true
 	default:
 		r.buf = r.buf[:len(r.buf)+n]
-		if len(r.buffered()) > int(r.highWater()) && !r.waiters.any() {
+		if len(r.buffered()) > int(r.highWater()) && !r.waiting() {
 			r.setPollReading(false)
 		}
 	}
 	if r.eof || r.err != nil {
 		r.detach()
 	}
-	for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
-		w.wake()
-	}
+	r.wakeAll()
 }
 
 // startPolling registers the listener with the loop's poller, so that the

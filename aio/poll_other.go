@@ -38,3 +38,7 @@ func (r *StreamReader) pollReady()         {}
 func (s *Server) startPolling() bool       { return false }
 func (s *Server) stopPolling()             {}
 func (s *Server) pollReady()               {}
+
+func (s *stream) dupFD() int                    { return -1 }
+func (s *stream) closeFD()                      {}
+func (s *stream) writeNow(p []byte) (int, bool) { return tryWrite(s.raw, p) }

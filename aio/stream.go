@@ -36,7 +36,9 @@ type StreamReader struct {
 	wanted  atomic.Bool // a coroutine waits for data
 	resume  chan struct{}
 	lim     int64
-	waiters waitQueue
+	waiters waitQueue // coroutines waiting for data after the first
+	waitT   *T        // the first waiting coroutine (kept inline: no allocation)
+	waitID  uint64
 	// The reader goroutine's hand-over (guarded by inMu).
 	inMu      sync.Mutex
 	inbox     []byte
@@ -76,16 +78,29 @@ type stream struct {
 	l    *Loop
 	conn net.Conn
 	raw  rawConnT
-	r    *StreamReader
-	w    *StreamWriter
+	// fd is the loop's own duplicate of a socket's descriptor (Linux, real
+	// clock; else -1): the poller watches it and the loop reads and writes
+	// it with plain system calls. Being a duplicate, it stays valid even if
+	// conn is closed behind the loop's back.
+	fd int
+	r  *StreamReader
+	w  *StreamWriter
 }
 
 func newStream(l *Loop, c net.Conn) (*StreamReader, *StreamWriter) {
-	s := &stream{l: l, conn: c, raw: rawConn(c)}
+	s := &stream{l: l, conn: c, raw: rawConn(c), fd: -1}
+	s.fd = s.dupFD()
 	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit, slot: -1}
 	s.w = &StreamWriter{s: s}
-	l.track(c)
+	l.track(s)
 	return s.r, s.w
+}
+
+// Close closes the loop's descriptor and the connection (at the end of
+// Run).
+func (s *stream) Close() error {
+	s.closeFD()
+	return s.conn.Close()
 }
 
 // closeConn closes the connection from the loop. A polled reader leaves
@@ -98,11 +113,10 @@ func (s *stream) closeConn() error {
 		if !r.eof && r.err == nil {
 			r.err = r.closedErr()
 		}
-		for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
-			w.wake()
-		}
+		r.wakeAll()
 	}
-	s.l.untrack(s.conn)
+	s.l.untrack(s)
+	s.closeFD()
 	return s.conn.Close()
 }
 
@@ -194,6 +208,34 @@ func (r *StreamReader) deliver() {
 	} else if err != nil {
 		r.err = err
 	}
+	r.wakeAll()
+}
+
+// waitData parks t until data or the end of the stream arrives (or t is
+// cancelled). The first waiter is kept inline, so the usual single reader
+// waits without allocating; others queue.
+func (r *StreamReader) waitData(t *T) error {
+	if r.waitT != nil {
+		_, err := t.waitIn(&r.waiters)
+		return err
+	}
+	r.waitT, r.waitID = t, t.newPark()
+	err := t.park()
+	if r.waitT == t {
+		r.waitT = nil
+	}
+	return err
+}
+
+// waiting reports whether a coroutine waits for data.
+func (r *StreamReader) waiting() bool { return r.waitT != nil || r.waiters.any() }
+
+// wakeAll makes every coroutine waiting for data ready.
+func (r *StreamReader) wakeAll() {
+	if t := r.waitT; t != nil {
+		r.waitT = nil
+		r.s.l.resume(t, r.waitID)
+	}
 	for w := r.waiters.pop(); w != nil; w = r.waiters.pop() {
 		w.wake()
 	}
@@ -225,15 +267,14 @@ func (r *StreamReader) fill(t *T) error {
 		if r.pollPaused {
 			r.setPollReading(true)
 		}
-		_, err := t.waitIn(&r.waiters)
-		return err
+		return r.waitData(t)
 	}
 	// A coroutine waiting for data always resumes a paused reader (as
 	// asyncio's _wait_for_data does).
 	r.wanted.Store(true)
 	r.wake()
 	l.external++
-	_, err := t.waitIn(&r.waiters)
+	err := r.waitData(t)
 	l.external--
 	r.wanted.Store(false)
 	return err
@@ -461,7 +502,7 @@ func (w *StreamWriter) kick() {
 	if w.flushing || len(w.buf) == 0 || w.err != nil {
 		return
 	}
-	if n, ok := tryWrite(w.s.raw, w.buf); ok {
+	if n, ok := w.s.writeNow(w.buf); ok {
 		if n == len(w.buf) {
 			w.buf = w.buf[:0]
 			w.wakeWaiters()
