@@ -39,7 +39,8 @@ func Sleep(t *T, d time.Duration) error {
 	t.newPark()
 	l.sleepUntil(t, l.nowNanos()+int64(d))
 	for {
-		if err := t.park(); err != nil {
+		t.suspend()
+		if err := t.takeCancel(); err != nil {
 			// Cancelled before the entry fired: it is dead now.
 			l.sleepCancelled(t)
 			return err
@@ -90,18 +91,10 @@ func checkLoop[W future.Waitable](t *T, ws []W) error {
 	return nil
 }
 
-func toWaitables[W future.Waitable](ws []W) []future.Waitable {
-	out := make([]future.Waitable, len(ws))
-	for i, w := range ws {
-		out[i] = w
-	}
-	return out
-}
-
 // waitSet parks t until done(i, left) (called as each ws[i] ends, with the
 // number of those not final yet) says so, or until all are final. It returns
 // the cancellation error if t is cancelled first.
-func (t *T) waitSet(ws []future.Waitable, done func(i, left int) bool) error {
+func waitSet[W future.Waitable](t *T, ws []W, done func(i, left int) bool) error {
 	w := newWatch(t, ws, done)
 	defer w.close()
 	if w.fired {
@@ -113,16 +106,16 @@ func (t *T) waitSet(ws []future.Waitable, done func(i, left int) bool) error {
 // cancelAndWait cancels every waitable that is not final and waits until
 // those of this loop have finished their cleanup. Further cancellations of t
 // meanwhile are absorbed: t is already on its way out.
-func (t *T) cancelAndWait(ws []future.Waitable) {
-	var local []future.Waitable
+func cancelAndWait[W future.Waitable](t *T, ws []W) {
+	var local []W
 	for _, w := range ws {
 		if w.State().Final() {
 			continue
 		}
-		if lt, ok := w.(loopTask); ok && lt.core().loop == t.loop {
+		if lt, ok := any(w).(loopTask); ok && lt.core().loop == t.loop {
 			lt.core().cancel(ErrCancelled)
 			local = append(local, w)
-		} else if c, ok := w.(interface{ Cancel() bool }); ok {
+		} else if c, ok := any(w).(interface{ Cancel() bool }); ok {
 			c.Cancel()
 		}
 	}
@@ -136,7 +129,7 @@ func (t *T) cancelAndWait(ws []future.Waitable) {
 		if left == 0 {
 			return
 		}
-		t.waitSet(local, func(_, left int) bool { return left == 0 })
+		waitSet(t, local, func(_, left int) bool { return left == 0 })
 	}
 }
 
@@ -153,7 +146,6 @@ func Gather[R any, A Awaitable[R]](t *T, aws ...A) ([]R, error) {
 	if err := checkLoop(t, aws); err != nil {
 		return nil, err
 	}
-	ws := toWaitables(aws)
 	var first error
 	left := 0
 	for _, a := range aws {
@@ -164,7 +156,7 @@ func Gather[R any, A Awaitable[R]](t *T, aws ...A) ([]R, error) {
 		}
 	}
 	if first == nil && left > 0 {
-		err := t.waitSet(ws, func(i, left int) bool {
+		err := waitSet(t, aws, func(i, left int) bool {
 			if e := aws[i].Err(); e != nil && first == nil {
 				first = e
 				return true
@@ -172,7 +164,7 @@ func Gather[R any, A Awaitable[R]](t *T, aws ...A) ([]R, error) {
 			return left == 0
 		})
 		if err != nil {
-			t.cancelAndWait(ws)
+			cancelAndWait(t, aws)
 			return nil, err
 		}
 	}
@@ -198,7 +190,6 @@ func GatherAll[R any, A Awaitable[R]](t *T, aws ...A) (vals []R, errs []error, e
 	if err := checkLoop(t, aws); err != nil {
 		return nil, nil, err
 	}
-	ws := toWaitables(aws)
 	left := 0
 	for _, a := range aws {
 		if !a.State().Final() {
@@ -206,8 +197,8 @@ func GatherAll[R any, A Awaitable[R]](t *T, aws ...A) (vals []R, errs []error, e
 		}
 	}
 	if left > 0 {
-		if err := t.waitSet(ws, func(_, left int) bool { return left == 0 }); err != nil {
-			t.cancelAndWait(ws)
+		if err := waitSet(t, aws, func(_, left int) bool { return left == 0 }); err != nil {
+			cancelAndWait(t, aws)
 			return nil, nil, err
 		}
 	}
@@ -249,7 +240,7 @@ func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending 
 		return all
 	}
 	if !satisfied() {
-		err = t.waitSet(toWaitables(ws), func(int, int) bool { return satisfied() })
+		err = waitSet(t, ws, func(int, int) bool { return satisfied() })
 	}
 	for _, w := range ws {
 		if w.State().Final() {
@@ -295,7 +286,7 @@ func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
 			if left == 0 || progressed {
 				continue
 			}
-			var pend []future.Waitable
+			var pend []W
 			for i, w := range ws {
 				if !yielded[i] {
 					pend = append(pend, w)
@@ -305,7 +296,7 @@ func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
 				yield(zero, err)
 				return
 			}
-			if err := t.waitSet(pend, func(int, int) bool { return true }); err != nil {
+			if err := waitSet(t, pend, func(int, int) bool { return true }); err != nil {
 				yield(zero, err)
 				return
 			}

@@ -43,7 +43,7 @@ type T struct {
 	parkID  uint64
 	id      uint64    // for the default name
 	rare    *taskRare // what few tasks need, allocated on first use
-	localCb func()    // the first loop-local done callback (usually the only one)
+	localCb doneHook  // the first loop-local done callback (usually the only one)
 
 	prevT, nextT *T
 
@@ -59,8 +59,8 @@ type T struct {
 type taskRare struct {
 	name      string
 	named     bool
-	cancelErr error    // the error the pending cancellation delivers
-	localMore []func() // loop-local done callbacks after the first
+	cancelErr error      // the error the pending cancellation delivers
+	localMore []doneHook // loop-local done callbacks after the first
 }
 
 func (t *T) getRare() *taskRare {
@@ -81,6 +81,7 @@ func (t *T) cancelError() error {
 // taskImpl is the typed half of a task (Task[R]).
 type taskImpl interface {
 	runBody()
+	setPanic(r any)
 	complete()
 	completeCancelled(err error)
 	err() error
@@ -154,13 +155,16 @@ func failedTask[R any](err error) *Task[R] {
 	return k
 }
 
+// runBody runs the task's function. A panic is recovered by the coroutine
+// that runs it (see getCoro), so that this frame, which stays on the stack
+// of every suspended task, sets up no defer.
 func (k *Task[R]) runBody() {
-	defer func() {
-		if r := recover(); r != nil {
-			k.e = future.NewPanicError(r)
-		}
-	}()
 	k.v, k.e = k.fn(&k.t)
+}
+
+func (k *Task[R]) setPanic(r any) {
+	var zero R
+	k.v, k.e = zero, future.NewPanicError(r)
 }
 
 func (k *Task[R]) complete() {
@@ -189,14 +193,14 @@ func (k *Task[R]) finalize(st future.State) {
 	k.fs.Store(int32(st))
 	if cb := k.t.localCb; cb != nil {
 		k.t.localCb = nil
-		cb()
+		cb.taskDone()
 	}
 	if r := k.t.rare; r != nil && r.localMore != nil {
 		more := r.localMore
 		r.localMore = nil
 		for _, cb := range more {
 			if cb != nil { // nil: dropped by a wait that ended
-				cb()
+				cb.taskDone()
 			}
 		}
 	}
@@ -285,23 +289,36 @@ func (k *Task[R]) OnDone(fn func()) {
 	x.mu.Unlock()
 }
 
+// doneHook is a loop-local done callback. A wait registers a pointer into
+// its own registrations (no allocation per awaited task); other callers
+// register a plain function as a funcHook.
+type doneHook interface{ taskDone() }
+
+// funcHook adapts a function to doneHook.
+type funcHook func()
+
+func (f funcHook) taskDone() { f() }
+
 // onDoneLocal registers fn to run on the loop when the task finishes; the
-// caller is on the loop and the task is not final. It returns the slot fn
-// went to, for dropLocal; slots freed by dropLocal are reused, so a task
-// waited on again and again holds only the callbacks of the waits still on.
-func (t *T) onDoneLocal(fn func()) int {
+// caller is on the loop and the task is not final.
+func (t *T) onDoneLocal(fn func()) int { return t.addHook(funcHook(fn)) }
+
+// addHook registers h like onDoneLocal. It returns the slot h went to, for
+// dropLocal; slots freed by dropLocal are reused, so a task waited on again
+// and again holds only the callbacks of the waits still on.
+func (t *T) addHook(h doneHook) int {
 	if t.localCb == nil {
-		t.localCb = fn
+		t.localCb = h
 		return -1
 	}
 	r := t.getRare()
 	for i, cb := range r.localMore {
 		if cb == nil {
-			r.localMore[i] = fn
+			r.localMore[i] = h
 			return i
 		}
 	}
-	r.localMore = append(r.localMore, fn)
+	r.localMore = append(r.localMore, h)
 	return len(r.localMore) - 1
 }
 
@@ -475,8 +492,20 @@ func (t *T) newPark() uint64 {
 // park suspends the coroutine until resume(t, id) or a cancellation, which
 // it returns.
 func (t *T) park() error {
+	t.suspend()
+	return t.takeCancel()
+}
+
+// suspend parks the coroutine without looking for a cancellation. It is
+// small enough to be inlined, so that a coroutine parked in Sleep has one
+// frame less on its stack for the garbage collector to walk.
+func (t *T) suspend() {
 	t.state = stateParked
 	t.co.yield(struct{}{})
+}
+
+// takeCancel returns (and clears) a cancellation pending for t.
+func (t *T) takeCancel() error {
 	if t.mustCancel {
 		t.mustCancel = false
 		return t.cancelError()
@@ -515,6 +544,23 @@ func (l *Loop) getCoro() *coro {
 	c := &coro{}
 	c.next, c.stop = iter.Pull(func(yield func(struct{}) bool) {
 		c.yield = yield
+		// A task that panics fails alone: the panic is recovered here,
+		// the task completes with a *future.PanicError, and this
+		// goroutine ends (it is not pooled). Recovering here rather than
+		// in runBody keeps the defer off the per-task path.
+		defer func() {
+			r := recover()
+			if r == nil {
+				return // a normal end, or runtime.Goexit
+			}
+			t := c.job
+			t.impl.setPanic(r)
+			t.co = nil
+			c.job = nil
+			c.fin = true
+			c.exited = true
+			l.finish(t, false)
+		}()
 		for {
 			t := c.job
 			t.impl.runBody()
@@ -705,47 +751,58 @@ type watch struct {
 	t       *T
 	onEvent func(i, left int) bool
 	id      uint64
-	// The loop tasks this watch put a done callback on, and in which slot
-	// (see onDoneLocal): the first inline, as Await has just one.
-	local0     *T
-	locals     *[]localReg
+	// The done callbacks this watch put on loop tasks: the first inline
+	// (Await has just one), the others in one slice allocated at once, so
+	// that waiting on n tasks costs no allocation per task.
+	reg0       watchReg
+	regs       []watchReg
 	left       int32 // registered waitables not yet reported
 	pendingExt int32
-	localSlot0 int32
 	active     bool
 	fired      bool
 }
 
-type localReg struct {
-	t    *T
-	slot int
+// watchReg is the done callback of one loop task of a watch, and where it
+// went on that task (see addHook), for close.
+type watchReg struct {
+	w    *watch
+	o    *T
+	i    int32
+	slot int32
 }
+
+func (r *watchReg) taskDone() { r.w.event(int(r.i)) }
 
 // newWatch registers the waitables of ws that are not final yet; as each
 // becomes final, onEvent(i, left) runs on the loop with the number still
 // outstanding, and when it returns true the coroutine is woken (fired is
 // set). Callbacks that arrive after close are ignored.
-func newWatch(t *T, ws []future.Waitable, onEvent func(i, left int) bool) *watch {
+func newWatch[W future.Waitable](t *T, ws []W, onEvent func(i, left int) bool) *watch {
 	l := t.loop
 	w := &watch{t: t, onEvent: onEvent, id: t.newPark(), active: true}
+	nLocal := 0
 	for i, f := range ws {
 		if f.State().Final() {
 			continue
 		}
 		w.left++
-		if lt, ok := f.(loopTask); ok && lt.core().loop == l {
-			// The callback captures only w and i (small: one per
-			// waitable, so Gather of many tasks allocates little).
+		if lt, ok := any(f).(loopTask); ok && lt.core().loop == l {
 			o := lt.core()
-			slot := o.onDoneLocal(func() { w.event(i) })
-			if w.local0 == nil {
-				w.local0, w.localSlot0 = o, int32(slot)
+			var r *watchReg
+			if nLocal == 0 {
+				r = &w.reg0
 			} else {
-				if w.locals == nil {
-					w.locals = new([]localReg)
+				if w.regs == nil {
+					w.regs = make([]watchReg, 0, len(ws)-i)
 				}
-				*w.locals = append(*w.locals, localReg{o, slot})
+				// Never beyond the capacity: the tasks hold pointers
+				// into the slice.
+				w.regs = append(w.regs, watchReg{})
+				r = &w.regs[len(w.regs)-1]
 			}
+			nLocal++
+			*r = watchReg{w: w, o: o, i: int32(i)}
+			r.slot = int32(o.addHook(r))
 			continue
 		}
 		w.pendingExt++
@@ -786,14 +843,13 @@ func (w *watch) close() {
 	// Take the callbacks off the tasks that are still running, so that
 	// waiting on a long-lived task repeatedly (Wait or AsCompleted in a
 	// loop, a timed-out Shield) does not pile them up on it.
-	if w.local0 != nil {
-		w.local0.dropLocal(int(w.localSlot0))
-		w.local0 = nil
-		if w.locals != nil {
-			for _, r := range *w.locals {
-				r.t.dropLocal(r.slot)
-			}
-			w.locals = nil
+	if w.reg0.o != nil {
+		w.reg0.o.dropLocal(int(w.reg0.slot))
+		w.reg0.o = nil
+		for j := range w.regs {
+			w.regs[j].o.dropLocal(int(w.regs[j].slot))
+			w.regs[j].o = nil
 		}
+		w.regs = nil
 	}
 }
