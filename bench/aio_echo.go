@@ -296,7 +296,12 @@ func echoRows(cfg Config, rep *Report, conns, reqs, rounds int) error {
 		"python-asyncio-echo":     "CPython asyncio.start_server line echo",
 		"echo-c-epoll":            "C, one thread, level-triggered epoll, read and write back (the floor: only the system calls)",
 	}
-	var aioRPS float64
+	aioIdx := -1
+	for i, s := range servers {
+		if s.name == "echo-aio" {
+			aioIdx = i
+		}
+	}
 	for _, depth := range []int{1, 16} {
 		rates := make([][]float64, len(servers))
 		cpus := make([][]float64, len(servers))
@@ -323,19 +328,23 @@ func echoRows(cfg Config, rep *Report, conns, reqs, rounds int) error {
 			}
 			rep.Rows = append(rep.Rows, Row{Name: s.name + suffix, NsPerTask: 1e9 / rps, AllocsPerTask: -1, Extra: extra,
 				Note: about[s.name] + "; " + how})
-			if s.name == "echo-aio" {
-				aioRPS = rps
-			}
 		}
+		// Each ratio is the median of the per-round ratios: a round runs
+		// the servers back to back, so both sides of a ratio see the same
+		// machine (this shared machine's speed drifts by 2-3x over seconds).
 		for i, s := range servers {
-			if s.name == "echo-aio" {
+			if i == aioIdx {
 				continue
 			}
-			rep.Ratios[s.name+suffix] = aioRPS / median(rates[i])
+			per := make([]float64, rounds)
+			for k := range per {
+				per[k] = rates[aioIdx][k] / rates[i][k]
+			}
+			rep.Ratios[s.name+suffix] = median(per)
 		}
 	}
 	rep.Notes = append(rep.Notes,
-		"echo: every server is a process of its own on the same 2 cores as the load generator, a separate process (one thread, epoll) identical for every server; rows are medians of rounds alternating between the servers; server_cpu_us_per_req is the server process's CPU time per request (from /proc, 10 ms ticks)",
+		"echo: every server is a process of its own on the same 2 cores as the load generator, a separate process (one thread, epoll) identical for every server; rows are medians of rounds alternating between the servers, and each ratio is the median of the per-round ratios (both sides measured back to back, as the machine's speed drifts); server_cpu_us_per_req is the server process's CPU time per request (from /proc, 10 ms ticks)",
 		"echo, one request in flight: each request costs any server an epoll_wait share, a read and a write system call on loopback TCP; the C row shows what those alone allow here")
 	return nil
 }
