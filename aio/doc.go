@@ -72,10 +72,31 @@
 // other coroutine of the loop (debug mode, WithDebug, reports it). Blocking
 // calls go through ToThread (a goroutine) or RunInExecutor (a thread pool);
 // CPU-bound work goes to a process pool, whose *future.Future is awaited
-// with Await like any other. TCP streams (OpenConnection, StartServer) read
-// ahead on one goroutine per connection (Go's netpoller underneath) and
-// write from the loop with non-blocking system calls, coalescing the writes
-// of one step; the coroutine only awaits.
+// with Await like any other.
+//
+// # Streams and the poller
+//
+// TCP streams (OpenConnection, StartServer, NewStream) work as asyncio's
+// selector loop does. On Linux, on the real clock, the loop has its own
+// epoll instance: when nothing is ready to run it waits in epoll_wait,
+// which ends on a readable socket, on a listener with connections waiting,
+// at the next timer, or on a wake-up from another goroutine (an eventfd
+// written by CallSoonThreadsafe, Submit and completions). The loop then
+// reads the sockets and accepts the connections itself, with plain
+// non-blocking system calls on its own duplicate of each descriptor, and
+// sends what a step wrote right after the step, in one write per stream.
+// A request to an echo server costs a read, a write and a share of an
+// epoll_wait, the system calls asyncio makes, and no goroutine hand-off.
+// Read-ahead stops above twice the reader's Limit (read interest is
+// switched off) and resumes as the coroutine consumes; a write the kernel
+// does not take whole is finished by a goroutine, as flow control (Drain)
+// waits for it.
+//
+// Elsewhere, on the virtual clock, for connections that are not sockets
+// (net.Pipe), and with WithoutPoller, each stream reads ahead on a
+// goroutine of its own (Go's netpoller underneath) that hands the bytes to
+// the loop. Use WithoutPoller inside a testing/synctest bubble: a loop
+// waiting in epoll_wait is in a system call, not durably blocked.
 //
 // # Differences from asyncio
 //
