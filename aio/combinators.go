@@ -212,9 +212,12 @@ func GatherAll[R any, A Awaitable[R]](t *T, aws ...A) (vals []R, errs []error, e
 
 // Wait waits for the waitables as mode says (future.AllCompleted,
 // FirstCompleted or FirstError) and splits them into final and not final,
-// keeping their order (Python's asyncio.wait). Nothing is cancelled: not when
-// Wait returns, not when the waiting task is cancelled. Use Timeout around
-// it for Python's timeout argument.
+// keeping their order (Python's asyncio.wait). As with Python's
+// FIRST_EXCEPTION, FirstError returns when one of them has failed with an
+// error (state future.Failed); one that was cancelled does not count as an
+// error, so with only cancellations Wait returns when all are final.
+// Nothing is cancelled: not when Wait returns, not when the waiting task is
+// cancelled. Use Timeout around it for Python's timeout argument.
 func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending []W, err error) {
 	if err := t.enter(); err != nil {
 		return nil, nil, err
@@ -233,7 +236,7 @@ func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending 
 				all = false
 				continue
 			}
-			if mode == future.FirstCompleted || (mode == future.FirstError && s != future.Done) {
+			if mode == future.FirstCompleted || (mode == future.FirstError && s == future.Failed) {
 				return true
 			}
 		}

@@ -2,6 +2,7 @@ package aio
 
 import (
 	"errors"
+	"fmt"
 )
 
 // waiter is one coroutine parked on a loop-local primitive.
@@ -203,7 +204,8 @@ func (m *Lock) Locked() bool { return m.locked }
 type Semaphore struct {
 	loop    *Loop
 	value   int
-	bound   int // 0: unbounded
+	bound   int // the initial value of a bounded semaphore
+	bounded bool
 	waiters waitQueue
 }
 
@@ -212,16 +214,14 @@ type Semaphore struct {
 var ErrSemaphoreBound = errors.New("aio: semaphore released too many times")
 
 // NewSemaphore returns a semaphore with n permits. If bounded, releasing
-// beyond n is an error (Python's BoundedSemaphore). n < 0 is treated as 0.
+// beyond n is an error (Python's BoundedSemaphore); a bounded semaphore of
+// 0 is allowed, as in Python, and refuses every Release. A negative n is a
+// programming error: NewSemaphore panics, where Python raises ValueError.
 func NewSemaphore(n int, bounded bool) *Semaphore {
 	if n < 0 {
-		n = 0
+		panic(fmt.Sprintf("aio.NewSemaphore: negative number of permits %d", n))
 	}
-	s := &Semaphore{value: n}
-	if bounded {
-		s.bound = n
-	}
-	return s
+	return &Semaphore{value: n, bound: n, bounded: bounded}
 }
 
 // Acquire takes a permit, suspending while there is none (Python's
@@ -249,9 +249,11 @@ func (s *Semaphore) Acquire(t *T) error {
 
 // Release returns a permit, handing it to the first waiter if any (Python's
 // Semaphore.release). A bounded semaphore returns ErrSemaphoreBound instead
-// of Python's ValueError when released too often.
+// of Python's ValueError when released too often, that is when its free
+// permits are already at the bound (checked first, as Python does, so a
+// bounded semaphore of 0 refuses even with coroutines waiting).
 func (s *Semaphore) Release() error {
-	if s.bound > 0 && s.value >= s.bound {
+	if s.bounded && s.value >= s.bound {
 		return ErrSemaphoreBound
 	}
 	s.release()

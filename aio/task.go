@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,6 +127,12 @@ func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
 	l.tasks.add(&k.t)
 	k.t.state = stateReady
 	l.pushTask(&k.t)
+	if l.closing {
+		// Main has returned and Run is cancelling what is left: a task
+		// started now (from cleanup code, say) is cancelled too, so it
+		// never starts and cannot hold Run open.
+		k.t.cancel(ErrCancelled)
+	}
 	return k
 }
 
@@ -134,6 +141,13 @@ func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
 // opportunity, that is when the current coroutine next awaits. Go must be
 // called from a running coroutine; otherwise the returned task has already
 // failed with ErrNotInCoroutine.
+//
+// A task started while Run is shutting down, after main returned (from the
+// cleanup code of a task that Run cancelled, for instance), is cancelled at
+// once like every other task then: it never starts and awaiting it reports
+// ErrCancelled, so cleanup cannot keep Run from returning. Python's
+// asyncio.run leaves such a task pending and destroys it when it closes the
+// loop; do cleanup work in the cleanup code itself.
 func Go[R any](t *T, fn func(t *T) (R, error)) *Task[R] {
 	if err := t.onLoop(); err != nil {
 		return failedTask[R](err)
@@ -193,14 +207,14 @@ func (k *Task[R]) finalize(st future.State) {
 	k.fs.Store(int32(st))
 	if cb := k.t.localCb; cb != nil {
 		k.t.localCb = nil
-		cb.taskDone()
+		k.t.callHook(cb)
 	}
 	if r := k.t.rare; r != nil && r.localMore != nil {
 		more := r.localMore
 		r.localMore = nil
 		for _, cb := range more {
 			if cb != nil { // nil: dropped by a wait that ended
-				cb.taskDone()
+				k.t.callHook(cb)
 			}
 		}
 	}
@@ -214,8 +228,30 @@ func (k *Task[R]) finalize(st future.State) {
 		x.cbs = nil
 		x.mu.Unlock()
 		for _, cb := range ext {
-			cb()
+			k.t.callFunc(cb)
 		}
+	}
+}
+
+// callHook runs a loop-local done callback. Like every done callback it
+// may run user code (a future completed from it runs its own callbacks),
+// so a panic is logged, as asyncio logs an exception raised by a done
+// callback through the loop's exception handler, and the loop goes on.
+func (t *T) callHook(h doneHook) {
+	defer t.callbackPanicked()
+	h.taskDone()
+}
+
+// callFunc runs a done callback registered with OnDone; see callHook.
+func (t *T) callFunc(fn func()) {
+	defer t.callbackPanicked()
+	fn()
+}
+
+func (t *T) callbackPanicked() {
+	if r := recover(); r != nil {
+		t.loop.cfg.logger.Error("aio: done callback panicked",
+			"task", t.Name(), "panic", r, "stack", string(debug.Stack()))
 	}
 }
 
@@ -275,8 +311,11 @@ func (k *Task[R]) Done() <-chan struct{} {
 }
 
 // OnDone arranges for fn to run once the task has finished: at once if it
-// has, otherwise on the loop right after it finishes. Safe from any
-// goroutine; fn must not block.
+// has (in the caller's goroutine), otherwise on the loop right after it
+// finishes (Python's add_done_callback). Safe from any goroutine; fn must
+// not block. A panic in fn run by the loop is logged through the loop's
+// logger (see WithLogger) and the loop goes on, as asyncio's exception
+// handler does; a panic in fn run at once goes to the caller.
 func (k *Task[R]) OnDone(fn func()) {
 	x := k.getExt()
 	x.mu.Lock()
@@ -554,6 +593,12 @@ func (l *Loop) getCoro() *coro {
 				return // a normal end, or runtime.Goexit
 			}
 			t := c.job
+			if t == nil {
+				// Not from a task body (done callbacks recover their
+				// own panics): a bug of the loop, which must not be
+				// hidden.
+				panic(r)
+			}
 			t.impl.setPanic(r)
 			t.co = nil
 			c.job = nil

@@ -1,0 +1,184 @@
+package aio_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/aio"
+	"github.com/trident-go/trident/future"
+)
+
+// Wait with FirstError follows Python's FIRST_EXCEPTION: a cancelled task
+// does not end the wait, only a task that failed with an error does (or
+// all of them being final).
+func TestWaitFirstErrorIgnoresCancelled(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		start := t.Now()
+		ok := aio.Go(t, sleeper(time.Second, 1, nil))
+		cancelled := aio.Go(t, sleeper(time.Hour, 2, nil))
+		failing := aio.Go(t, sleeper(5*time.Second, 3, errors.New("boom")))
+		slow := aio.Go(t, sleeper(time.Hour, 4, nil))
+		cancelled.Cancel()
+		ws := []*aio.Task[int]{ok, cancelled, failing, slow}
+		done, pending, err := aio.Wait(t, ws, future.FirstError)
+		if err != nil {
+			return err
+		}
+		if el := t.Now().Sub(start); el != 5*time.Second {
+			return fmt.Errorf("Wait returned after %v, want 5s (at the failure, not the cancellation)", el)
+		}
+		if len(done) != 3 || len(pending) != 1 || pending[0] != slow {
+			return fmt.Errorf("done %d, pending %v", len(done), pending)
+		}
+		if !cancelled.Cancelled() {
+			return errors.New("the cancelled task is not cancelled")
+		}
+		// Only cancellations: FirstError waits for all, as ALL_COMPLETED.
+		a := aio.Go(t, sleeper(time.Hour, 0, nil))
+		b := aio.Go(t, sleeper(2*time.Second, 0, nil))
+		a.Cancel()
+		start = t.Now()
+		done, pending, err = aio.Wait(t, []*aio.Task[int]{a, b}, future.FirstError)
+		if err != nil || len(done) != 2 || len(pending) != 0 || t.Now().Sub(start) != 2*time.Second {
+			return fmt.Errorf("only cancelled: done %d pending %d err %v after %v", len(done), len(pending), err, t.Now().Sub(start))
+		}
+		slow.Cancel()
+		return nil
+	})
+}
+
+// A bounded semaphore of 0 is a real bound (Python's BoundedSemaphore(0)):
+// no permit to take and every Release is an error. An unbounded one of 0
+// can be released.
+func TestBoundedSemaphoreOfZero(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		s := aio.NewSemaphore(0, true)
+		if err := s.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+			return fmt.Errorf("Release of BoundedSemaphore(0) = %v, want ErrSemaphoreBound", err)
+		}
+		if s.Value() != 0 {
+			return fmt.Errorf("Value = %d after a refused Release", s.Value())
+		}
+		err := aio.Timeout(t, time.Second, func() error { return s.Acquire(t) })
+		if !errors.Is(err, aio.ErrTimeout) {
+			return fmt.Errorf("Acquire on BoundedSemaphore(0) = %v, want a timeout", err)
+		}
+		u := aio.NewSemaphore(0, false)
+		if err := u.Release(); err != nil || u.Value() != 1 {
+			return fmt.Errorf("unbounded Release = %v, value %d", err, u.Value())
+		}
+		// A bounded semaphore released while a coroutine waits is still
+		// at its bound: Python checks the bound first, so it is refused.
+		b := aio.NewSemaphore(1, true)
+		if err := b.Acquire(t); err != nil {
+			return err
+		}
+		if err := b.Release(); err != nil {
+			return err
+		}
+		if err := b.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+			return fmt.Errorf("second Release of BoundedSemaphore(1) = %v", err)
+		}
+		return nil
+	})
+}
+
+// A negative number of permits is a programming error: NewSemaphore panics
+// with a message naming it (Python raises ValueError).
+func TestNewSemaphoreNegativePanics(t *testing.T) {
+	for _, bounded := range []bool{false, true} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), "negative") {
+					t.Errorf("NewSemaphore(-1, %v) recovered %v, want a panic about a negative value", bounded, r)
+				}
+			}()
+			aio.NewSemaphore(-1, bounded)
+		}()
+	}
+}
+
+// A task started while the loop shuts down (here from the cleanup of a task
+// that Run cancels after main returned) is cancelled like every other
+// task: it never starts, awaiting it reports ErrCancelled, and it cannot
+// hold Run open (on the virtual clock its hour-long sleep would otherwise
+// simply run).
+func TestTaskStartedDuringShutdownIsCancelled(t *testing.T) {
+	var late *aio.Task[int]
+	lateRan := false
+	var lateErr error
+	var end time.Duration
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		start := t.Now()
+		aio.Go(t, func(t *aio.T) (int, error) {
+			defer func() {
+				late = aio.Go(t, func(t *aio.T) (int, error) {
+					lateRan = true
+					return 0, aio.Sleep(t, time.Hour)
+				})
+				_, lateErr = aio.Await(t, late)
+				end = t.Now().Sub(start)
+			}()
+			return 0, aio.Sleep(t, time.Hour)
+		})
+		return 0, aio.Yield(t) // the other task is asleep; return
+	}, aio.WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late == nil {
+		t.Fatal("the cleanup did not run")
+	}
+	if lateRan {
+		t.Error("a task created during shutdown ran")
+	}
+	if !late.Cancelled() || !errors.Is(lateErr, aio.ErrCancelled) {
+		t.Errorf("late task: cancelled=%v, await error %v", late.Cancelled(), lateErr)
+	}
+	if end != 0 {
+		t.Errorf("shutdown took %v of loop time, want 0", end)
+	}
+}
+
+// A panic in a done callback (Task.OnDone, or an OnDone on the future
+// returned by Task.Future, which runs inside the task's own callback) is
+// logged through the loop's logger and does not stop the loop: the other
+// callbacks and tasks go on (asyncio logs it through the exception
+// handler).
+func TestDoneCallbackPanicIsLogged(t *testing.T) {
+	var buf logBuf
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	after := 0
+	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		a := aio.Go(t, sleeper(time.Second, 1, nil))
+		a.OnDone(func() { panic("callback one") })
+		a.OnDone(func() { after++ })
+		b := aio.Go(t, sleeper(2*time.Second, 2, nil))
+		b.Future().OnDone(func() { panic("callback two") })
+		b.OnDone(func() { after++ })
+		c := aio.Go(t, sleeper(3*time.Second, 3, nil))
+		vs, err := aio.Gather(t, a, b, c)
+		if err != nil {
+			return 0, err
+		}
+		return vs[0] + vs[1] + vs[2], nil
+	}, aio.WithVirtualTime(), aio.WithLogger(logger))
+	if err != nil || v != 6 {
+		t.Fatalf("Run = %d, %v; want 6, nil", v, err)
+	}
+	if after != 2 {
+		t.Errorf("%d of the callbacks after a panicking one ran, want 2", after)
+	}
+	log := buf.String()
+	for _, want := range []string{"callback one", "callback two", "done callback panicked"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+}
