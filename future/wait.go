@@ -17,9 +17,9 @@ const (
 	AllCompleted WaitMode = iota
 	// FirstCompleted: return when any future is final (FIRST_COMPLETED).
 	FirstCompleted
-	// FirstError: return when any future fails or is cancelled, or when all
-	// are final (FIRST_EXCEPTION; a cancelled future counts as an error here,
-	// where Python counts only exceptions).
+	// FirstError: return when any future fails with an error, or when all
+	// are final (FIRST_EXCEPTION). As in Python, a cancelled future is not
+	// an error and does not end the wait.
 	FirstError
 )
 
@@ -70,7 +70,7 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 				all = false
 				continue
 			}
-			if mode == FirstCompleted || (mode == FirstError && s != Done) {
+			if mode == FirstCompleted || (mode == FirstError && s == Failed) {
 				return true
 			}
 		}
@@ -109,7 +109,7 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 	}
 	for _, f := range fs {
 		stops = append(stops, afterDone(f, func() {
-			if mode == FirstError && f.State() != Done {
+			if mode == FirstError && f.State() == Failed {
 				failure.Store(true)
 			}
 			nfinal.Add(1)

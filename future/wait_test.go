@@ -45,10 +45,19 @@ func TestWaitModes(t *testing.T) {
 	if err != nil || len(done) != 2 || len(notDone) != 1 || notDone[0] != fs[1] {
 		t.Fatalf("FirstError: %v %v %v", done, notDone, err)
 	}
-	fs = pendings(2)
+	// A cancelled future is not an error (Python's FIRST_EXCEPTION skips
+	// cancelled futures): the wait goes on until a failure or the end.
+	fs = pendings(3)
 	fs[1].Cancel()
-	if done, _, _ := Wait(ctx, fs, FirstError); len(done) != 1 {
-		t.Fatal("cancelled counts as error for FirstError")
+	go func() { time.Sleep(time.Millisecond); fs[2].Complete(0, errors.New("x")) }()
+	if done, notDone, _ := Wait(ctx, fs, FirstError); len(done) != 2 || len(notDone) != 1 || notDone[0] != fs[0] {
+		t.Fatalf("FirstError stopped at a cancellation: done %d, not done %d", len(done), len(notDone))
+	}
+	fs = pendings(2)
+	fs[0].Cancel()
+	go func() { time.Sleep(time.Millisecond); fs[1].Complete(1, nil) }()
+	if done, notDone, _ := Wait(ctx, fs, FirstError); len(done) != 2 || len(notDone) != 0 {
+		t.Fatal("FirstError with only a cancellation did not wait for all")
 	}
 	// FirstError with no error waits for all.
 	fs = pendings(3)
