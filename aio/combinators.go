@@ -37,7 +37,7 @@ func Sleep(t *T, d time.Duration) error {
 	}
 	l := t.loop
 	t.newPark()
-	l.sleepUntil(t, l.nowNanos()+int64(d))
+	l.sleepUntil(t, addNanos(l.nowNanos(), d))
 	for {
 		t.suspend()
 		if err := t.takeCancel(); err != nil {

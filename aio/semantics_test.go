@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -181,4 +182,29 @@ func TestDoneCallbackPanicIsLogged(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
+}
+
+// A sleep or a timer too long for the clock's range waits "forever" (until
+// cancelled) instead of wrapping around to a deadline in the past.
+func TestHugeSleepDoesNotWrap(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		if err := aio.Sleep(t, time.Hour); err != nil { // move the clock off 0
+			return err
+		}
+		start := t.Now()
+		err := aio.Timeout(t, time.Second, func() error { return aio.Sleep(t, time.Duration(math.MaxInt64)) })
+		if !errors.Is(err, aio.ErrTimeout) || t.Now().Sub(start) != time.Second {
+			return fmt.Errorf("Sleep(MaxInt64) ended with %v after %v, want a timeout after 1s", err, t.Now().Sub(start))
+		}
+		fired := false
+		h := t.Loop().CallLater(time.Duration(math.MaxInt64), func() { fired = true })
+		if err := aio.Sleep(t, time.Second); err != nil {
+			return err
+		}
+		if fired {
+			return errors.New("CallLater(MaxInt64) fired at once")
+		}
+		h.Cancel()
+		return nil
+	})
 }

@@ -1,6 +1,7 @@
 package aio
 
 import (
+	"math"
 	"time"
 )
 
@@ -56,7 +57,16 @@ func (l *Loop) CallLater(d time.Duration, fn func()) *Handle {
 	if d < 0 {
 		d = 0
 	}
-	return l.callAtNanos(l.nowNanos()+int64(d), fn)
+	return l.callAtNanos(addNanos(l.nowNanos(), d), fn)
+}
+
+// addNanos returns now+d on the loop's clock, saturated at the largest
+// time instead of wrapping around into the past.
+func addNanos(now int64, d time.Duration) int64 {
+	if when := now + int64(d); when >= now {
+		return when
+	}
+	return math.MaxInt64
 }
 
 // CallAt schedules fn to run at when on the loop's clock (Python's
