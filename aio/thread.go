@@ -74,7 +74,9 @@ func RunInExecutor[R any](t *T, ex Executor, fn func(ctx context.Context) (R, er
 // and returns a future for its result (Python's
 // asyncio.run_coroutine_threadsafe). Cancelling the future (or ending ctx)
 // cancels the task. If the loop has finished, the future fails with
-// ErrLoopClosed.
+// ErrLoopClosed; if it reaches the loop while Run is shutting down (main
+// has returned), the task is cancelled before it starts, like every task
+// started then (see Go), and the future ends cancelled.
 func Submit[R any](l *Loop, ctx context.Context, fn func(t *T) (R, error)) *future.Future[R] {
 	var zero R
 	if l == nil || fn == nil {
