@@ -3,6 +3,7 @@
 package aio
 
 import (
+	"math"
 	"net"
 	"os"
 	"sync/atomic"
@@ -97,11 +98,7 @@ func (p *poller) remove(fd int, slot int32) {
 
 // wait waits up to timeout (< 0: no limit) and returns the number of events.
 func (p *poller) wait(timeout time.Duration) int {
-	ms := -1
-	if timeout >= 0 {
-		// Round up, so that the timer is due when the wait ends.
-		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
-	}
+	ms := epollMillis(timeout)
 	for {
 		n, err := syscall.EpollWait(p.epfd, p.events, ms)
 		if err == syscall.EINTR {
@@ -117,6 +114,22 @@ func (p *poller) wait(timeout time.Duration) int {
 	}
 }
 
+// epollMillis converts a wait's timeout (< 0: no limit) to epoll_wait's
+// milliseconds, rounded up so that the timer is due when the wait ends.
+// The kernel takes a C int: a timer more than 24.8 days away waits the
+// longest it can (and the loop then computes the rest) instead of wrapping
+// around to a negative, endless wait.
+func epollMillis(timeout time.Duration) int {
+	const maxMillis = math.MaxInt32
+	if timeout < 0 {
+		return -1
+	}
+	if timeout >= maxMillis*time.Millisecond {
+		return maxMillis
+	}
+	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}
+
 // wakeup ends the loop's current or next epoll_wait (Python's self-pipe
 // write in call_soon_threadsafe). It is called with the loop's mutex held,
 // so the eventfd cannot be closed meanwhile.
@@ -128,12 +141,24 @@ func (p *poller) wakeup() {
 	syscall.Write(p.evfd, one[:])
 }
 
-// drainWakeup consumes the eventfd's count.
+// drainWakeup consumes the eventfd's count. It reads before it clears
+// woken: a wakeup that lands in between finds woken still set and does not
+// write, and the loop sees its call anyway (the poster set tsFlag before
+// it tried, and the loop reads tsFlag after this). Clearing first would let
+// that wakeup write and this read swallow it, leaving woken set with the
+// eventfd empty, so that every later wakeup were skipped.
 func (p *poller) drainWakeup() {
-	p.woken.Store(false)
 	var b [8]byte
 	syscall.Read(p.evfd, b[:])
+	if testHookDrain != nil {
+		testHookDrain(p)
+	}
+	p.woken.Store(false)
 }
+
+// testHookDrain, set by tests only, runs in the middle of drainWakeup, where
+// a wakeup from another goroutine may land.
+var testHookDrain func(*poller)
 
 func (p *poller) close() {
 	syscall.Close(p.evfd)
