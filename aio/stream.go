@@ -266,6 +266,9 @@ func (r *StreamReader) fill(t *T) error {
 		}
 		if r.pollPaused {
 			r.setPollReading(true)
+			if r.slot < 0 {
+				return nil // resuming failed: r.err says why
+			}
 		}
 		return r.waitData(t)
 	}

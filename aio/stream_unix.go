@@ -8,12 +8,22 @@ import (
 	"unsafe"
 )
 
-// rawConn returns the connection's syscall.RawConn when it has one.
+// rawConn returns the connection's syscall.RawConn when the loop may read
+// and write its socket directly: only for the net package's own TCP and
+// Unix connections. A wrapper type (one that embeds *net.TCPConn, say) has
+// SyscallConn too, but its Read and Write may do more than the socket's
+// (hold peeked bytes, transform data), so it is read and written through
+// its methods.
 type rawConnT = syscall.RawConn
 
 func rawConn(c net.Conn) syscall.RawConn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch c := c.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return nil
 	}
 	rc, err := sc.SyscallConn()
