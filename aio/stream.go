@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrLimitOverrun is returned by ReadLine and ReadUntil when no separator
@@ -678,10 +679,24 @@ func StartServer(t *T, addr string, handler func(t *T, r *StreamReader, w *Strea
 	if s.startPolling() {
 		return s, nil
 	}
+	done := l.ctx.Done()
 	l.spawnGoroutine(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
+				if acceptPausable(err) {
+					// Out of descriptors or memory: try again in a second,
+					// as the poller does (and asyncio), instead of
+					// stopping the server for good.
+					l.cfg.logger.Error("aio: accept failed; pausing the server for 1s", "addr", ln.Addr(), "error", err)
+					pause := time.NewTimer(time.Second)
+					select {
+					case <-pause.C:
+						continue
+					case <-done:
+						pause.Stop()
+					}
+				}
 				l.post(func() { s.stopped = true; s.check() })
 				return
 			}

@@ -3,6 +3,7 @@
 package aio
 
 import (
+	"errors"
 	"net"
 	"syscall"
 	"unsafe"
@@ -89,4 +90,12 @@ func rawRead(fd int, p []byte) (int, error) {
 		}
 		return int(n), nil
 	}
+}
+
+// acceptPausable reports whether an accept error is a shortage (of
+// descriptors, buffers or memory) that passes: the server pauses and tries
+// again rather than stopping.
+func acceptPausable(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }

@@ -1,0 +1,105 @@
+//go:build linux
+
+package aio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServerSurvivesEMFILE: when the process runs out of descriptors, the
+// server pauses accepting and resumes once descriptors are free again, in
+// both modes (asyncio pauses for a second); it does not stop for good.
+func TestServerSurvivesEMFILE(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip("no RLIMIT_NOFILE:", err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			var echoed string
+			opts := append([]Option{WithLogger(quiet)}, m.opts...)
+			var err error
+			hangGuard(t, 30*time.Second, func() {
+				_, err = Run(context.Background(), func(tt *T) (int, error) {
+					srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
+					if err != nil {
+						return 0, err
+					}
+					defer srv.Close()
+					port := srv.Addr().(*net.TCPAddr).Port
+					echoed, err = ToThread(tt, func(ctx context.Context) (string, error) {
+						return emfileClient(port, lim)
+					})
+					return 0, err
+				}, opts...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if echoed != "ping\n" {
+				t.Fatalf("echo %q, want ping", echoed)
+			}
+		})
+	}
+}
+
+// emfileClient connects to port while no descriptor can be allocated (the
+// soft limit lowered to the lowest free one), so the server's accept fails
+// with EMFILE; it then restores the limit and checks that the server
+// answers. It uses raw system calls, as Go's net package needs
+// descriptors.
+func emfileClient(port int, lim syscall.Rlimit) (string, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer syscall.Close(fd)
+	tv := syscall.Timeval{Sec: 20}
+	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	probe, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	syscall.Close(probe)
+	low := lim
+	low.Cur = uint64(probe)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		return "", err
+	}
+	err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	if err == nil {
+		time.Sleep(300 * time.Millisecond) // the server tries to accept now, and cannot
+	}
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); rerr != nil {
+		panic(rerr) // the rest of the test binary needs its descriptors
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := syscall.Write(fd, []byte("ping\n")); err != nil {
+		return "", err
+	}
+	var got []byte
+	buf := make([]byte, 16)
+	for !bytes.HasSuffix(got, []byte("\n")) {
+		n, err := syscall.Read(fd, buf)
+		if err != nil {
+			return string(got), fmt.Errorf("reading the echo: %w", err)
+		}
+		if n == 0 {
+			return string(got), errors.New("the server closed the connection")
+		}
+		got = append(got, buf[:n]...)
+	}
+	return string(got), nil
+}
