@@ -615,8 +615,15 @@ func (w *StreamWriter) CloseWrite(t *T) error {
 	return errors.New("aio: connection cannot close its write side")
 }
 
-// Conn returns the underlying connection (for addresses and options; do not
-// read or write it directly).
+// Conn returns the underlying connection, for its addresses and socket
+// options (Python's get_extra_info). Do not read, write or close it, and do
+// not set deadlines on it: the stream owns it. On a loop with the poller the
+// loop reads and writes its own duplicate of the socket's descriptor, so
+// closing the connection directly neither ends the stream's reads nor
+// disconnects the peer until the stream is closed or Run returns (without
+// the poller the stream's reads fail instead). To end a stream, call Close
+// from the loop or cancel the task that uses it; for a read deadline use
+// Timeout or WaitFor.
 func (w *StreamWriter) Conn() net.Conn { return w.s.conn }
 
 // OpenConnection connects to addr over TCP and returns a reader and a writer
