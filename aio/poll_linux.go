@@ -308,6 +308,26 @@ const acceptBatch = 64
 // pollReady accepts the connections waiting on the listener and starts a
 // handler for each.
 func (s *Server) pollReady() {
+	if s.slot < 0 {
+		return
+	}
+	if f := s.held; f != nil {
+		// A connection accepted before a pause, when no descriptor was
+		// left to make a net.Conn of it.
+		c, err := net.FileConn(f)
+		if err != nil && acceptPausable(err) {
+			s.pauseAccepting(err)
+			return
+		}
+		s.held = nil
+		s.l.untrack(f)
+		f.Close()
+		if err != nil {
+			s.l.cfg.logger.Error("aio: accepted connection unusable", "addr", s.ln.Addr(), "error", err)
+		} else {
+			s.serve(c, s.handler)
+		}
+	}
 	for range acceptBatch {
 		if s.slot < 0 {
 			return
@@ -331,17 +351,8 @@ func (s *Server) pollReady() {
 			return
 		case err == syscall.ECONNABORTED:
 			continue
-		case err == syscall.EMFILE || err == syscall.ENFILE || err == syscall.ENOBUFS || err == syscall.ENOMEM:
-			// Out of descriptors or memory: stop accepting for a second,
-			// as asyncio does, instead of spinning on a listener that
-			// stays readable.
-			s.l.cfg.logger.Error("aio: accept failed; pausing the server for 1s", "addr", s.ln.Addr(), "error", err)
-			s.l.poll.setReading(s.pfd, s.slot, false)
-			s.l.CallLater(time.Second, func() {
-				if s.slot >= 0 {
-					s.l.poll.setReading(s.pfd, s.slot, true)
-				}
-			})
+		case acceptPausable(err):
+			s.pauseAccepting(err)
 			return
 		case err != nil:
 			s.l.cfg.logger.Error("aio: accept failed; the server stops accepting", "addr", s.ln.Addr(), "error", err)
@@ -349,7 +360,16 @@ func (s *Server) pollReady() {
 			return
 		}
 		f := os.NewFile(uintptr(nfd), "tcp")
-		c, err := net.FileConn(f)
+		c, err := net.FileConn(f) // a duplicate of f's descriptor
+		if err != nil && acceptPausable(err) {
+			// No descriptor for the duplicate: keep the accepted socket
+			// and make it a connection when the pause ends, rather than
+			// drop a client that Go's Accept would have served.
+			s.held = f
+			s.l.track(f)
+			s.pauseAccepting(err)
+			return
+		}
 		f.Close()
 		if err != nil {
 			s.l.cfg.logger.Error("aio: accepted connection unusable", "addr", s.ln.Addr(), "error", err)
@@ -357,6 +377,20 @@ func (s *Server) pollReady() {
 		}
 		s.serve(c, s.handler)
 	}
+}
+
+// pauseAccepting stops accepting for a second when the process is out of
+// descriptors or memory, as asyncio does, instead of spinning on a
+// listener that stays readable.
+func (s *Server) pauseAccepting(err error) {
+	s.l.cfg.logger.Error("aio: accept failed; pausing the server for 1s", "addr", s.ln.Addr(), "error", err)
+	s.l.poll.setReading(s.pfd, s.slot, false)
+	s.l.CallLater(time.Second, func() {
+		if s.slot >= 0 {
+			s.l.poll.setReading(s.pfd, s.slot, true)
+			s.pollReady()
+		}
+	})
 }
 
 // stopPolling takes the listener out of the poller; the server accepts no
@@ -367,6 +401,11 @@ func (s *Server) stopPolling() {
 	}
 	if p := s.l.poll; p != nil {
 		p.remove(s.pfd, s.slot)
+	}
+	if f := s.held; f != nil {
+		s.held = nil
+		s.l.untrack(f)
+		f.Close()
 	}
 	s.slot = -1
 	s.stopped = true

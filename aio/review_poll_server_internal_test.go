@@ -23,42 +23,52 @@ func TestServerSurvivesEMFILE(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Skip("no RLIMIT_NOFILE:", err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, m := range pollModes() {
-		t.Run(m.name, func(t *testing.T) {
-			var echoed string
-			opts := append([]Option{WithLogger(quiet)}, m.opts...)
-			var err error
-			hangGuard(t, 30*time.Second, func() {
-				_, err = Run(context.Background(), func(tt *T) (int, error) {
-					srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
-					if err != nil {
-						return 0, err
-					}
-					defer srv.Close()
-					port := srv.Addr().(*net.TCPAddr).Port
-					echoed, err = ToThread(tt, func(ctx context.Context) (string, error) {
-						return emfileClient(port, lim)
-					})
-					return 0, err
-				}, opts...)
+	for _, spare := range []int{0, 1} {
+		for _, m := range pollModes() {
+			t.Run(fmt.Sprintf("%s/spare=%d", m.name, spare), func(t *testing.T) {
+				serveUnderEMFILE(t, m.opts, lim, spare)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if echoed != "ping\n" {
-				t.Fatalf("echo %q, want ping", echoed)
-			}
-		})
+		}
 	}
 }
 
-// emfileClient connects to port while no descriptor can be allocated (the
-// soft limit lowered to the lowest free one), so the server's accept fails
-// with EMFILE; it then restores the limit and checks that the server
-// answers. It uses raw system calls, as Go's net package needs
-// descriptors.
-func emfileClient(port int, lim syscall.Rlimit) (string, error) {
+// serveUnderEMFILE connects to an echo server while the process has only
+// spare free descriptors, then frees them and checks that the server
+// answers.
+func serveUnderEMFILE(t *testing.T, mopts []Option, lim syscall.Rlimit, spare int) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := append([]Option{WithLogger(quiet)}, mopts...)
+	var echoed string
+	var err error
+	hangGuard(t, 30*time.Second, func() {
+		_, err = Run(context.Background(), func(tt *T) (int, error) {
+			srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
+			if err != nil {
+				return 0, err
+			}
+			defer srv.Close()
+			port := srv.Addr().(*net.TCPAddr).Port
+			echoed, err = ToThread(tt, func(ctx context.Context) (string, error) {
+				return emfileClient(port, lim, spare)
+			})
+			return 0, err
+		}, opts...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if echoed != "ping\n" {
+		t.Fatalf("echo %q, want ping", echoed)
+	}
+}
+
+// emfileClient connects to port while no more than spare descriptors can
+// be allocated (the soft limit lowered to the lowest free one plus spare),
+// so the server's accept (spare 0) or what it does with the accepted
+// socket (spare 1) fails with EMFILE; it then restores the limit and
+// checks that the server answers. It uses raw system calls, as Go's net
+// package needs descriptors.
+func emfileClient(port int, lim syscall.Rlimit, spare int) (string, error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return "", err
@@ -72,7 +82,7 @@ func emfileClient(port int, lim syscall.Rlimit) (string, error) {
 	}
 	syscall.Close(probe)
 	low := lim
-	low.Cur = uint64(probe)
+	low.Cur = uint64(probe + spare)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
 		return "", err
 	}

@@ -658,6 +658,7 @@ type Server struct {
 	raw      rawConnT
 	pfd      int
 	slot     int32
+	held     *os.File // accepted, waiting for a descriptor to become a net.Conn
 	closed   bool
 	handlers int
 	stopped  bool // the accept goroutine has ended
