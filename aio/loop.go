@@ -83,8 +83,9 @@ func WithSlowThreshold(d time.Duration) Option {
 // asyncio's counterpart is choosing a selector event loop policy.
 func WithoutPoller() Option { return func(c *config) { c.noPoll = true } }
 
-// WithLogger sets the logger for debug warnings and for panics in plain
-// callbacks (default slog.Default()).
+// WithLogger sets the logger for debug warnings and for panics in
+// callbacks, both plain callbacks (CallSoon, CallLater) and done callbacks
+// (Task.OnDone) (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // virtualEpoch is where virtual time starts.
