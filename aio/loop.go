@@ -378,7 +378,7 @@ func (l *Loop) pollIO() {
 		}
 		if int(ev.Fd) < len(p.regs) {
 			if r := p.regs[ev.Fd]; r != nil {
-				r.pollReady()
+				r.pollReady(ev.Events)
 			}
 		}
 	}
@@ -391,7 +391,7 @@ func (l *Loop) pollIO() {
 
 // pollable is what the poller reports readiness to: a stream's reader or a
 // server's listener.
-type pollable interface{ pollReady() }
+type pollable interface{ pollReady(events uint32) }
 
 // startPoller creates the loop's poller on first use; it reports whether
 // the loop has one.

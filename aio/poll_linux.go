@@ -54,8 +54,8 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// add registers fd for readability on behalf of r and returns its slot.
-func (p *poller) add(r pollable, fd int) (int32, error) {
+// add registers fd for events on behalf of r and returns its slot.
+func (p *poller) add(r pollable, fd int, events uint32) (int32, error) {
 	var slot int32
 	if n := len(p.free); n > 0 {
 		slot = p.free[n-1]
@@ -65,8 +65,8 @@ func (p *poller) add(r pollable, fd int) (int32, error) {
 		slot = int32(len(p.regs))
 		p.regs = append(p.regs, r)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: slot}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: events, Fd: slot}
+	if err := p.ctl(syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.regs[slot] = nil
 		p.free = append(p.free, slot)
 		return 0, os.NewSyscallError("epoll_ctl", err)
@@ -74,15 +74,34 @@ func (p *poller) add(r pollable, fd int) (int32, error) {
 	return slot, nil
 }
 
-// setReading turns read interest on or off (asyncio's resume_reading and
-// pause_reading).
-func (p *poller) setReading(fd int, slot int32, on bool) error {
-	ev := syscall.EpollEvent{Fd: slot}
-	if on {
-		ev.Events = syscall.EPOLLIN | syscall.EPOLLRDHUP
-	}
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+// modify changes the events registered for fd.
+func (p *poller) modify(fd int, slot int32, events uint32) error {
+	ev := syscall.EpollEvent{Events: events, Fd: slot}
+	return p.ctl(syscall.EPOLL_CTL_MOD, fd, &ev)
 }
+
+// setReading turns a listener's read interest on or off (pausing a server
+// that ran out of descriptors).
+func (p *poller) setReading(fd int, slot int32, on bool) error {
+	var events uint32
+	if on {
+		events = syscall.EPOLLIN
+	}
+	return p.modify(fd, slot, events)
+}
+
+// ctl is epoll_ctl (tests can make it fail).
+func (p *poller) ctl(op, fd int, ev *syscall.EpollEvent) error {
+	if testHookCtl != nil {
+		if err := testHookCtl(op); err != nil {
+			return err
+		}
+	}
+	return syscall.EpollCtl(p.epfd, op, fd, ev)
+}
+
+// testHookCtl, set by tests only, can fail epoll_ctl calls.
+var testHookCtl func(op int) error
 
 // remove forgets slot; fd is taken out of the epoll set unless it is
 // already closed (closing a file removes it by itself).
@@ -165,31 +184,18 @@ func (p *poller) close() {
 	syscall.Close(p.epfd)
 }
 
-// startPolling registers a socket with the loop's poller, so that the loop
-// reads it directly; it reports false when the goroutine reader must be
-// used instead (no poller here, a virtual clock, not a socket).
-func (r *StreamReader) startPolling() bool {
-	l := r.s.l
-	fd := r.s.fd
-	if fd < 0 || l.poll == nil {
-		return false
-	}
-	slot, err := l.poll.add(r, fd)
-	if err != nil {
-		return false // not pollable (a regular file, say): use a goroutine
-	}
-	r.started, r.polled, r.pfd, r.slot = true, true, fd, slot
-	return true
-}
-
-// dupFD returns the loop's own duplicate of a socket's descriptor, or -1
-// when the loop has no poller or c is not a socket. The duplicate shares
-// the socket's non-blocking mode; reading and writing it skips the
-// net.Conn's locks and poll bookkeeping, which Go needs for goroutines
-// that wait and the loop does not.
-func (s *stream) dupFD() int {
+// takeOver makes the loop the owner of a socket connection (Linux, real
+// clock, the net package's own TCP and Unix connections): it keeps a
+// duplicate of the descriptor and closes the net.Conn. Closing it takes the
+// socket out of Go's netpoller, which otherwise would be woken by every
+// packet as well whenever any goroutine of the process waits for a timer
+// or for I/O (its idle threads sleep in the netpoller); the stream's own
+// reads, writes and epoll registration then go through the duplicate with
+// plain system calls. If anything fails, the stream keeps the net.Conn and
+// uses a reader goroutine.
+func (s *stream) takeOver() {
 	if s.raw == nil || !s.l.startPoller() {
-		return -1
+		return
 	}
 	fd := -1
 	s.raw.Control(func(f uintptr) {
@@ -199,47 +205,144 @@ func (s *stream) dupFD() int {
 		}
 	})
 	if fd < 0 {
-		return -1
+		return
 	}
 	if st, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil || st != syscall.SOCK_STREAM {
 		syscall.Close(fd)
-		return -1
-	}
-	return fd
-}
-
-// closeFD closes the loop's descriptor (which also takes it out of the
-// poller).
-func (s *stream) closeFD() {
-	if s.fd < 0 {
 		return
 	}
-	s.r.detach()
-	syscall.Close(s.fd)
-	s.fd = -1
+	c := s.conn
+	s.conn = &sockConn{s: s, laddr: c.LocalAddr(), raddr: c.RemoteAddr()}
+	c.Close()
+	s.raw = nil
+	s.own(fd)
 }
 
-// writeNow makes one non-blocking write attempt from the loop, as
-// asyncio's transports do before they buffer; ok is false when the caller
-// must fall back to a goroutine (which also reports real errors).
-func (s *stream) writeNow(p []byte) (n int, ok bool) {
-	if s.fd < 0 {
-		return tryWrite(s.raw, p)
+// own records fd as the stream's socket.
+func (s *stream) own(fd int) {
+	s.fd, s.owned = fd, true
+	s.r.pfd = fd
+}
+
+// newSockStream makes a stream of a socket accepted by the loop.
+func newSockStream(l *Loop, fd int, laddr, raddr net.Addr) (*StreamReader, *StreamWriter) {
+	s := &stream{l: l, fd: -1}
+	s.conn = &sockConn{s: s, laddr: laddr, raddr: raddr}
+	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit, slot: -1}
+	s.w = &StreamWriter{s: s}
+	s.own(fd)
+	l.track(s)
+	return s.r, s.w
+}
+
+// interest brings the stream's epoll registration in line with what its
+// reader (data, unless paused) and writer (room, while a write waits) want
+// now: added, changed, or removed when nothing is wanted (a socket that
+// hung up would otherwise keep reporting EPOLLHUP to a loop that ignores
+// it). If the poller refuses, both sides fail with the error.
+func (s *stream) interest() {
+	r, w, p := s.r, s.w, s.l.poll
+	if s.fd < 0 || p == nil {
+		return
 	}
-	n, err := rawWrite(s.fd, p)
+	var want uint32
+	if r.reading && !r.pollPaused {
+		want |= syscall.EPOLLIN | syscall.EPOLLRDHUP
+	}
+	if w.waitOut {
+		want |= syscall.EPOLLOUT
+	}
+	if want == r.mask && (want == 0) == (r.slot < 0) {
+		return
+	}
+	var err error
+	switch {
+	case want == 0:
+		p.remove(s.fd, r.slot)
+		r.slot = -1
+	case r.slot < 0:
+		r.slot, err = p.add(r, s.fd, want)
+		if err != nil {
+			r.slot = -1
+		}
+	default:
+		err = p.modify(s.fd, r.slot, want)
+	}
 	if err != nil {
-		return 0, err == syscall.EAGAIN
+		err = os.NewSyscallError("epoll_ctl", err)
+		if r.slot >= 0 {
+			p.remove(s.fd, r.slot)
+			r.slot = -1
+		}
+		r.mask = 0
+		if r.reading {
+			r.reading = false
+			if r.err == nil && !r.eof {
+				r.err = r.opError(err)
+			}
+			r.wakeAll()
+		}
+		if w.waitOut {
+			w.fail(err)
+		}
+		return
 	}
-	return n, true
+	r.mask = want
 }
 
-// minFree is the least free space pollReady reads into.
+// closeFD closes the owned socket (which also takes it out of the poller).
+func (s *stream) closeFD() error {
+	if s.fd < 0 {
+		return nil
+	}
+	r := s.r
+	if r.slot >= 0 {
+		if p := s.l.poll; p != nil {
+			p.remove(s.fd, r.slot)
+		}
+		r.slot, r.mask = -1, 0
+	}
+	r.reading = false
+	err := syscall.Close(s.fd)
+	s.fd = -1
+	if c, ok := s.conn.(*sockConn); ok {
+		c.closed = true
+	}
+	if err != nil {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+// shutdownWrite shuts down the sending side of the owned socket.
+func (s *stream) shutdownWrite() error {
+	if s.fd < 0 {
+		return net.ErrClosed
+	}
+	if err := syscall.Shutdown(s.fd, syscall.SHUT_WR); err != nil {
+		return s.w.opError(os.NewSyscallError("shutdown", err))
+	}
+	return nil
+}
+
+// pollReady handles an event of the stream's socket: data (or its end) for
+// the reader, room for a waiting writer.
+func (r *StreamReader) pollReady(events uint32) {
+	const hup = syscall.EPOLLHUP | syscall.EPOLLERR
+	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|hup) != 0 && r.reading {
+		r.pollRead()
+	}
+	if w := r.s.w; events&(syscall.EPOLLOUT|hup) != 0 && w.waitOut {
+		w.pollWrite()
+	}
+}
+
+// minFree is the least free space pollRead reads into.
 const minFree = 2 << 10
 
-// pollReady reads what the socket has, on the loop (asyncio's
-// _read_ready): epoll reported it readable.
-func (r *StreamReader) pollReady() {
-	if r.slot < 0 {
+// pollRead reads what the socket has, on the loop (asyncio's _read_ready).
+func (r *StreamReader) pollRead() {
+	if r.s.fd < 0 {
 		return
 	}
 	if r.off == len(r.buf) {
@@ -267,13 +370,136 @@ func (r *StreamReader) pollReady() {
 	default:
 		r.buf = r.buf[:len(r.buf)+n]
 		if len(r.buffered()) > int(r.highWater()) && !r.waiting() {
-			r.setPollReading(false)
+			r.pollPaused = true
+			r.s.interest()
 		}
 	}
 	if r.eof || r.err != nil {
-		r.detach()
+		r.reading = false
+		r.s.interest()
 	}
 	r.wakeAll()
+}
+
+// kickOwned sends the buffer on an owned socket: one non-blocking write
+// (the kernel usually takes it all); the rest waits for the socket to
+// become writable (asyncio's _write_ready), with no goroutine.
+func (w *StreamWriter) kickOwned() {
+	n, err := rawWrite(w.s.fd, w.buf)
+	switch {
+	case err == syscall.EAGAIN:
+		n = 0
+	case err != nil:
+		w.fail(os.NewSyscallError("write", err))
+		return
+	}
+	if n == len(w.buf) {
+		w.buf = w.buf[:0]
+		w.wakeWaiters()
+		return
+	}
+	w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+	w.flushing, w.waitOut = true, true
+	w.s.interest()
+}
+
+// pollWrite sends more of the buffer once the socket has room.
+func (w *StreamWriter) pollWrite() {
+	if w.s.fd < 0 || len(w.buf) == 0 {
+		w.flushing, w.waitOut = false, false
+		w.s.interest()
+		w.wakeWaiters()
+		return
+	}
+	n, err := rawWrite(w.s.fd, w.buf)
+	switch {
+	case err == syscall.EAGAIN:
+		return
+	case err != nil:
+		w.fail(os.NewSyscallError("write", err))
+		return
+	}
+	w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+	if len(w.buf) == 0 {
+		w.flushing, w.waitOut = false, false
+		w.s.interest()
+	}
+	w.wakeWaiters() // progress: Drain may be below its mark now
+}
+
+// fail records a send error: what is unsent is dropped and waiters see
+// the error.
+func (w *StreamWriter) fail(err error) {
+	if w.err == nil {
+		w.err = w.opError(err)
+	}
+	w.buf = w.buf[:0]
+	if w.waitOut {
+		w.flushing, w.waitOut = false, false
+		w.s.interest()
+	}
+	w.wakeWaiters()
+}
+
+// sockConn is what StreamWriter.Conn returns for a socket the loop owns,
+// like asyncio's TransportSocket: addresses and socket options (through
+// SyscallConn, from the loop), no I/O.
+type sockConn struct {
+	s            *stream
+	laddr, raddr net.Addr
+	closed       bool
+}
+
+func (c *sockConn) Read([]byte) (int, error)         { return 0, ErrOwnedByStream }
+func (c *sockConn) Write([]byte) (int, error)        { return 0, ErrOwnedByStream }
+func (c *sockConn) Close() error                     { return ErrOwnedByStream }
+func (c *sockConn) LocalAddr() net.Addr              { return c.laddr }
+func (c *sockConn) RemoteAddr() net.Addr             { return c.raddr }
+func (c *sockConn) SetDeadline(time.Time) error      { return ErrOwnedByStream }
+func (c *sockConn) SetReadDeadline(time.Time) error  { return ErrOwnedByStream }
+func (c *sockConn) SetWriteDeadline(time.Time) error { return ErrOwnedByStream }
+
+// SyscallConn gives the socket's descriptor to Control, for socket options;
+// call it from the loop. Its Read and Write refuse.
+func (c *sockConn) SyscallConn() (syscall.RawConn, error) { return sockRaw{c}, nil }
+
+type sockRaw struct{ c *sockConn }
+
+func (r sockRaw) Control(f func(fd uintptr)) error {
+	if r.c.closed || r.c.s.fd < 0 {
+		return net.ErrClosed
+	}
+	f(uintptr(r.c.s.fd))
+	return nil
+}
+func (r sockRaw) Read(func(fd uintptr) bool) error  { return ErrOwnedByStream }
+func (r sockRaw) Write(func(fd uintptr) bool) error { return ErrOwnedByStream }
+
+// sockAddr converts a socket address of an accepted TCP connection.
+func sockAddr(sa syscall.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		var zone string
+		if a.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
+				zone = ifi.Name
+			}
+		}
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port, Zone: zone}
+	}
+	return nil
+}
+
+// acceptedOptions sets what Go's Accept sets on a TCP connection: no Nagle
+// delay, and keep-alive probes after 15 s idle, every 15 s.
+func acceptedOptions(fd int) {
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 15)
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15)
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9)
 }
 
 // startPolling registers the listener with the loop's poller, so that the
@@ -293,7 +519,7 @@ func (s *Server) startPolling() bool {
 	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
 		return false
 	}
-	slot, err := l.poll.add(s, fd)
+	slot, err := l.poll.add(s, fd, syscall.EPOLLIN)
 	if err != nil {
 		return false
 	}
@@ -306,38 +532,20 @@ func (s *Server) startPolling() bool {
 const acceptBatch = 64
 
 // pollReady accepts the connections waiting on the listener and starts a
-// handler for each.
-func (s *Server) pollReady() {
-	if s.slot < 0 {
-		return
-	}
-	if f := s.held; f != nil {
-		// A connection accepted before a pause, when no descriptor was
-		// left to make a net.Conn of it.
-		c, err := net.FileConn(f)
-		if err != nil && acceptPausable(err) {
-			s.pauseAccepting(err)
-			return
-		}
-		s.held = nil
-		s.l.untrack(f)
-		f.Close()
-		if err != nil {
-			s.l.cfg.logger.Error("aio: accepted connection unusable", "addr", s.ln.Addr(), "error", err)
-		} else {
-			s.serve(c, s.handler)
-		}
-	}
+// handler for each. The accepted sockets go straight to streams the loop
+// owns; no net.Conn is made of them.
+func (s *Server) pollReady(uint32) {
 	for range acceptBatch {
 		if s.slot < 0 {
 			return
 		}
 		var nfd int
+		var rsa syscall.Sockaddr
 		var err error
 		// Control, not Read: a listener's RawConn refuses Read.
 		cerr := s.raw.Control(func(fd uintptr) {
 			for {
-				nfd, _, err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+				nfd, rsa, err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 				if err != syscall.EINTR {
 					return
 				}
@@ -359,23 +567,23 @@ func (s *Server) pollReady() {
 			s.stopPolling()
 			return
 		}
-		f := os.NewFile(uintptr(nfd), "tcp")
-		c, err := net.FileConn(f) // a duplicate of f's descriptor
-		if err != nil && acceptPausable(err) {
-			// No descriptor for the duplicate: keep the accepted socket
-			// and make it a connection when the pause ends, rather than
-			// drop a client that Go's Accept would have served.
-			s.held = f
-			s.l.track(f)
-			s.pauseAccepting(err)
-			return
-		}
-		f.Close()
-		if err != nil {
-			s.l.cfg.logger.Error("aio: accepted connection unusable", "addr", s.ln.Addr(), "error", err)
+		if s.refuse() {
+			syscall.Close(nfd)
 			continue
 		}
-		s.serve(c, s.handler)
+		acceptedOptions(nfd)
+		raddr := sockAddr(rsa)
+		var laddr net.Addr = s.ln.Addr()
+		if lsa, err := syscall.Getsockname(nfd); err == nil {
+			if a := sockAddr(lsa); a != nil {
+				laddr = a
+			}
+		}
+		if raddr == nil {
+			raddr = &net.TCPAddr{}
+		}
+		r, w := newSockStream(s.l, nfd, laddr, raddr)
+		s.serveStream(r, w, s.handler)
 	}
 }
 
@@ -388,7 +596,7 @@ func (s *Server) pauseAccepting(err error) {
 	s.l.CallLater(time.Second, func() {
 		if s.slot >= 0 {
 			s.l.poll.setReading(s.pfd, s.slot, true)
-			s.pollReady()
+			s.pollReady(0)
 		}
 	})
 }
@@ -401,11 +609,6 @@ func (s *Server) stopPolling() {
 	}
 	if p := s.l.poll; p != nil {
 		p.remove(s.pfd, s.slot)
-	}
-	if f := s.held; f != nil {
-		s.held = nil
-		s.l.untrack(f)
-		f.Close()
 	}
 	s.slot = -1
 	s.stopped = true

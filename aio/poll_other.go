@@ -11,7 +11,7 @@ import (
 // poller is the loop's own epoll instance on Linux; elsewhere streams read
 // on goroutines (Go's netpoller) and this type is never created.
 type poller struct {
-	regs   []*StreamReader
+	regs   []pollable
 	events []struct {
 		Events uint32
 		Fd     int32
@@ -23,13 +23,13 @@ const wakeSlot = -1
 
 func newPoller() (*poller, error) { return nil, errors.New("aio: no poller on this system") }
 
-func (p *poller) add(pollable, int) (int32, error)  { return 0, errors.ErrUnsupported }
-func (p *poller) setReading(int, int32, bool) error { return errors.ErrUnsupported }
-func (p *poller) remove(int, int32)                 {}
-func (p *poller) wait(time.Duration) int            { return 0 }
-func (p *poller) wakeup()                           {}
-func (p *poller) drainWakeup()                      {}
-func (p *poller) close()                            {}
+func (p *poller) add(pollable, int, uint32) (int32, error) { return 0, errors.ErrUnsupported }
+func (p *poller) setReading(int, int32, bool) error        { return errors.ErrUnsupported }
+func (p *poller) remove(int, int32)                        {}
+func (p *poller) wait(time.Duration) int                   { return 0 }
+func (p *poller) wakeup()                                  {}
+func (p *poller) drainWakeup()                             {}
+func (p *poller) close()                                   {}
 
 const pollSupported = false
 
@@ -37,12 +37,14 @@ const pollSupported = false
 // (unused without a poller; the tests refer to it).
 const acceptBatch = 64
 
-func (r *StreamReader) startPolling() bool { return false }
-func (r *StreamReader) pollReady()         {}
-func (s *Server) startPolling() bool       { return false }
-func (s *Server) stopPolling()             {}
-func (s *Server) pollReady()               {}
-
-func (s *stream) dupFD() int                    { return -1 }
-func (s *stream) closeFD()                      {}
-func (s *stream) writeNow(p []byte) (int, bool) { return tryWrite(s.raw, p) }
+// Without a poller no stream is owned by the loop: these are never reached
+// with an owned stream.
+func (s *stream) takeOver()              {}
+func (s *stream) closeFD() error         { return nil }
+func (s *stream) interest()              {}
+func (s *stream) shutdownWrite() error   { return errors.ErrUnsupported }
+func (w *StreamWriter) kickOwned()       {}
+func (r *StreamReader) pollReady(uint32) {}
+func (s *Server) startPolling() bool     { return false }
+func (s *Server) stopPolling()           {}
+func (s *Server) pollReady(uint32)       {}

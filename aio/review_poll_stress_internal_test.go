@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,24 +109,32 @@ func TestPollerStaleEventsHarmless(t *testing.T) {
 		}
 		defer wb.Close(tt)
 		// A registers, leaves (its writer closes), and B gets its slot.
-		if !ra.startPolling() {
+		startPolling := func(r *StreamReader) bool {
+			if !r.s.owned {
+				return false
+			}
+			r.started, r.polled, r.reading = true, true, true
+			r.s.interest()
+			return r.slot >= 0
+		}
+		if !startPolling(ra) {
 			return 0, fmt.Errorf("A is not polled")
 		}
 		slot := ra.slot
 		if err := wa.Close(tt); err != nil {
 			return 0, err
 		}
-		rb.startPolling()
+		startPolling(rb)
 		if rb.slot != slot {
 			return 0, fmt.Errorf("B got slot %d, A had %d", rb.slot, slot)
 		}
 		// The old owner's event arrives: B's socket has nothing.
 		p := tt.Loop().poll
-		p.regs[slot].pollReady()
+		p.regs[slot].pollReady(syscall.EPOLLIN | syscall.EPOLLOUT)
 		if rb.err != nil || rb.eof || len(rb.buffered()) != 0 || rb.slot != slot {
 			return 0, fmt.Errorf("a stale event changed B: err %v eof %v buffered %d slot %d", rb.err, rb.eof, len(rb.buffered()), rb.slot)
 		}
-		srv.pollReady() // nothing to accept
+		srv.pollReady(syscall.EPOLLIN) // nothing to accept
 		if srv.stopped || srv.slot < 0 {
 			return 0, fmt.Errorf("a stale event stopped the server")
 		}

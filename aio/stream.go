@@ -6,11 +6,15 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// ErrOwnedByStream is returned by the I/O methods of the connection that
+// StreamWriter.Conn returns for a socket the loop has taken over: the
+// stream reads, writes and closes it.
+var ErrOwnedByStream = errors.New("aio: the connection belongs to its stream; use the StreamReader and StreamWriter")
 
 // ErrLimitOverrun is returned by ReadLine and ReadUntil when no separator
 // was found within the reader's limit (Python's LimitOverrunError).
@@ -48,10 +52,12 @@ type StreamReader struct {
 	deliverFn func()
 	// The poller's side (Linux, real clock): the loop reads the socket
 	// itself when epoll says it is readable.
-	polled     bool
-	pollPaused bool  // read interest is off (above the high-water mark)
-	pfd        int   // the socket's descriptor
-	slot       int32 // the poller's slot; -1 once detached
+	polled     bool   // the loop reads the owned socket itself
+	reading    bool   // polled and not ended: wants to read
+	pollPaused bool   // read interest is off (above the high-water mark)
+	pfd        int    // the socket's descriptor while registered
+	slot       int32  // the stream's poller slot; -1 when not registered
+	mask       uint32 // the events registered for the slot
 	// Limit is the most ReadLine and ReadUntil buffer while looking for the
 	// separator.
 	Limit int
@@ -70,6 +76,7 @@ type StreamWriter struct {
 	flushing  bool
 	scheduled bool // in the loop's flush queue
 	inflight  int  // bytes a goroutine is writing
+	waitOut   bool // owned socket: waiting for it to become writable
 	err       error
 	waiters   waitQueue
 	closed    bool
@@ -79,28 +86,30 @@ type stream struct {
 	l    *Loop
 	conn net.Conn
 	raw  rawConnT
-	// fd is the loop's own duplicate of a socket's descriptor (Linux, real
+	// fd is the socket's descriptor when the loop owns it (Linux, real
 	// clock; else -1): the poller watches it and the loop reads and writes
-	// it with plain system calls. Being a duplicate, it stays valid even if
-	// conn is closed behind the loop's back.
-	fd int
-	r  *StreamReader
-	w  *StreamWriter
+	// it with plain system calls; conn is then a stand-in for addresses
+	// and options (see Conn).
+	fd    int
+	owned bool
+	r     *StreamReader
+	w     *StreamWriter
 }
 
 func newStream(l *Loop, c net.Conn) (*StreamReader, *StreamWriter) {
 	s := &stream{l: l, conn: c, raw: rawConn(c), fd: -1}
-	s.fd = s.dupFD()
 	s.r = &StreamReader{s: s, Limit: DefaultStreamLimit, slot: -1}
 	s.w = &StreamWriter{s: s}
+	s.takeOver()
 	l.track(s)
 	return s.r, s.w
 }
 
-// Close closes the loop's descriptor and the connection (at the end of
-// Run).
+// Close closes the connection (at the end of Run).
 func (s *stream) Close() error {
-	s.closeFD()
+	if s.owned {
+		return s.closeFD()
+	}
 	return s.conn.Close()
 }
 
@@ -108,17 +117,17 @@ func (s *stream) Close() error {
 // the poller first and, if it has not ended, reads from now on fail as
 // they do on a closed net.Conn.
 func (s *stream) closeConn() error {
-	r := s.r
-	if r.polled && r.slot >= 0 {
-		r.detach()
-		if !r.eof && r.err == nil {
-			r.err = r.closedErr()
-		}
-		r.wakeAll()
-	}
 	s.l.untrack(s)
-	s.closeFD()
-	return s.conn.Close()
+	if !s.owned {
+		return s.conn.Close()
+	}
+	r := s.r
+	if !r.eof && r.err == nil {
+		r.err = r.closedErr()
+	}
+	err := s.closeFD()
+	r.wakeAll()
+	return err
 }
 
 // track remembers a resource the loop closes when Run ends, so that no I/O
@@ -253,23 +262,28 @@ func (r *StreamReader) highWater() int64 {
 func (r *StreamReader) fill(t *T) error {
 	if !r.started {
 		r.lim = int64(max(r.Limit, 0))
-		if !r.startPolling() {
+		if r.s.owned {
+			r.started, r.polled, r.reading = true, true, true
+			r.s.interest()
+		} else {
 			r.startReading()
 		}
 	}
 	l := r.s.l
 	if r.polled {
-		if r.slot < 0 {
-			// Detached without an end recorded: cannot happen, but never
-			// park a coroutine on a socket nobody watches.
-			r.err = r.closedErr()
-			return nil
-		}
 		if r.pollPaused {
-			r.setPollReading(true)
-			if r.slot < 0 {
-				return nil // resuming failed: r.err says why
+			// A coroutine waiting for data always resumes a paused
+			// reader (as asyncio's _wait_for_data does).
+			r.pollPaused = false
+			r.s.interest()
+		}
+		if !r.reading || r.eof || r.err != nil {
+			// Ended meanwhile, or the poller refused the socket: never
+			// park a coroutine on a socket nobody watches.
+			if !r.eof && r.err == nil {
+				r.err = r.closedErr()
 			}
+			return nil
 		}
 		return r.waitData(t)
 	}
@@ -284,35 +298,16 @@ func (r *StreamReader) fill(t *T) error {
 	return err
 }
 
-// setPollReading turns the poller's read interest on or off (asyncio's
-// resume_reading and pause_reading).
-func (r *StreamReader) setPollReading(on bool) {
-	if r.slot < 0 || r.pollPaused == !on {
-		return
-	}
-	if err := r.s.l.poll.setReading(r.pfd, r.slot, on); err != nil {
-		r.err = r.opError(os.NewSyscallError("epoll_ctl", err))
-		r.detach()
-		return
-	}
-	r.pollPaused = !on
-}
-
-// detach takes a polled socket out of the poller.
-func (r *StreamReader) detach() {
-	if !r.polled || r.slot < 0 {
-		return
-	}
-	if p := r.s.l.poll; p != nil {
-		p.remove(r.pfd, r.slot)
-	}
-	r.slot = -1
-}
-
 // opError wraps a read error the way net.Conn.Read reports it.
 func (r *StreamReader) opError(err error) error {
 	c := r.s.conn
 	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// opError wraps a send error the way net.Conn.Write reports it.
+func (w *StreamWriter) opError(err error) error {
+	c := w.s.conn
+	return &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // closedErr is what a read of a stream closed on this side returns.
@@ -329,7 +324,8 @@ func (r *StreamReader) take(n int) []byte {
 	}
 	if r.polled {
 		if r.pollPaused && len(r.buffered()) <= int(r.highWater()) {
-			r.setPollReading(true)
+			r.pollPaused = false
+			r.s.interest()
 		}
 	} else if r.started && r.unread.Add(-int64(n)) <= r.highWater() {
 		r.wake()
@@ -506,7 +502,11 @@ func (w *StreamWriter) kick() {
 	if w.flushing || len(w.buf) == 0 || w.err != nil {
 		return
 	}
-	if n, ok := w.s.writeNow(w.buf); ok {
+	if w.s.owned {
+		w.kickOwned()
+		return
+	}
+	if n, ok := tryWrite(w.s.raw, w.buf); ok {
 		if n == len(w.buf) {
 			w.buf = w.buf[:0]
 			w.wakeWaiters()
@@ -609,21 +609,24 @@ func (w *StreamWriter) CloseWrite(t *T) error {
 	if err := w.Flush(t); err != nil {
 		return err
 	}
+	if w.s.owned {
+		return w.s.shutdownWrite()
+	}
 	if cw, ok := w.s.conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return errors.New("aio: connection cannot close its write side")
 }
 
-// Conn returns the underlying connection, for its addresses and socket
-// options (Python's get_extra_info). Do not read, write or close it, and do
-// not set deadlines on it: the stream owns it. On a loop with the poller the
-// loop reads and writes its own duplicate of the socket's descriptor, so
-// closing the connection directly neither ends the stream's reads nor
-// disconnects the peer until the stream is closed or Run returns (without
-// the poller the stream's reads fail instead). To end a stream, call Close
-// from the loop or cancel the task that uses it; for a read deadline use
-// Timeout or WaitFor.
+// Conn returns the connection, for its addresses and socket options
+// (Python's get_extra_info("socket")). Do not read, write or close it: the
+// stream owns it. On Linux, on the real clock, the loop takes a TCP or Unix
+// socket over (see the package doc) and Conn returns a stand-in, like
+// asyncio's TransportSocket: LocalAddr, RemoteAddr and SyscallConn (for
+// socket options, from the loop) work; Read, Write, Close and the deadline
+// setters return ErrOwnedByStream. Elsewhere it returns the connection the
+// stream was made from. To end a stream, call Close from the loop or cancel
+// the task that uses it; for a read deadline use Timeout or WaitFor.
 func (w *StreamWriter) Conn() net.Conn { return w.s.conn }
 
 // OpenConnection connects to addr over TCP and returns a reader and a writer
@@ -658,7 +661,6 @@ type Server struct {
 	raw      rawConnT
 	pfd      int
 	slot     int32
-	held     *os.File // accepted, waiting for a descriptor to become a net.Conn
 	closed   bool
 	handlers int
 	stopped  bool // the accept goroutine has ended
@@ -717,14 +719,22 @@ func StartServer(t *T, addr string, handler func(t *T, r *StreamReader, w *Strea
 }
 
 func (s *Server) serve(c net.Conn, handler func(*T, *StreamReader, *StreamWriter) error) {
-	if s.closed || s.l.closing {
-		// Closed, or the loop is shutting down (main has returned): a
-		// handler started now would never be cancelled and Run would wait
-		// for it as long as the client stays connected.
+	if s.refuse() {
 		c.Close()
 		return
 	}
 	r, w := newStream(s.l, c)
+	s.serveStream(r, w, handler)
+}
+
+// refuse reports whether a new connection must be closed at once: the
+// server is closed, or the loop is shutting down (main has returned), so
+// that a handler started now would never be cancelled and Run would wait
+// for it as long as the client stays connected.
+func (s *Server) refuse() bool { return s.closed || s.l.closing }
+
+// serveStream starts a handler task for an accepted connection.
+func (s *Server) serveStream(r *StreamReader, w *StreamWriter, handler func(*T, *StreamReader, *StreamWriter) error) {
 	s.handlers++
 	task := newTask(s.l, func(t *T) (struct{}, error) {
 		defer func() {
@@ -778,8 +788,12 @@ func (s *Server) Wait(t *T) error {
 }
 
 // NewStream wraps an established connection (TCP, Unix, net.Pipe...) in a
-// reader and a writer of t's loop. The loop closes the connection when Run
-// ends if the writer has not closed it.
+// reader and a writer of t's loop, which owns it from then on (Python's
+// open_connection(sock=...): "the socket is owned by the transport"). On
+// Linux, on the real clock, a *net.TCPConn or *net.UnixConn is taken over:
+// the loop keeps a duplicate of its descriptor and closes c, which then only
+// serves for its addresses. The loop closes the connection when Run ends if
+// the writer has not closed it.
 func NewStream(t *T, c net.Conn) (*StreamReader, *StreamWriter, error) {
 	if err := t.onLoop(); err != nil {
 		return nil, nil, err
