@@ -80,18 +80,22 @@
 // TCP streams (OpenConnection, StartServer, NewStream) work as asyncio's
 // selector loop does. On Linux, on the real clock, the loop has its own
 // epoll instance: when nothing is ready to run it waits in epoll_wait,
-// which ends on a readable socket, on a listener with connections waiting,
-// at the next timer, or on a wake-up from another goroutine (an eventfd
-// written by CallSoonThreadsafe, Submit and completions). The loop then
-// reads the sockets and accepts the connections itself, with plain
-// non-blocking system calls on its own duplicate of each descriptor, and
-// sends what a step wrote right after the step, in one write per stream.
-// A request to an echo server costs a read, a write and a share of an
-// epoll_wait, the system calls asyncio makes, and no goroutine hand-off.
-// Read-ahead stops above twice the reader's Limit (read interest is
-// switched off) and resumes as the coroutine consumes; a write the kernel
-// does not take whole is finished by a goroutine, as flow control (Drain)
-// waits for it.
+// which ends on a readable or writable socket, on a listener with
+// connections waiting, at the next timer, or on a wake-up from another
+// goroutine (an eventfd written by CallSoonThreadsafe, Submit and
+// completions). The loop takes each socket over: it keeps the descriptor
+// (a duplicate for a net.Conn, which it closes; accepted sockets never
+// become a net.Conn) and reads, accepts and writes with plain non-blocking
+// system calls, sending what a step wrote right after the step, one write
+// per stream. A request to an echo server costs a read, a write and a
+// share of an epoll_wait, the system calls asyncio makes, with no goroutine
+// hand-off; and since Go's netpoller no longer watches the socket, it is
+// not woken by its packets as well (which it would be whenever any
+// goroutine of the process waits for a timer). Read-ahead stops above
+// twice the reader's Limit and resumes as the coroutine consumes; a write
+// the kernel does not take whole waits on the loop for room (EPOLLOUT),
+// which Drain's flow control waits for. StreamWriter.Conn then returns a
+// stand-in, like asyncio's TransportSocket.
 //
 // Elsewhere, on the virtual clock, for connections that are not sockets
 // (net.Pipe), and with WithoutPoller, each stream reads ahead on a
