@@ -191,7 +191,10 @@ func TestOwnedWriteErrorReported(t *testing.T) {
 				if err != nil {
 					return
 				}
-				c.(*net.TCPConn).SetLinger(0) // close with a reset
+				// Once the client is connected and has spoken, close with
+				// a reset.
+				c.Read(make([]byte, 1))
+				c.(*net.TCPConn).SetLinger(0)
 				c.Close()
 			}()
 			_, err = Run(context.Background(), func(tt *T) (int, error) {
@@ -200,6 +203,7 @@ func TestOwnedWriteErrorReported(t *testing.T) {
 					return 0, err
 				}
 				defer w.Close(tt)
+				w.WriteString("x")
 				// Wait for the reset to arrive.
 				if _, err := r.Read(tt, 1); err == nil {
 					return 0, errors.New("read from a reset connection succeeded")
