@@ -308,6 +308,12 @@ func (s *stream) closeFD() error {
 	if c, ok := s.conn.(*sockConn); ok {
 		c.closed = true
 	}
+	if s.w.waitOut {
+		// No EPOLLOUT can come any more: a coroutine waiting in Drain
+		// or Flush gets the error a net.Conn's pending Write returns
+		// when the connection is closed under it.
+		s.w.fail(net.ErrClosed)
+	}
 	if err != nil {
 		return os.NewSyscallError("close", err)
 	}
