@@ -391,6 +391,10 @@ func (r *StreamReader) pollRead() {
 // (the kernel usually takes it all); the rest waits for the socket to
 // become writable (asyncio's _write_ready), with no goroutine.
 func (w *StreamWriter) kickOwned() {
+	if w.s.fd < 0 {
+		w.fail(net.ErrClosed) // closed with data still unsent
+		return
+	}
 	n, err := rawWrite(w.s.fd, w.buf)
 	switch {
 	case err == syscall.EAGAIN:

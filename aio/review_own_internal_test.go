@@ -111,4 +111,41 @@ func TestFlushWokenWhenStreamClosedWhileWaitingForRoom(t *testing.T) {
 	}
 }
 
+// TestWriteQueuedWhenClosedFailsAsClosed: a step writes and then closes
+// the stream without flushing (its task was cancelled, so Close's Flush
+// returns at once). The queued send then found no socket: with the poller
+// it wrote to descriptor -1 and reported EBADF; without it the write fails
+// as on a closed net.Conn. Both now report net.ErrClosed.
+func TestWriteQueuedWhenClosedFailsAsClosed(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			addr, release := stalledPeer(t)
+			defer release()
+			_, err := Run(context.Background(), func(tt *T) (int, error) {
+				_, w, err := OpenConnection(tt, addr)
+				if err != nil {
+					return 0, err
+				}
+				var self *Task[int]
+				self = Go(tt, func(tt *T) (int, error) {
+					w.WriteString("hello")
+					self.Cancel()
+					return 0, w.Close(tt)
+				})
+				if _, err := Await(tt, self); !errors.Is(err, ErrCancelled) {
+					return 0, fmt.Errorf("closing task: %v, want cancelled", err)
+				}
+				ferr := w.Flush(tt)
+				if !errors.Is(ferr, net.ErrClosed) {
+					return 0, fmt.Errorf("Flush of data queued before Close: %v, want net.ErrClosed", ferr)
+				}
+				return 0, nil
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 var _ = bytes.Equal
