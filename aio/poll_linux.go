@@ -3,9 +3,11 @@
 package aio
 
 import (
+	"bytes"
 	"math"
 	"net"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -485,19 +487,23 @@ func (r sockRaw) Control(f func(fd uintptr)) error {
 func (r sockRaw) Read(func(fd uintptr) bool) error  { return ErrOwnedByStream }
 func (r sockRaw) Write(func(fd uintptr) bool) error { return ErrOwnedByStream }
 
-// sockAddr converts a socket address of an accepted TCP connection.
+// sockAddr converts a socket address of an accepted TCP connection as the
+// net package does: an IPv4 address keeps its 4 bytes (so AddrPort gives
+// an Is4 address, as on a net.Conn Go accepted), a zone is named by its
+// interface, or by its index when that has no name.
 func sockAddr(sa syscall.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+		return &net.TCPAddr{IP: bytes.Clone(a.Addr[:]), Port: a.Port}
 	case *syscall.SockaddrInet6:
 		var zone string
 		if a.ZoneId != 0 {
+			zone = strconv.FormatUint(uint64(a.ZoneId), 10)
 			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
 				zone = ifi.Name
 			}
 		}
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port, Zone: zone}
+		return &net.TCPAddr{IP: bytes.Clone(a.Addr[:]), Port: a.Port, Zone: zone}
 	}
 	return nil
 }

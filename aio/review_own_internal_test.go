@@ -148,4 +148,79 @@ func TestWriteQueuedWhenClosedFailsAsClosed(t *testing.T) {
 	}
 }
 
+// acceptedAddrs starts a server on network address addr, connects to it
+// with a plain net.Conn and returns what the handler's Conn reports as its
+// local and remote addresses, and what the client sees.
+func acceptedAddrs(t *testing.T, addr string, opts []Option) (local, remote, clientLocal, clientRemote net.Addr) {
+	t.Helper()
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		got := make(chan [2]net.Addr, 1)
+		srv, err := StartServer(tt, addr, func(tt *T, r *StreamReader, w *StreamWriter) error {
+			got <- [2]net.Addr{w.Conn().LocalAddr(), w.Conn().RemoteAddr()}
+			_, err := r.Read(tt, -1)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		defer srv.Close()
+		c, err := ToThread(tt, func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", srv.Addr().String())
+		})
+		if err != nil {
+			return 0, err
+		}
+		clientLocal, clientRemote = c.LocalAddr(), c.RemoteAddr()
+		for len(got) == 0 {
+			if err := Sleep(tt, time.Millisecond); err != nil {
+				return 0, err
+			}
+		}
+		a := <-got
+		local, remote = a[0], a[1]
+		c.Close()
+		return 0, nil
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return
+}
+
+// TestAcceptedAddressesSameInBothModes: the addresses of a connection the
+// poller accepted are the ones Go's Accept reports: an IPv4 peer has a
+// 4-byte IP (AddrPort().Addr().Is4()), as net's own sockaddr conversion
+// gives; the poller gave 16-byte IPv4-mapped addresses, so Is4 was false
+// and AddrPort printed ::ffff:127.0.0.1. IPv6 works too.
+func TestAcceptedAddressesSameInBothModes(t *testing.T) {
+	nets := []string{"127.0.0.1:0"}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		nets = append(nets, "[::1]:0")
+	}
+	for _, addr := range nets {
+		for _, m := range pollModes() {
+			t.Run(addr+"/"+m.name, func(t *testing.T) {
+				local, remote, cl, cr := acceptedAddrs(t, addr, m.opts)
+				lt, ok1 := local.(*net.TCPAddr)
+				rt, ok2 := remote.(*net.TCPAddr)
+				if !ok1 || !ok2 {
+					t.Fatalf("addresses %T %T, want *net.TCPAddr", local, remote)
+				}
+				if lt.String() != cr.String() || rt.String() != cl.String() {
+					t.Errorf("server sees %v <- %v, client %v -> %v", lt, rt, cl, cr)
+				}
+				clt := cl.(*net.TCPAddr)
+				if lt.AddrPort() != cr.(*net.TCPAddr).AddrPort() || rt.AddrPort() != clt.AddrPort() {
+					t.Errorf("server AddrPorts %v <- %v, client %v -> %v", lt.AddrPort(), rt.AddrPort(), clt.AddrPort(), cr.(*net.TCPAddr).AddrPort())
+				}
+				if len(lt.IP) != len(clt.IP) || len(rt.IP) != len(clt.IP) {
+					t.Errorf("IP lengths local %d remote %d, Go's own conns have %d", len(lt.IP), len(rt.IP), len(clt.IP))
+				}
+			})
+		}
+	}
+}
+
 var _ = bytes.Equal
