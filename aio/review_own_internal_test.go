@@ -223,4 +223,77 @@ func TestAcceptedAddressesSameInBothModes(t *testing.T) {
 	}
 }
 
+// TestUnixStreamOwned: a Unix socket given to NewStream is taken over
+// (poller mode), echoes, half-closes with CloseWrite, and a write to a
+// peer that has gone fails with a write *net.OpError (EPIPE, no SIGPIPE
+// killing the process), as without the poller.
+func TestUnixStreamOwned(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			path := t.TempDir() + "/s"
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			peerGot := make(chan string, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					peerGot <- err.Error()
+					return
+				}
+				c.Write([]byte("ping\n"))
+				b, _ := io.ReadAll(c) // until our CloseWrite
+				peerGot <- string(b)
+				c.Close()
+			}()
+			_, err = Run(context.Background(), func(tt *T) (int, error) {
+				c, err := net.Dial("unix", path)
+				if err != nil {
+					return 0, err
+				}
+				r, w, err := NewStream(tt, c)
+				if err != nil {
+					return 0, err
+				}
+				defer w.Close(tt)
+				if got := w.s.owned; got != m.poll {
+					return 0, fmt.Errorf("owned %v, want %v", got, m.poll)
+				}
+				if w.Conn().RemoteAddr().Network() != "unix" {
+					return 0, fmt.Errorf("remote address %v", w.Conn().RemoteAddr())
+				}
+				line, err := r.ReadLine(tt)
+				if err != nil || string(line) != "ping\n" {
+					return 0, fmt.Errorf("ReadLine %q, %v", line, err)
+				}
+				w.WriteString("pong\n")
+				if err := w.CloseWrite(tt); err != nil {
+					return 0, err
+				}
+				if _, err := r.Read(tt, 1); err != io.EOF {
+					return 0, fmt.Errorf("read after the peer closed: %v, want io.EOF", err)
+				}
+				// The peer has closed: writes fail (EPIPE) instead of
+				// killing the process with SIGPIPE. Our own write side is
+				// shut down too, so any write fails.
+				w.WriteString("more")
+				werr := w.Flush(tt)
+				var op *net.OpError
+				if !errors.As(werr, &op) || op.Op != "write" {
+					return 0, fmt.Errorf("write after the peer closed: %v, want a write *net.OpError", werr)
+				}
+				return 0, nil
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := <-peerGot; got != "pong\n" {
+				t.Errorf("peer read %q, want pong", got)
+			}
+		})
+	}
+}
+
 var _ = bytes.Equal
