@@ -296,4 +296,67 @@ func TestUnixStreamOwned(t *testing.T) {
 	}
 }
 
+// TestOpenConnectionCancelledAfterDialClosesIt: the task is cancelled just
+// as the dial succeeds. The connection was then dropped with the cancelled
+// future's result and stayed open (until a garbage collection), so the
+// peer saw neither data nor EOF; it is now closed.
+func TestOpenConnectionCancelledAfterDialClosesIt(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					accepted <- c
+				}
+				close(accepted)
+			}()
+			dialed := make(chan struct{})
+			proceed := make(chan struct{})
+			testHookDialed = func() {
+				close(dialed)
+				<-proceed
+			}
+			defer func() { testHookDialed = nil }()
+			_, err = Run(context.Background(), func(tt *T) (int, error) {
+				opener := Go(tt, func(tt *T) (int, error) {
+					_, w, err := OpenConnection(tt, ln.Addr().String())
+					if err == nil {
+						w.Close(tt)
+						return 0, errors.New("OpenConnection succeeded")
+					}
+					return 0, err
+				})
+				if _, err := ToThread(tt, func(context.Context) (int, error) { <-dialed; return 0, nil }); err != nil {
+					return 0, err
+				}
+				opener.Cancel()
+				_, err := Await(tt, opener)
+				close(proceed)
+				if !errors.Is(err, ErrCancelled) {
+					return 0, fmt.Errorf("cancelled OpenConnection: %v", err)
+				}
+				return 0, nil
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := <-accepted
+			if c == nil {
+				t.Fatal("the dial never reached the listener")
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(10 * time.Second)) // hang guard
+			if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Fatalf("peer of the abandoned connection read %d, %v; want EOF (closed)", n, err)
+			}
+		})
+	}
+}
+
 var _ = bytes.Equal

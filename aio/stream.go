@@ -631,24 +631,53 @@ func (w *StreamWriter) Conn() net.Conn { return w.s.conn }
 
 // OpenConnection connects to addr over TCP and returns a reader and a writer
 // (Python's asyncio.open_connection). The dial runs off the loop and ends
-// if the task is cancelled.
+// if the task is cancelled; a connection made just as the task was
+// cancelled is closed.
 func OpenConnection(t *T, addr string) (*StreamReader, *StreamWriter, error) {
 	if err := t.enter(); err != nil {
 		return nil, nil, err
 	}
+	// A dial that succeeds after the task stopped waiting (cancelled) has
+	// nobody to hand its connection to (the cancelled future drops it):
+	// whichever side comes second closes it.
+	var mu sync.Mutex
+	var made net.Conn
+	abandoned := false
 	c, err := ToThread(t, func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		if testHookDialed != nil {
+			testHookDialed()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			c.Close()
+			return nil, net.ErrClosed
+		}
+		made = c
+		return c, nil
 	})
 	if err != nil {
-		if c != nil {
-			c.Close()
+		mu.Lock()
+		abandoned = true
+		lost := made
+		mu.Unlock()
+		if lost != nil {
+			lost.Close()
 		}
 		return nil, nil, err
 	}
 	r, w := newStream(t.loop, c)
 	return r, w, nil
 }
+
+// testHookDialed, set by tests only, runs in OpenConnection's dialing
+// goroutine after a successful dial.
+var testHookDialed func()
 
 // Server is a TCP server whose connections are handled by coroutines
 // (Python's asyncio.Server). Loop only.
