@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -354,6 +355,73 @@ func TestOpenConnectionCancelledAfterDialClosesIt(t *testing.T) {
 			c.SetReadDeadline(time.Now().Add(10 * time.Second)) // hang guard
 			if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 				t.Fatalf("peer of the abandoned connection read %d, %v; want EOF (closed)", n, err)
+			}
+		})
+	}
+}
+
+// TestFlushWaitingForRoomSeesReset: the peer reads nothing, then resets
+// the connection while a Flush waits for room and nobody reads (only
+// EPOLLOUT is registered: the reset arrives as EPOLLERR|EPOLLHUP). Flush
+// returns a write *net.OpError in both modes instead of waiting on.
+func TestFlushWaitingForRoomSeesReset(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			reset := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				<-reset
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}()
+			defer func() { <-done }()
+			_, err = Run(context.Background(), func(tt *T) (int, error) {
+				defer func() {
+					select {
+					case <-reset:
+					default:
+						close(reset)
+					}
+				}()
+				_, w, err := OpenConnection(tt, ln.Addr().String())
+				if err != nil {
+					return 0, err
+				}
+				defer w.Close(tt)
+				w.Write(make([]byte, 16<<20))
+				flusher := Go(tt, func(tt *T) (int, error) { return 0, w.Flush(tt) })
+				if err := waitUnsent(tt, w); err != nil {
+					return 0, err
+				}
+				if m.poll && w.s.r.mask != syscall.EPOLLOUT {
+					return 0, fmt.Errorf("registered %#x, want EPOLLOUT only", w.s.r.mask)
+				}
+				close(reset)
+				_, ferr := WaitFor(tt, flusher, 20*time.Second)
+				if errors.Is(ferr, context.DeadlineExceeded) {
+					return 0, errors.New("Flush still waiting after the peer reset")
+				}
+				var op *net.OpError
+				if !errors.As(ferr, &op) || op.Op != "write" {
+					return 0, fmt.Errorf("Flush to a reset peer: %v, want a write *net.OpError", ferr)
+				}
+				if m.poll && (w.s.r.slot >= 0 || w.s.r.mask != 0) {
+					return 0, fmt.Errorf("still registered (slot %d, mask %#x) after the write failed", w.s.r.slot, w.s.r.mask)
+				}
+				return 0, nil
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
