@@ -56,7 +56,8 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// add registers fd for events on behalf of r and returns its slot.
+// add registers fd for events on behalf of r and returns its slot; an
+// error is epoll_ctl's errno.
 func (p *poller) add(r pollable, fd int, events uint32) (int32, error) {
 	var slot int32
 	if n := len(p.free); n > 0 {
@@ -71,7 +72,7 @@ func (p *poller) add(r pollable, fd int, events uint32) (int32, error) {
 	if err := p.ctl(syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.regs[slot] = nil
 		p.free = append(p.free, slot)
-		return 0, os.NewSyscallError("epoll_ctl", err)
+		return 0, err // the callers name the call
 	}
 	return slot, nil
 }

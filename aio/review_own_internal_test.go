@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -424,6 +425,51 @@ func TestFlushWaitingForRoomSeesReset(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestWriteRegistrationRefusedFailsWriter: when the poller refuses to
+// watch the socket for room, a Flush waiting for it fails at once with a
+// write *net.OpError that wraps the cause (errors.Is works), naming
+// epoll_ctl once (it said "epoll_ctl: epoll_ctl: ..." before), and the
+// stream is left unregistered.
+func TestWriteRegistrationRefusedFailsWriter(t *testing.T) {
+	skipWithoutPoller(t)
+	addr, release := stalledPeer(t)
+	defer release()
+	_, err := Run(context.Background(), func(tt *T) (int, error) {
+		_, w, err := OpenConnection(tt, addr)
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(tt)
+		testHookCtl = func(op int) error {
+			if op == syscall.EPOLL_CTL_ADD {
+				return syscall.ENOMEM
+			}
+			return nil
+		}
+		defer func() { testHookCtl = nil }()
+		w.Write(make([]byte, 16<<20))
+		flusher := Go(tt, func(tt *T) (int, error) { return 0, w.Flush(tt) })
+		_, ferr := WaitFor(tt, flusher, 20*time.Second)
+		if errors.Is(ferr, context.DeadlineExceeded) {
+			return 0, errors.New("Flush waiting on a socket the poller refused")
+		}
+		var op *net.OpError
+		if !errors.As(ferr, &op) || op.Op != "write" || !errors.Is(ferr, syscall.ENOMEM) {
+			return 0, fmt.Errorf("Flush with the registration refused: %v, want a write *net.OpError wrapping ENOMEM", ferr)
+		}
+		if n := strings.Count(ferr.Error(), "epoll_ctl"); n != 1 {
+			return 0, fmt.Errorf("error %q names epoll_ctl %d times", ferr, n)
+		}
+		if w.s.r.slot >= 0 || w.s.r.mask != 0 || w.waitOut {
+			return 0, fmt.Errorf("left slot %d mask %#x waitOut %v", w.s.r.slot, w.s.r.mask, w.waitOut)
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
