@@ -474,3 +474,38 @@ func TestWriteRegistrationRefusedFailsWriter(t *testing.T) {
 }
 
 var _ = bytes.Equal
+
+// TestHandlerErrorStillSendsWhatItWrote: a handler that writes a reply and
+// returns an error without flushing still gets its reply out before the
+// server closes the connection (asyncio's close() sends buffered data), in
+// both modes.
+func TestHandlerErrorStillSendsWhatItWrote(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			var got []byte
+			_, err := Run(context.Background(), func(tt *T) (int, error) {
+				srv, err := StartServer(tt, "127.0.0.1:0", func(tt *T, r *StreamReader, w *StreamWriter) error {
+					w.WriteString("ERR bad request\n")
+					return errors.New("bad request")
+				})
+				if err != nil {
+					return 0, err
+				}
+				defer srv.Close()
+				r, w, err := OpenConnection(tt, srv.Addr().String())
+				if err != nil {
+					return 0, err
+				}
+				defer w.Close(tt)
+				got, err = r.Read(tt, -1)
+				return 0, err
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "ERR bad request\n" {
+				t.Fatalf("client read %q", got)
+			}
+		})
+	}
+}

@@ -773,8 +773,13 @@ func (s *Server) serveStream(r *StreamReader, w *StreamWriter, handler func(*T, 
 			}
 		}()
 		err := handler(t, r, w)
-		if err == nil && !w.closed {
-			err = w.Flush(t)
+		if !w.closed {
+			// Send what the handler wrote before the connection closes,
+			// even when it failed (an error reply, say), as asyncio's
+			// transport.close() does; a cancelled handler does not wait.
+			if ferr := w.Flush(t); err == nil {
+				err = ferr
+			}
 		}
 		return struct{}{}, err
 	})
