@@ -774,11 +774,14 @@ func (s *Server) serveStream(r *StreamReader, w *StreamWriter, handler func(*T, 
 		}()
 		err := handler(t, r, w)
 		if !w.closed {
-			// Send what the handler wrote before the connection closes,
-			// even when it failed (an error reply, say), as asyncio's
-			// transport.close() does; a cancelled handler does not wait.
-			if ferr := w.Flush(t); err == nil {
-				err = ferr
+			if err == nil {
+				err = w.Flush(t)
+			} else {
+				// The handler failed (or was cancelled): still send what
+				// it wrote (an error reply, say) as far as the kernel
+				// takes it now, as asyncio's transport.close() sends
+				// buffered data, but do not wait for the peer.
+				w.kick()
 			}
 		}
 		return struct{}{}, err
