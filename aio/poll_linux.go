@@ -325,11 +325,12 @@ func (s *stream) closeFD() error {
 
 // shutdownWrite shuts down the sending side of the owned socket.
 func (s *stream) shutdownWrite() error {
+	// Errors as *net.TCPConn.CloseWrite gives them (Op "close").
 	if s.fd < 0 {
-		return net.ErrClosed
+		return s.opError("close", net.ErrClosed)
 	}
 	if err := syscall.Shutdown(s.fd, syscall.SHUT_WR); err != nil {
-		return s.w.opError(os.NewSyscallError("shutdown", err))
+		return s.opError("close", os.NewSyscallError("shutdown", err))
 	}
 	return nil
 }

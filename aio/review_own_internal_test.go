@@ -509,3 +509,36 @@ func TestHandlerErrorStillSendsWhatItWrote(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWriteAfterCloseSameInBothModes: CloseWrite on a closed stream
+// fails the way *net.TCPConn.CloseWrite does (a "close" *net.OpError
+// wrapping net.ErrClosed), with or without the poller.
+func TestCloseWriteAfterCloseSameInBothModes(t *testing.T) {
+	for _, m := range pollModes() {
+		t.Run(m.name, func(t *testing.T) {
+			_, err := Run(context.Background(), func(tt *T) (int, error) {
+				srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
+				if err != nil {
+					return 0, err
+				}
+				defer srv.Close()
+				_, w, err := OpenConnection(tt, srv.Addr().String())
+				if err != nil {
+					return 0, err
+				}
+				if err := w.Close(tt); err != nil {
+					return 0, err
+				}
+				cerr := w.CloseWrite(tt)
+				var op *net.OpError
+				if !errors.As(cerr, &op) || op.Op != "close" || !errors.Is(cerr, net.ErrClosed) {
+					return 0, fmt.Errorf("CloseWrite after Close: %#v", cerr)
+				}
+				return 0, nil
+			}, m.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -299,15 +299,19 @@ func (r *StreamReader) fill(t *T) error {
 }
 
 // opError wraps a read error the way net.Conn.Read reports it.
-func (r *StreamReader) opError(err error) error {
-	c := r.s.conn
-	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-}
+func (r *StreamReader) opError(err error) error { return r.s.opError("read", err) }
 
 // opError wraps a send error the way net.Conn.Write reports it.
-func (w *StreamWriter) opError(err error) error {
-	c := w.s.conn
-	return &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+func (w *StreamWriter) opError(err error) error { return w.s.opError("write", err) }
+
+// opError wraps err in a *net.OpError for op, as the net package does.
+func (s *stream) opError(op string, err error) error {
+	c := s.conn
+	e := &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	if e.Source != nil {
+		e.Net = e.Source.Network()
+	}
+	return e
 }
 
 // closedErr is what a read of a stream closed on this side returns.
