@@ -54,7 +54,10 @@
 //     a *CrashError (ErrWorkerCrashed) naming the call and the exit status
 //     or signal; calls queued behind it are sent again, a replacement worker
 //     starts, and WithRetries re-runs the crashed call. WithBreakOnCrash restores
-//     Python's BrokenProcessPool.
+//     Python's BrokenProcessPool. Once a worker has started, a replacement
+//     that fails to start is a crash too: the queue is kept and the pool
+//     starts another after a growing pause, until WithMaxStartFailures starts
+//     in a row have failed (the queued calls then fail with a *StartError).
 //   - A call's context deadline is a hard timeout: when it passes, the
 //     future fails with a *DeadlineError (context.DeadlineExceeded), and a
 //     call that does not return within WithKillGrace has its worker terminated,

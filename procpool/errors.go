@@ -34,6 +34,32 @@ var ErrProtocol = registry.RegisterError("procpool.ErrProtocol", errors.New("pro
 // call Main, an initializer that failed).
 var ErrWorkerStart = registry.RegisterError("procpool.ErrWorkerStart", errors.New("procpool: worker failed to start"))
 
+// StartError is the error of queued calls that the pool gave up on because
+// the last Failures worker starts in a row failed, reaching the limit set
+// with WithMaxStartFailures, while no worker was alive to run them. It
+// matches ErrWorkerStart, and Err (the last start's failure) with errors.Is
+// and errors.As. Python's counterpart is the BrokenProcessPool raised when
+// a worker fails to start; a pool that gave up still tries again on the next
+// submit.
+type StartError struct {
+	// Failures is how many worker starts failed in a row; Limit is the
+	// WithMaxStartFailures limit it reached.
+	Failures, Limit int
+	// Err is why the last start failed.
+	Err error
+}
+
+// Error names the limit and the last failure.
+func (e *StartError) Error() string {
+	return fmt.Sprintf("procpool: gave up on the queued calls after %d worker starts failed in a row (limit %d, WithMaxStartFailures): %v", e.Failures, e.Limit, e.Err)
+}
+
+// Is reports whether target is ErrWorkerStart.
+func (e *StartError) Is(target error) bool { return target == ErrWorkerStart }
+
+// Unwrap returns the last start's failure.
+func (e *StartError) Unwrap() error { return e.Err }
+
 // ErrUnknownFunction is registry.ErrUnknownFunction, the error of a call to
 // a name the worker has not registered. The worker is not harmed.
 var ErrUnknownFunction = registry.ErrUnknownFunction

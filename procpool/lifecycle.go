@@ -64,6 +64,7 @@ func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closing = true
 	p.killed = true
+	p.stopBackoffLocked()
 	units := p.takeQueueLocked()
 	for _, w := range p.workers {
 		if w.cause == nil {
@@ -89,6 +90,7 @@ func (p *Pool) stopHelpers() {
 	p.stopOnce.Do(func() {
 		p.mu.Lock()
 		p.stopSpawner = true
+		p.stopBackoffLocked()
 		p.mu.Unlock()
 		select {
 		case p.spawnWake <- struct{}{}:
@@ -135,6 +137,9 @@ type Stats struct {
 	// TimedOut counts calls that passed their deadline in a worker; Retried
 	// the calls sent again after a crash.
 	TimedOut, Retried uint64
+	// FailedStarts counts worker processes that died or failed before
+	// they were ready (included in Spawned).
+	FailedStarts uint64
 	// Submitted, Completed and Failed count calls.
 	Submitted, Completed, Failed uint64
 }
@@ -145,7 +150,7 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	s := Stats{
 		Queued: p.queuedCalls, Spawned: p.st.spawned, Crashed: p.st.crashed, Killed: p.st.killed,
-		Recycled: p.st.recycled, IdleRetired: p.st.idleRetired, TimedOut: p.st.timedOut, Retried: p.st.retried,
+		Recycled: p.st.recycled, IdleRetired: p.st.idleRetired, TimedOut: p.st.timedOut, Retried: p.st.retried, FailedStarts: p.st.failedStarts,
 		Submitted: p.st.submitted, Completed: p.st.completed, Failed: p.st.failed,
 	}
 	for _, w := range p.workers {

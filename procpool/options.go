@@ -32,6 +32,8 @@ type config struct {
 	grace        time.Duration
 	startTimeout time.Duration
 	chunkTarget  time.Duration
+
+	maxStartFailures int
 }
 
 func defaults() config {
@@ -41,6 +43,8 @@ func defaults() config {
 		codec:        registry.Gob,
 		grace:        100 * time.Millisecond,
 		startTimeout: 30 * time.Second,
+
+		maxStartFailures: 10,
 		chunkTarget:  2 * time.Millisecond,
 	}
 }
@@ -211,6 +215,29 @@ func WithStartTimeout(d time.Duration) Option {
 			return fmt.Errorf("procpool: WithStartTimeout(%v): need a positive duration", d)
 		}
 		c.startTimeout = d
+		return nil
+	}
+}
+
+// WithMaxStartFailures sets how many worker starts in a row may fail, with no
+// successful start in between, before the pool gives up on its queued calls
+// (default 10). Once a worker has started, a start that fails (a worker
+// killed or crashing before it is ready, an initializer that fails, a start
+// that passes WithStartTimeout) is a crash like any other: the queue is
+// kept and another worker starts after a pause of 10ms, doubling with each
+// consecutive failure up to 1s (about 3.3s in all before the tenth). When
+// the limit is reached and no worker is alive, the queued calls fail with a
+// *StartError naming the limit; a later submit tries to start a worker
+// again, and one successful start resets the count. While no worker has
+// ever started (a binary that does not call Main), the first failed start
+// fails the queued calls at once. Python's ProcessPoolExecutor breaks the
+// pool on the first failed start instead.
+func WithMaxStartFailures(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procpool: WithMaxStartFailures(%d): need at least 1", n)
+		}
+		c.maxStartFailures = n
 		return nil
 	}
 }

@@ -41,7 +41,9 @@ type Pool struct {
 	closing     bool                             // Shutdown or Close called: no more submits
 	killed      bool                             // Close called: in-flight calls fail
 	broken      error                            // set by BreakOnCrash
-	startErr    error                            // last start failure, while no worker is alive
+	started     bool                             // a worker has completed its start once
+	failedStart int                              // consecutive failed starts since the last good one
+	backoff     *time.Timer                      // set while waiting to start a worker again
 	est         map[string]float64               // ns per call, for chunk sizing
 	frameNs     map[string]float64               // ns per call frame, for capFor
 	running     map[*future.Future[[]byte]]*unit // single calls in workers
@@ -64,7 +66,7 @@ type Pool struct {
 
 type counters struct {
 	spawned, crashed, killed, timedOut, recycled, idleRetired, retried uint64
-	submitted, completed, failed                                       uint64
+	submitted, completed, failed, failedStarts                         uint64
 }
 
 // New starts a pool. No worker process starts until there is work.
@@ -382,7 +384,7 @@ func (p *Pool) pickWorkerLocked(limit int) *worker {
 }
 
 func (p *Pool) maybeSpawnLocked() {
-	if p.killed || p.broken != nil {
+	if p.killed || p.broken != nil || p.backoff != nil {
 		return
 	}
 	live, starting := 0, 0

@@ -203,6 +203,12 @@ func (w *worker) handshake(r *bufio.Reader) error {
 	w.fw.send(setupMsg{version: protocolVersion, workerID: uint64(w.id), codec: p.codec.Name(), initName: p.cfg.initName, initArg: initArg}.encode())
 	t, body, err := readFrame(r)
 	if err != nil {
+		p.mu.Lock()
+		started := p.started
+		p.mu.Unlock()
+		if started { // the binary does call Main: the worker died while starting
+			return fmt.Errorf("%w: worker %d exited before its handshake: %v", ErrWorkerStart, w.id, err)
+		}
 		return fmt.Errorf("%w: worker %d exited before its handshake (does the worker's main call procpool.Main first?): %v", ErrWorkerStart, w.id, err)
 	}
 	if t != fHello {
@@ -272,7 +278,8 @@ func (p *Pool) workerReady(w *worker) {
 	if w.state == wStarting {
 		w.state = wReady
 	}
-	p.startErr = nil
+	p.started = true
+	p.failedStart = 0
 	w.lastActive = time.Now()
 	if w.retiring {
 		w.state = wDraining
@@ -517,14 +524,34 @@ func (p *Pool) workerGone(w *worker, cause error) {
 		if cause == nil {
 			cause = fmt.Errorf("%w: worker %d: %v", ErrWorkerStart, w.id, ps)
 		}
-		p.startErr = cause
+		p.st.failedStarts++
+		p.failedStart++
 		alive := slices.ContainsFunc(p.workers, func(x *worker) bool { return x.state == wStarting || x.state == wReady })
-		if !alive {
-			// Nothing can run the queued calls: fail them rather than
-			// start workers that fail the same way, forever.
+		switch {
+		case alive:
+			// Other workers run the queue; start more only after a pause.
+			if p.started {
+				p.backoffLocked()
+			}
+		case !p.started:
+			// No worker has ever started (a binary that does not call
+			// Main, an initializer that always fails): nothing can run
+			// the queued calls, so fail them rather than start workers
+			// that fail the same way, forever.
 			for _, u := range p.takeQueueLocked() {
 				failUnit(u, cause)
 			}
+		case p.failedStart >= p.cfg.maxStartFailures:
+			// Workers did start before, but the last starts all failed:
+			// give up on the queued calls. A later submit tries again.
+			err := &StartError{Failures: p.failedStart, Limit: p.cfg.maxStartFailures, Err: cause}
+			for _, u := range p.takeQueueLocked() {
+				failUnit(u, err)
+			}
+		default:
+			// A failed start after a good one is a crash like any other:
+			// keep the queue and start another worker after a pause.
+			p.backoffLocked()
 		}
 	}
 	if !wasStarting && !expected {
@@ -603,6 +630,48 @@ func (p *Pool) workerGone(w *worker, cause error) {
 		f.u.fail(f.err)
 	}
 }
+
+// backoffLocked schedules the start of a worker after the last failed
+// start, waiting longer after each consecutive failure (startBackoff);
+// meanwhile maybeSpawnLocked starts none.
+func (p *Pool) backoffLocked() {
+	if p.backoff != nil || p.killed || p.stopSpawner {
+		return
+	}
+	p.backoff = time.AfterFunc(startBackoff(p.failedStart), func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.backoff = nil
+		if p.killed || p.stopSpawner {
+			return
+		}
+		p.dispatchLocked()
+		p.checkIdleLocked()
+	})
+}
+
+// stopBackoffLocked cancels a pending start after a failed start.
+func (p *Pool) stopBackoffLocked() {
+	if p.backoff != nil {
+		p.backoff.Stop()
+		p.backoff = nil
+	}
+}
+
+// startBackoff is the pause before the next start after n consecutive
+// failed starts: 10ms, doubling each time, at most 1s.
+func startBackoff(n int) time.Duration {
+	d := startBackoffMin
+	for i := 1; i < n && d < startBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, startBackoffMax)
+}
+
+const (
+	startBackoffMin = 10 * time.Millisecond
+	startBackoffMax = time.Second
+)
 
 // takeQueueLocked empties the queue and returns the single-call units and
 // the remaining calls of Map jobs as units.
