@@ -43,9 +43,9 @@ func defaults() config {
 		codec:        registry.Gob,
 		grace:        100 * time.Millisecond,
 		startTimeout: 30 * time.Second,
+		chunkTarget:  2 * time.Millisecond,
 
 		maxStartFailures: 10,
-		chunkTarget:  2 * time.Millisecond,
 	}
 }
 
