@@ -58,10 +58,12 @@
 //     that fails to start is a crash too: the queue is kept and the pool
 //     starts another after a growing pause, until WithMaxStartFailures starts
 //     in a row have failed (the queued calls then fail with a *StartError).
-//   - A call's context deadline is a hard timeout: when it passes, the
-//     future fails with a *DeadlineError (context.DeadlineExceeded), and a
-//     call that does not return within WithKillGrace has its worker terminated,
-//     then killed, and replaced. Cancelling a running call's context sends a
+//   - A call's context deadline is a hard timeout: when it passes while
+//     the call is in a worker, the future (typed or raw) fails with a
+//     *DeadlineError (context.DeadlineExceeded), every time, and a call that
+//     does not return within WithKillGrace has its worker terminated, then
+//     killed, and replaced. A call still queued for its first worker is
+//     cancelled instead (its error matches context.DeadlineExceeded too). Cancelling a running call's context sends a
 //     cancel to the worker, which cancels the call's context there.
 //   - Errors cross the boundary typed: a function's error arrives as a
 //     *registry.RemoteError that errors.Is matches against registered

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -205,11 +206,43 @@ func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int)
 		return
 	}
 	p.st.submitted += uint64(n)
-	p.queue = append(p.queue, &unit{job: &mapJob{name: job.Name(), ctx: ctx, chunks: job, n: n, chunk: chunk, probe: 1}})
+	j := &mapJob{name: job.Name(), ctx: ctx, chunks: job, n: n, chunk: chunk, probe: 1}
+	p.queue = append(p.queue, &unit{job: j})
 	p.queuedCalls += n
 	p.dispatchLocked()
+	if j.next < j.n && ctx.Done() != nil {
+		// The typed futures do not watch ctx (see ReportsDeadlines): the
+		// calls still queued when it ends are cancelled here.
+		j.stop = context.AfterFunc(ctx, func() { p.onJobCtxDone(j) })
+	}
 	p.mu.Unlock()
 }
+
+// onJobCtxDone cancels the calls of a SubmitChunks Map still in the queue
+// when its context ends; chunks already sent are onCtxDone's.
+func (p *Pool) onJobCtxDone(j *mapJob) {
+	p.mu.Lock()
+	i := slices.IndexFunc(p.queue, func(u *unit) bool { return u.job == j })
+	if i < 0 || j.next >= j.n {
+		p.mu.Unlock()
+		return
+	}
+	p.queue = slices.Delete(p.queue, i, i+1)
+	if len(p.queue) == 0 {
+		p.queue = nil
+	}
+	u := j.rest()
+	p.queuedCalls -= u.calls()
+	p.checkIdleLocked()
+	p.mu.Unlock()
+	u.fail(future.CancelledError(j.ctx.Err()))
+}
+
+// ReportsDeadlines reports true: the pool fails a call that is running when
+// its context's deadline passes with a *DeadlineError, and cancels the
+// queued calls of a Map whose context ends (registry.DeadlineReporter).
+// Typed handles then leave that outcome to the pool.
+func (p *Pool) ReportsDeadlines() bool { return true }
 
 // CancelRaw passes the cancellation of f, a running call from SubmitRaw,
 // on to its worker, which cancels the call's context there
@@ -247,6 +280,7 @@ func (p *Pool) dispatchLocked() {
 		if head.job != nil {
 			u = p.cutLocked(head.job, w)
 			if head.job.next >= head.job.n {
+				head.job.unwatch()
 				p.popLocked()
 			}
 			if u == nil {

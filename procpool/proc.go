@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
@@ -328,8 +329,17 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 		delete(p.running, u.futs[0])
 	}
 	calls := u.calls()
-	delivered := u.timedOut
 	now := time.Now()
+	var late error
+	if dl, ok := u.ctx.Deadline(); ok && !u.delivered && !now.Before(dl) {
+		// The answer came once the deadline had passed (often the
+		// worker's own ctx.Err(), sent before onCtxDone ran): the call
+		// timed out all the same, and fails as documented.
+		u.delivered = true
+		p.st.timedOut++
+		late = &DeadlineError{Func: u.name, Worker: w.id, PID: w.pid}
+	}
+	delivered := u.delivered
 	w.lastActive = now
 	if m.elapsed > 0 {
 		w.busy += time.Duration(m.elapsed)
@@ -378,6 +388,10 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	if u.stop != nil {
 		u.stop()
 	}
+	if late != nil {
+		u.fail(late)
+		return nil
+	}
 	if delivered {
 		return nil
 	}
@@ -421,7 +435,11 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 func (p *Pool) onCtxDone(u *unit) {
 	p.mu.Lock()
 	w := u.w
-	if w == nil || w.state == wDead || !slices.Contains(w.inflight, u) {
+	if w == nil {
+		p.onQueuedCtxDone(u) // unlocks
+		return
+	}
+	if w.state == wDead || !slices.Contains(w.inflight, u) {
 		p.mu.Unlock()
 		return
 	}
@@ -431,11 +449,26 @@ func (p *Pool) onCtxDone(u *unit) {
 		// The deadline passed, whatever cancellation arrived first.
 		err = context.DeadlineExceeded
 	}
-	if !errors.Is(err, context.DeadlineExceeded) || u.timedOut {
+	if u.delivered {
 		p.mu.Unlock()
 		return
 	}
-	u.timedOut = true
+	if !errors.Is(err, context.DeadlineExceeded) {
+		if u.chunks == nil {
+			// Typed futures of single calls are cancelled by their
+			// bridge (registry), raw ones end with the worker's answer.
+			p.mu.Unlock()
+			return
+		}
+		// The typed futures of a chunk do not watch their context (the
+		// pool is a registry.DeadlineReporter): cancel them now, as
+		// their own watcher would have; the worker's answer is dropped.
+		u.delivered = true
+		p.mu.Unlock()
+		u.fail(future.CancelledError(err))
+		return
+	}
+	u.delivered = true
 	p.st.timedOut++
 	running := w.inflight[0] == u
 	p.mu.Unlock()
@@ -445,11 +478,48 @@ func (p *Pool) onCtxDone(u *unit) {
 	}
 }
 
+// onQueuedCtxDone ends a unit sent back to the queue after its worker
+// crashed (a retry, or calls queued behind the crashed one) whose context
+// ended while it waited: with a *DeadlineError if the deadline passed, as if
+// it were still running, or else as cancelled. It is called with p.mu held
+// and unlocks it.
+func (p *Pool) onQueuedCtxDone(u *unit) {
+	i := slices.Index(p.queue, u)
+	if i < 0 || u.delivered {
+		p.mu.Unlock()
+		return
+	}
+	p.queue = slices.Delete(p.queue, i, i+1)
+	if len(p.queue) == 0 {
+		p.queue = nil
+	}
+	p.queuedCalls -= u.calls()
+	u.delivered = true
+	u.stop = nil
+	err := u.ctx.Err()
+	if dl, ok := u.ctx.Deadline(); ok && !time.Now().Before(dl) {
+		err = context.DeadlineExceeded
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		p.st.timedOut++
+		err = &DeadlineError{Func: u.name}
+	} else {
+		err = future.CancelledError(err)
+	}
+	p.checkIdleLocked()
+	p.mu.Unlock()
+	u.end(err)
+}
+
 // DeadlineError is the error of a call that was still running when its
 // context's deadline passed: the pool stopped its worker (cancel, then
-// SIGTERM, then SIGKILL) and started another. It matches
-// context.DeadlineExceeded. Python's ProcessPoolExecutor cannot stop a
-// running call at all.
+// SIGTERM, then SIGKILL) and started another. It is also the error of a
+// call sent to a worker that had not answered by then, and of a call
+// waiting to be sent again after its worker crashed (Worker and PID are 0).
+// It matches context.DeadlineExceeded. A call still waiting for its first
+// worker when the deadline passes is cancelled instead, its error matching
+// future.ErrCancelled and context.DeadlineExceeded. Python's
+// ProcessPoolExecutor cannot stop a running call at all.
 type DeadlineError struct {
 	// Func is the call's registered name; Worker and PID its worker.
 	Func        string
@@ -458,6 +528,9 @@ type DeadlineError struct {
 
 // Error names the call and the worker.
 func (e *DeadlineError) Error() string {
+	if e.Worker == 0 {
+		return fmt.Sprintf("procpool: %q passed its deadline while waiting to be sent again after a crash", e.Func)
+	}
 	return fmt.Sprintf("procpool: %q passed its deadline on worker %d (pid %d)", e.Func, e.Worker, e.PID)
 }
 
@@ -563,16 +636,12 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	}
 	var requeue []*unit
 	for i, u := range units {
-		if u.stop != nil {
-			u.stop()
-			u.stop = nil
-		}
 		if len(u.futs) == 1 {
 			delete(p.running, u.futs[0])
 		}
 		u.w = nil
 		switch {
-		case u.timedOut:
+		case u.delivered:
 			// already failed with its DeadlineError
 		case p.broken != nil:
 			failUnit(u, p.broken)
@@ -590,6 +659,14 @@ func (p *Pool) workerGone(w *worker, cause error) {
 			}
 		default:
 			requeue = append(requeue, u) // never started
+		}
+	}
+	for _, u := range units {
+		// Requeued units keep watching their context (onCtxDone ends
+		// them in the queue); the others are done with it.
+		if u.stop != nil && !slices.Contains(requeue, u) {
+			u.stop()
+			u.stop = nil
 		}
 	}
 	if len(requeue) > 0 {

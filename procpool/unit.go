@@ -2,6 +2,7 @@ package procpool
 
 import (
 	"context"
+	"errors"
 
 	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
@@ -24,9 +25,9 @@ type unit struct {
 	job      *mapJob // set on a queue placeholder
 	from     *mapJob // the Map this unit was cut from
 
-	w        *worker
-	stop     func() bool
-	timedOut bool // failed at its deadline: delivered already
+	w         *worker
+	stop      func() bool
+	delivered bool // failed already (its deadline passed, or a chunk's context ended)
 }
 
 // Call frame flags.
@@ -48,6 +49,19 @@ func (u *unit) fail(err error) {
 	}
 	for _, f := range u.futs {
 		f.Complete(nil, err)
+	}
+}
+
+// end fails the unit with err like fail, except that an err matching
+// future.ErrCancelled leaves the futures Cancelled rather than Failed. It is
+// called outside the pool lock.
+func (u *unit) end(err error) {
+	if u.chunks != nil || !errors.Is(err, future.ErrCancelled) {
+		u.fail(err) // registry's Deliver cancels on such an error
+		return
+	}
+	for _, f := range u.futs {
+		f.CompleteCancelled(err)
 	}
 }
 
@@ -76,8 +90,9 @@ type mapJob struct {
 	chunks   registry.Chunks          // SubmitChunks
 	n        int
 	next     int
-	chunk    int // 0 = automatic
-	probe    int // automatic size before a measurement exists
+	chunk    int         // 0 = automatic
+	probe    int         // automatic size before a measurement exists
+	stop     func() bool // ends the watch of ctx while calls of SubmitChunks wait
 }
 
 // rest returns the calls not cut yet as one unit, and marks them taken.
@@ -89,5 +104,15 @@ func (j *mapJob) rest() *unit {
 		u.futs = j.futs[j.next:]
 	}
 	j.next = j.n
+	j.unwatch()
 	return u
+}
+
+// unwatch stops watching the context of a Map whose calls have all left the
+// queue.
+func (j *mapJob) unwatch() {
+	if j.stop != nil {
+		j.stop()
+		j.stop = nil
+	}
 }

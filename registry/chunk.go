@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -233,6 +234,8 @@ func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
 			switch {
 			case err == future.ErrCancelled:
 				m.outs[i].Cancel()
+			case errors.Is(err, future.ErrCancelled):
+				m.outs[i].CompleteCancelled(err) // a cancellation with a cause
 			case err != nil:
 				m.outs[i].Complete(zero, err)
 			case errAt[i-lo] != nil:
@@ -302,7 +305,7 @@ func (f *Func[A, R]) MapAll(ex Executor, ctx context.Context, inputs []A, opts .
 func (f *Func[A, R]) mapViaChunks(ce ChunkExecutor, ctx context.Context, inputs []A, chunk int) []*future.Future[R] {
 	outs := make([]*future.Future[R], len(inputs))
 	for i := range outs {
-		outs[i] = future.New[R](ctx)
+		outs[i] = newOut[R](ctx, ce)
 	}
 	if len(inputs) > 0 {
 		ce.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: ce.Codec(), inputs: inputs, outs: outs}, chunk)

@@ -37,6 +37,9 @@
 //
 //	// Optional: pass a typed future's Cancel on to a running call.
 //	type Canceler interface { CancelRaw(f *future.Future[[]byte]) }
+//	// Optional: the executor fails a running call itself at its deadline
+//	// (its error wins over the typed future's own context watcher).
+//	type DeadlineReporter interface { ReportsDeadlines() bool }
 //
 //	// Python's Pool.map: all results or the first error, no future per call:
 //	vs, err := Fib.MapAll(ex, ctx, inputs)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -175,7 +176,7 @@ func (f *Func[A, R]) Submit(ex Executor, ctx context.Context, arg A) *future.Fut
 		var zero R
 		return future.Resolved(zero, err)
 	}
-	out := future.New[R](ctx)
+	out := newOut[R](ctx, ex)
 	if out.Finished() {
 		return out
 	}
@@ -244,7 +245,7 @@ func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...M
 	}
 	raws := be.MapRaw(ctx, f.name, payloads, cfg.chunk)
 	for j, raw := range raws {
-		out := future.New[R](ctx)
+		out := newOut[R](ctx, ex)
 		outs[idx[j]] = out
 		if out.Finished() {
 			raw.Cancel()
@@ -263,6 +264,41 @@ type Canceler interface {
 	CancelRaw(f *future.Future[[]byte])
 }
 
+// DeadlineReporter is implemented by executors that end a running call
+// themselves, with an error of their own, when its context's deadline passes
+// (procpool fails it with a *procpool.DeadlineError), and that cancel the
+// queued calls of SubmitChunks when their context ends. For such an executor
+// the typed futures of Submit and Map leave a running call's deadline to it,
+// so that its documented error is the one the caller sees, every time:
+// otherwise the typed future's own context watcher races the executor's
+// report and may end the future Cancelled instead.
+type DeadlineReporter interface {
+	// ReportsDeadlines reports whether the executor does so.
+	ReportsDeadlines() bool
+}
+
+func reportsDeadlines(ex Executor) bool {
+	dr, ok := ex.(DeadlineReporter)
+	return ok && dr.ReportsDeadlines()
+}
+
+// newOut returns the typed future of a call submitted with ctx to ex. For a
+// DeadlineReporter it does not watch ctx itself: bridge does, or the
+// executor for SubmitChunks.
+func newOut[R any](ctx context.Context, ex Executor) *future.Future[R] {
+	if ctx != nil && ctx.Err() == nil && reportsDeadlines(ex) {
+		return future.New[R](unwatched{ctx})
+	}
+	return future.New[R](ctx)
+}
+
+// unwatched is a context with the values and deadline of its parent but no
+// Done channel, so that a future made with it does not watch the parent.
+type unwatched struct{ context.Context }
+
+func (unwatched) Done() <-chan struct{} { return nil }
+func (unwatched) Err() error            { return nil }
+
 // bridge completes the typed future out from the raw future, decoding the
 // result, and passes a cancellation of out on to raw.
 func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Future[[]byte], ex Executor, name string) {
@@ -274,12 +310,32 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 			}
 		}
 	})
+	reporter := ctx != nil && reportsDeadlines(ex)
+	stop := func() bool { return false }
+	if reporter {
+		// out does not watch ctx (newOut): a queued call is cancelled here,
+		// through raw; a running call's deadline is the executor's to
+		// report; any other end of ctx cancels out at once, as out's own
+		// watcher would.
+		stop = context.AfterFunc(ctx, func() {
+			err := ctx.Err()
+			if raw.CancelCause(err) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			out.CancelCause(err)
+		})
+	}
 	raw.OnDone(func() {
+		stop()
 		if raw.Cancelled() {
-			// When the shared context ended, out's own watcher cancels it
-			// with the cause (say, DeadlineExceeded); otherwise cancel here.
-			if ctx == nil || ctx.Err() == nil {
+			switch {
+			case reporter:
+				out.CompleteCancelled(raw.Err())
+			case ctx == nil || ctx.Err() == nil:
 				out.Cancel()
+			default:
+				// The shared context ended: out's own watcher cancels it
+				// with the cause (say, DeadlineExceeded).
 			}
 			return
 		}
