@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -484,16 +486,44 @@ func TestNoOrphansAfterParentSIGKILL(t *testing.T) {
 			t.Fatalf("pid %d is not a child of the helper parent", pid)
 		}
 	}
+	if left := survivors(ps); len(left) != len(ps) {
+		t.Fatalf("before the kill, /proc shows %v of the workers %v", left, ps)
+	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	waitFor(t, "the orphaned workers to die", func() bool {
-		for _, pid := range ps {
-			if alive(pid) {
-				return false
-			}
+	// One second later, nothing of the workers is left: no worker, and no
+	// process in a worker's process group (each worker leads its own).
+	time.Sleep(time.Second)
+	if left := survivors(ps); len(left) > 0 {
+		t.Fatalf("1s after the SIGKILL of their parent, processes of its workers %v are alive: %v", ps, left)
+	}
+}
+
+// survivors lists the live (non-zombie) processes that are one of pids or
+// in the process group of one of them, read from /proc.
+func survivors(pids []int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
-		return true
-	})
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 3 || f[0] == "Z" {
+			continue
+		}
+		pgid, _ := strconv.Atoi(f[2])
+		if slices.Contains(pids, n) || slices.Contains(pids, pgid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func TestPrefixOutput(t *testing.T) {
