@@ -3,6 +3,7 @@ package procpool_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/procpool"
@@ -40,4 +41,31 @@ func BenchmarkMapAllAuto(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in)), "ns/call")
+}
+
+// BenchmarkSubmitWithDeadline is one typed call at a time under a context
+// with a deadline (which the typed future and the pool both watch).
+func BenchmarkSubmitWithDeadline(b *testing.B) {
+	p := benchPool(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := square.Submit(p, ctx, i).Result(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMapWithDeadline is BenchmarkRoundTripChunk1's Map with automatic
+// chunks under a context with a deadline.
+func BenchmarkMapWithDeadline(b *testing.B) {
+	p := benchPool(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	in := make([]int, b.N)
+	b.ResetTimer()
+	if _, err := future.Results(ctx, square.Map(p, ctx, in)); err != nil {
+		b.Fatal(err)
+	}
 }

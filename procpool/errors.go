@@ -38,9 +38,9 @@ var ErrWorkerStart = registry.RegisterError("procpool.ErrWorkerStart", errors.Ne
 // the last Failures worker starts in a row failed, reaching the limit set
 // with WithMaxStartFailures, while no worker was alive to run them. It
 // matches ErrWorkerStart, and Err (the last start's failure) with errors.Is
-// and errors.As. Python's counterpart is the BrokenProcessPool raised when
-// a worker fails to start; a pool that gave up still tries again on the next
-// submit.
+// and errors.As. Python has no counterpart: its ProcessPoolExecutor breaks
+// for good (BrokenProcessPool) when any worker dies, starting or not, while
+// a pool that gave up here tries again on the next submit.
 type StartError struct {
 	// Failures is how many worker starts failed in a row; Limit is the
 	// WithMaxStartFailures limit it reached.

@@ -230,8 +230,9 @@ func WithStartTimeout(d time.Duration) Option {
 // *StartError naming the limit; a later submit tries to start a worker
 // again, and one successful start resets the count. While no worker has
 // ever started (a binary that does not call Main), the first failed start
-// fails the queued calls at once. Python's ProcessPoolExecutor breaks the
-// pool on the first failed start instead.
+// fails the queued calls at once. Python has no counterpart: its
+// ProcessPoolExecutor breaks for good (BrokenProcessPool) when any worker
+// dies, starting or not.
 func WithMaxStartFailures(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

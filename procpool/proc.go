@@ -756,6 +756,10 @@ func (p *Pool) takeQueueLocked() []*unit {
 	var out []*unit
 	for _, u := range p.queue {
 		if u.job == nil {
+			if u.stop != nil { // sent back after a crash: still watching ctx
+				u.stop()
+				u.stop = nil
+			}
 			out = append(out, u)
 			continue
 		}

@@ -286,7 +286,7 @@ func reportsDeadlines(ex Executor) bool {
 // DeadlineReporter it does not watch ctx itself: bridge does, or the
 // executor for SubmitChunks.
 func newOut[R any](ctx context.Context, ex Executor) *future.Future[R] {
-	if ctx != nil && ctx.Err() == nil && reportsDeadlines(ex) {
+	if ctx != nil && ctx.Done() != nil && ctx.Err() == nil && reportsDeadlines(ex) {
 		return future.New[R](unwatched{ctx})
 	}
 	return future.New[R](ctx)
@@ -310,7 +310,7 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 			}
 		}
 	})
-	reporter := ctx != nil && reportsDeadlines(ex)
+	reporter := ctx != nil && ctx.Done() != nil && reportsDeadlines(ex)
 	stop := func() bool { return false }
 	if reporter {
 		// out does not watch ctx (newOut): a queued call is cancelled here,
