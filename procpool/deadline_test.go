@@ -27,7 +27,7 @@ func checkDeadlineError(t *testing.T, what string, i int, st future.State, err e
 }
 
 // The error of a call still running at its deadline is a *DeadlineError
-// every time, for typed Submit and typed Map alike: the typed future's own
+// every time, for typed Submit and typed Map (chunked or not) alike: the typed future's own
 // context watcher must not win the race and end it Cancelled.
 func TestDeadlineErrorWinsEveryTime(t *testing.T) {
 	ctx := ctxT(t)
@@ -45,17 +45,17 @@ func TestDeadlineErrorWinsEveryTime(t *testing.T) {
 		})
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 		var f *future.Future[int]
-		if i%2 == 0 {
-			f = sleepMs.Submit(p, dctx, 60_000)
-		} else {
-			f = sleepMs.Map(p, dctx, []int{60_000}, registry.ChunkSize(0))[0]
+		var what string
+		switch i % 3 {
+		case 0:
+			what, f = "Submit", sleepMs.Submit(p, dctx, 60_000)
+		case 1:
+			what, f = "Map", sleepMs.Map(p, dctx, []int{60_000}, registry.ChunkSize(0))[0]
+		default:
+			what, f = "Map with ChunkSize(1)", sleepMs.Map(p, dctx, []int{60_000}, registry.ChunkSize(1))[0]
 		}
 		_, err := f.Result(ctx)
 		cancel()
-		what := "Submit"
-		if i%2 == 1 {
-			what = "Map"
-		}
 		if !checkDeadlineError(t, what, i, f.State(), err) {
 			bad++
 		}

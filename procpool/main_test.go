@@ -60,21 +60,27 @@ func children(pid int) []int {
 
 // procStat returns the state and parent pid of pid from /proc/pid/stat.
 func procStat(pid int) (state string, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(s[i+1:])
+	f := procStatFields(pid)
 	if len(f) < 2 {
 		return "", 0, false
 	}
 	ppid, _ = strconv.Atoi(f[1])
 	return f[0], ppid, true
+}
+
+// procStatFields returns the fields of /proc/pid/stat after the command
+// name (state, ppid, pgrp, ...), or nil.
+func procStatFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
 }
 
 // alive reports whether pid exists and is not a zombie.

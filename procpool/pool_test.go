@@ -509,12 +509,7 @@ func survivors(pids []int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		f := procStatFields(n)
 		if len(f) < 3 || f[0] == "Z" {
 			continue
 		}
