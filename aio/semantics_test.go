@@ -149,12 +149,17 @@ func TestTaskStartedDuringShutdownIsCancelled(t *testing.T) {
 
 // A panic in a done callback (Task.OnDone, or an OnDone on the future
 // returned by Task.Future, which runs inside the task's own callback) is
-// logged through the loop's logger and does not stop the loop: the other
-// callbacks and tasks go on (asyncio logs it through the exception
-// handler).
+// logged and does not stop the loop: the other callbacks and tasks go on.
+// A task's callback is logged through the loop's logger (asyncio logs it
+// through the exception handler); one of the future.Future is logged by
+// package future's logger, as Python's concurrent.futures.Future (which
+// run_coroutine_threadsafe returns) logs it on the "concurrent.futures"
+// logger.
 func TestDoneCallbackPanicIsLogged(t *testing.T) {
-	var buf logBuf
+	var buf, fbuf logBuf
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	future.SetLogger(slog.New(slog.NewTextHandler(&fbuf, nil)))
+	defer future.SetLogger(nil)
 	after := 0
 	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
 		a := aio.Go(t, sleeper(time.Second, 1, nil))
@@ -177,10 +182,13 @@ func TestDoneCallbackPanicIsLogged(t *testing.T) {
 		t.Errorf("%d of the callbacks after a panicking one ran, want 2", after)
 	}
 	log := buf.String()
-	for _, want := range []string{"callback one", "callback two", "done callback panicked"} {
+	for _, want := range []string{"callback one", "done callback panicked"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+	if flog := fbuf.String(); !strings.Contains(flog, "callback two") {
+		t.Errorf("future's log lacks %q:\n%s", "callback two", flog)
 	}
 }
 

@@ -32,13 +32,14 @@ type AfterDoner interface {
 // context.AfterFunc). stop reports true if it withdrew fn before it was
 // called; false if fn has been called or is being called, or if stop was
 // called before. If the future is already final, fn is called at once in
-// the caller's goroutine and stop always reports false. Python's Future has
+// the caller's goroutine and stop always reports false. A panic in fn is
+// recovered and logged, as with AddDoneCallback. Python's Future has
 // add_done_callback but no remove_done_callback; asyncio's has one.
 func (f *Future[T]) AfterDone(fn func()) (stop func() bool) {
 	f.mu.Lock()
 	if State(f.state.Load()).Final() {
 		f.mu.Unlock()
-		fn()
+		callSafely(f, fn)
 		return stopNothing
 	}
 	f.cbID++

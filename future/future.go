@@ -292,8 +292,8 @@ func (f *Future[T]) finishLocked(s State, err error) {
 	if stop != nil {
 		stop()
 	}
-	for _, cb := range cbs {
-		cb.fn()
+	if len(cbs) > 0 {
+		runCallbacks(f, cbs)
 	}
 }
 
@@ -386,11 +386,13 @@ func (f *Future[T]) Value() (v T, err error, ok bool) {
 // OnDone arranges for fn to be called once the future is final. If it already
 // is, fn is called at once in the caller's goroutine; otherwise it is called
 // in the goroutine that completes the future. fn must not block for long.
+// A panic in fn is recovered and logged (see SetLogger), as with
+// AddDoneCallback.
 func (f *Future[T]) OnDone(fn func()) {
 	f.mu.Lock()
 	if State(f.state.Load()).Final() {
 		f.mu.Unlock()
-		fn()
+		callSafely(f, fn)
 		return
 	}
 	f.cbs = append(f.cbs, doneCB{fn: fn})
@@ -400,7 +402,9 @@ func (f *Future[T]) OnDone(fn func()) {
 // AddDoneCallback arranges for fn to be called with the future once it is
 // final (Python's add_done_callback). Callbacks run in registration order, in
 // the goroutine that completed the future, or at once if it is already final.
-// A panic in fn is not recovered.
+// A panic in fn is handled as Python handles an exception raised by a
+// callback: it is recovered and logged (see SetLogger), the callbacks after
+// fn still run, and the future's result and its waiters are not affected.
 func (f *Future[T]) AddDoneCallback(fn func(*Future[T])) {
 	f.OnDone(func() { fn(f) })
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 	"sync"
 	"sync/atomic"
 )
@@ -40,8 +41,10 @@ func (m WaitMode) String() string {
 // that are final and those that are not (Python's concurrent.futures.wait).
 // Both slices keep the input order. If ctx ends first, Wait returns the
 // split at that moment and ctx.Err(); the futures themselves are not
-// cancelled. Duplicates in fs are allowed and kept. Wait leaves no callback
-// behind on the futures when it returns, so it can be called in a loop.
+// cancelled. A future given more than once counts once and is listed once,
+// where it first appears, as in Python (whose wait makes a set of fs). Wait
+// leaves no callback behind on the futures when it returns, so it can be
+// called in a loop.
 func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone []F, err error) {
 	if mode < AllCompleted || mode > FirstError {
 		return nil, nil, fmt.Errorf("future.Wait: unknown mode %d", int(mode))
@@ -49,6 +52,7 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	fs = distinct(fs)
 	split := func() ([]F, []F) {
 		done, notDone = nil, nil
 		for _, f := range fs {
@@ -138,13 +142,16 @@ func Wait[F Waitable](ctx context.Context, fs []F, mode WaitMode) (done, notDone
 // as_completed). Futures already final when iteration starts come first, in
 // input order. If ctx ends before all are final, it yields the zero F with
 // ctx.Err() once and stops; unlike Python's TimeoutError this leaves the
-// remaining futures running. Breaking out of the loop early is allowed and
-// leaves no callback behind on the futures still pending.
+// remaining futures running. A future given more than once is yielded
+// once, as in Python (whose as_completed makes a set of fs). Breaking out
+// of the loop early is allowed and leaves no callback behind on the futures
+// still pending.
 func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 	return func(yield func(F, error) bool) {
 		if ctx == nil {
 			ctx = context.Background()
 		}
+		fs := distinct(fs)
 		if len(fs) == 0 {
 			return
 		}
@@ -198,6 +205,83 @@ func AsCompleted[F Waitable](ctx context.Context, fs []F) iter.Seq2[F, error] {
 			}
 		}
 	}
+}
+
+// distinct returns fs without its repeats, keeping the first of each in
+// order; it returns fs itself when nothing repeats. Waitables whose dynamic
+// type cannot be compared safely (no Waitable of trident's is such) are all
+// kept: they have no identity to compare.
+func distinct[F Waitable](fs []F) []F {
+	if len(fs) < 2 {
+		return fs
+	}
+	if len(fs) <= 16 {
+		// Few: compare each with those before it, allocating nothing
+		// unless a repeat is found.
+		for i := 1; i < len(fs); i++ {
+			if !identifiable(fs[i]) {
+				continue
+			}
+			for j := range i {
+				if any(fs[j]) == any(fs[i]) {
+					return dropRepeats(fs)
+				}
+			}
+		}
+		return fs
+	}
+	seen := make(map[any]struct{}, len(fs))
+	for _, f := range fs {
+		if !identifiable(f) {
+			continue
+		}
+		if _, dup := seen[any(f)]; dup {
+			return dropRepeats(fs)
+		}
+		seen[any(f)] = struct{}{}
+	}
+	return fs
+}
+
+// dropRepeats returns a copy of fs without its repeats.
+func dropRepeats[F Waitable](fs []F) []F {
+	seen := make(map[any]struct{}, len(fs))
+	out := make([]F, 0, len(fs))
+	for _, f := range fs {
+		if identifiable(f) {
+			if _, dup := seen[any(f)]; dup {
+				continue
+			}
+			seen[any(f)] = struct{}{}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// identifiable reports whether f can be compared with == without a panic.
+func identifiable[F Waitable](f F) bool {
+	t := reflect.TypeOf(any(f))
+	return t != nil && t.Comparable() && !hasInterface(t)
+}
+
+// hasInterface reports whether comparing values of type t (a comparable
+// type) can panic: it holds an interface, whose dynamic value may not be
+// comparable.
+func hasInterface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Array:
+		return hasInterface(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasInterface(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Results waits for every future and returns their values in input order

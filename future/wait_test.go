@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/trident-go/trident/internal/cpythontest"
 )
 
 func pendings(n int) []*Future[int] {
@@ -183,5 +185,106 @@ func TestResults(t *testing.T) {
 	defer cancel()
 	if _, err := Results(tctx, pendings(1)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
+	}
+}
+
+// A future given twice counts once, as in Python, whose wait and
+// as_completed make a set of their input.
+//
+// CPython 3.11: with a done after 0.3 s and b after 0.05 s,
+// as_completed([a, b, a]) yields b then a; once both are done,
+// as_completed([a, a]) yields a once and wait([a, b, a, b]) returns 2 done,
+// 0 not done; wait([c, a, c], timeout=0) with c pending returns 1 done and 1
+// not done. trident used to yield a future given twice twice and list it
+// twice in done or not done.
+func TestDuplicateFuturesCountOnceAsInPython(t *testing.T) {
+	var py struct {
+		AsCompleted []string `json:"as_completed"`
+		Again       []string `json:"again"`
+		Done        int      `json:"done"`
+		NotDone     int      `json:"not_done"`
+		Done2       int      `json:"done2"`
+		NotDone2    int      `json:"not_done2"`
+	}
+	cpythontest.Run(t, `
+import json, threading
+from concurrent.futures import Future, as_completed, wait
+a, b, c = Future(), Future(), Future()
+threading.Timer(0.3, a.set_result, ("a",)).start()
+threading.Timer(0.05, b.set_result, ("b",)).start()
+order = [f.result() for f in as_completed([a, b, a])]
+again = [f.result() for f in as_completed([a, a])]
+done, not_done = wait([a, b, a, b])
+done2, not_done2 = wait([c, a, c], timeout=0)
+print(json.dumps({"as_completed": order, "again": again, "done": len(done), "not_done": len(not_done),
+                  "done2": len(done2), "not_done2": len(not_done2)}))
+`, &py)
+
+	ctx := gctx(t)
+	a, b, c := New[string](ctx), New[string](ctx), New[string](ctx)
+	time.AfterFunc(300*time.Millisecond, func() { a.Complete("a", nil) })
+	time.AfterFunc(50*time.Millisecond, func() { b.Complete("b", nil) })
+	results := func(fs []*Future[string]) []string {
+		var out []string
+		for f, err := range AsCompleted(ctx, fs) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _ := f.Result(ctx)
+			out = append(out, v)
+		}
+		return out
+	}
+	order := results([]*Future[string]{a, b, a})
+	again := results([]*Future[string]{a, a})
+	if !slices.Equal(order, py.AsCompleted) || !slices.Equal(again, py.Again) {
+		t.Errorf("AsCompleted: trident %v and %v, CPython %v and %v", order, again, py.AsCompleted, py.Again)
+	}
+	done, notDone, err := Wait(ctx, []*Future[string]{a, b, a, b}, AllCompleted)
+	if err != nil || len(done) != py.Done || len(notDone) != py.NotDone || !slices.Equal(done, []*Future[string]{a, b}) {
+		t.Errorf("Wait: trident %d done, %d not done (%v), CPython %d, %d", len(done), len(notDone), err, py.Done, py.NotDone)
+	}
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	done, notDone, _ = Wait(expired, []*Future[string]{c, a, c}, AllCompleted)
+	if len(done) != py.Done2 || len(notDone) != py.NotDone2 {
+		t.Errorf("Wait with a pending future given twice: trident %d done, %d not done, CPython %d, %d", len(done), len(notDone), py.Done2, py.NotDone2)
+	}
+}
+
+// uncomparable is a Waitable whose values cannot be compared with ==.
+type uncomparable struct {
+	*Future[int]
+	tags []string
+}
+
+// Repeats are dropped from long inputs too (a set, not a scan), and
+// waitables that cannot be compared are all kept rather than panicking.
+func TestDistinctLongAndUncomparable(t *testing.T) {
+	fs := pendings(20)
+	long := append(slices.Clone(fs), fs[3], fs[19], fs[0])
+	for _, f := range fs {
+		f.Complete(1, nil)
+	}
+	done, notDone, err := Wait(gctx(t), long, AllCompleted)
+	if err != nil || !slices.Equal(done, fs) || len(notDone) != 0 {
+		t.Fatalf("Wait over 23 with 3 repeats: %d done, %d not done, %v", len(done), len(notDone), err)
+	}
+	n := 0
+	for range AsCompleted(gctx(t), long) {
+		n++
+	}
+	if n != 20 {
+		t.Fatalf("AsCompleted over 23 with 3 repeats yielded %d", n)
+	}
+	u := uncomparable{Future: fs[0], tags: []string{"a"}}
+	done2, _, err := Wait(gctx(t), []uncomparable{u, u}, AllCompleted)
+	if err != nil || len(done2) != 2 {
+		t.Fatalf("uncomparable waitables: %d done, %v", len(done2), err)
+	}
+	anys := []Waitable{fs[1], u, fs[1]}
+	done3, _, err := Wait(gctx(t), anys, AllCompleted)
+	if err != nil || len(done3) != 2 {
+		t.Fatalf("mixed waitables: %d done, %v", len(done3), err)
 	}
 }

@@ -27,7 +27,7 @@
 //     inputs lazily with a bounded window (Python's map submits all at
 //     once).
 //   - Shutdown(ctx) finishes queued work and waits (Python's
-//     shutdown(wait=True)); ShutdownNow cancels queued work
+//     shutdown(wait=True)); ShutdownNow cancels every queued task at once
 //     (cancel_futures=True). Later submits fail with ErrShutdown.
 //   - If an initializer fails, the pool is broken: queued and later submits
 //     fail with ErrBrokenPool (Python's BrokenThreadPool), wrapping the cause.
@@ -36,6 +36,15 @@
 //
 // A panic in a task is recovered and fails only that task's future with a
 // *future.PanicError.
+//
+// Tasks start in the order they were queued, as in Python, with one
+// departure that keeps tiny tasks cheap: when the queue holds at least two
+// tasks per worker, a worker takes up to four at once. The ones it has not
+// started yet stay available to the other workers: a worker that is woken,
+// or finds the queue empty, takes them over first. So a task never waits
+// behind a slow one while a worker is idle (Python's idle thread takes the
+// next queued task), and ShutdownNow cancels them at once with the rest of
+// the queue.
 //
 // The hot path is a mutex-guarded queue of fixed-size chunks (recycled, so
 // memory follows the backlog) with parked workers woken one

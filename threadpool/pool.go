@@ -77,10 +77,17 @@ type worker struct {
 	wake  chan struct{} // capacity 1: one token per park
 	timer *time.Timer
 	// batch holds the tasks taken from the queue in one go (a field, so
-	// that passing &batch[i] does not allocate); held counts those of them
-	// not started yet, for Stats.
-	batch [maxBatch]task
-	held  atomic.Int32
+	// that passing &batch[i] does not allocate), batchLen how many. The
+	// worker runs batch[0] at once; every later one is claimed first by
+	// moving next past it, by the worker itself or, while it is busy, by
+	// an idle worker that takes it over (steal) or by ShutdownNow. A task
+	// is run or aborted only by whoever claimed it, so none is lost or
+	// run twice. batch and batchLen are written under Pool.mu (when the
+	// batch is taken) and the tasks after the first are read by others
+	// only under Pool.mu: a new batch cannot replace one being stolen.
+	batch    [maxBatch]task
+	batchLen int32
+	next     atomic.Int32
 	// parkedAt is when the worker last parked (for the idle timeout).
 	parkedAt time.Time
 
@@ -108,6 +115,7 @@ type Pool struct {
 	nworkers  int
 	waking    int         // workers woken or spawned that have not reached the queue yet
 	spinning  int         // workers polling the queue before parking
+	batching  int         // workers that took a batch and have not come back for more
 	halt      atomic.Bool // set by ShutdownNow and breakPool: drop held tasks
 	closing   bool
 	broken    error
@@ -208,6 +216,20 @@ func (p *Pool) wakeLocked() *worker {
 	return nil
 }
 
+// passOnLocked passes the wake-up on after a worker took work (see
+// wakeLocked) while more is left: tasks in the queue, or tasks held in a
+// batch (p.batching over-counts those: it includes batches whose last task
+// is running). That keeps an invariant that makes a parked worker safe:
+// while a worker is parked and some task waits in the queue or unclaimed in
+// a batch, another worker is being woken or is spinning, and a woken worker
+// claims a batched task first. p.mu is held.
+func (p *Pool) passOnLocked() *worker {
+	if p.q.n > 0 || p.batching > 0 {
+		return p.wakeLocked()
+	}
+	return nil
+}
+
 // freeSpaceLocked wakes submitters blocked on a full queue.
 func (p *Pool) freeSpaceLocked() {
 	if p.space != nil {
@@ -234,11 +256,38 @@ func (p *Pool) work(w *worker) {
 	}
 	p.mu.Lock()
 	p.waking--
+	woken := true
 	for {
+		if p.batching > 0 && (woken || p.q.n == 0) {
+			// A worker just woken or started, or one that found the
+			// queue empty, first takes over a task that a busy worker
+			// holds in a batch: it was queued before anything still in
+			// the queue, and it would wait behind that worker's running
+			// task while this one is free. (A worker coming back from a
+			// task takes from the queue first: stealing one task at a
+			// time from batches would undo what they save.)
+			if t, ok := p.stealLocked(w); ok {
+				woken = false
+				next := p.passOnLocked()
+				p.mu.Unlock()
+				if next != nil {
+					next.wake <- struct{}{}
+				}
+				w.batch[0] = t
+				w.runTask(p, 0, nil)
+				p.mu.Lock()
+				continue
+			}
+		}
+		woken = false
 		if p.q.n > 0 {
 			// Take one task, or a few when the queue holds several per
 			// worker anyway: fewer trips through the lock, which is what
-			// limits throughput for tiny tasks.
+			// limits throughput for tiny tasks. The tasks after the first
+			// stay claimable by others (stealLocked) until this worker
+			// gets to them, and an idle worker is woken to claim them
+			// (passOnLocked), so none waits behind a slow one while a
+			// worker is idle.
 			k := 1
 			if p.q.n >= 2*p.cfg.workers {
 				k = min(maxBatch, p.q.n/p.cfg.workers)
@@ -246,40 +295,40 @@ func (p *Pool) work(w *worker) {
 			for i := range k {
 				w.batch[i] = p.q.pop()
 			}
-			if k > 1 { // held is 0 between batches
-				w.held.Store(int32(k - 1))
+			if k > 1 {
+				// Between batches next >= batchLen: nothing to claim.
+				w.batchLen = int32(k)
+				w.next.Store(1)
+				p.batching++
 			}
 			p.freeSpaceLocked()
-			var next *worker
-			if p.q.n > 0 {
-				next = p.wakeLocked() // more work: pass the wake-up on
-			}
+			next := p.passOnLocked()
 			p.mu.Unlock()
 			if next != nil {
 				next.wake <- struct{}{}
 			}
-			for i := range k {
-				var abort error
-				if i > 0 {
-					w.held.Store(int32(k - 1 - i))
+			w.runTask(p, 0, nil)
+			if k > 1 {
+				for {
+					i := int(w.next.Add(1) - 1)
+					if i >= k {
+						break
+					}
+					var abort error
 					if p.halt.Load() {
-						// ShutdownNow or a broken pool: tasks still held
-						// here are pending and must not run.
+						// ShutdownNow or a broken pool (which claim what
+						// is left, but this one was claimed first): a
+						// task still held here is pending and must not
+						// run.
 						abort = p.haltError()
 					}
-				}
-				o := w.batch[i].r.run(p, w.batch[i].x, abort)
-				w.batch[i] = task{} // drop references to the finished task
-				switch o {
-				case completed:
-					w.completed.Add(1)
-				case failed:
-					w.failed.Add(1)
-				default:
-					w.cancelled.Add(1)
+					w.runTask(p, i, abort)
 				}
 			}
 			p.mu.Lock()
+			if k > 1 {
+				p.batching--
+			}
 			continue
 		}
 		if p.closing || p.broken != nil {
@@ -296,10 +345,12 @@ func (p *Pool) work(w *worker) {
 			}
 			p.mu.Lock()
 			p.spinning--
-			if p.q.n > 0 || p.closing || p.broken != nil {
+			if p.q.n > 0 || p.closing || p.broken != nil || p.stealableLocked() {
 				continue
 			}
 		}
+		// Parking: the queue is empty and no batch holds a task that is
+		// not claimed yet (checked under this same hold of p.mu).
 		p.idle = append(p.idle, w)
 		p.mu.Unlock()
 		if !p.park(w) {
@@ -307,15 +358,99 @@ func (p *Pool) work(w *worker) {
 		}
 		p.mu.Lock()
 		p.waking--
+		woken = true
 	}
 	p.exitLocked(w)
 	p.mu.Unlock()
 }
 
-// maxBatch is the most tasks a worker takes from the queue at once. It
-// bounds how many queued tasks can wait behind a slow one in a worker while
-// other workers are free: a worker takes several only when the queue holds
-// at least two per worker.
+// runTask runs (or aborts) w.batch[i], which w has claimed, and counts the
+// outcome.
+func (w *worker) runTask(p *Pool, i int, abort error) {
+	o := w.batch[i].r.run(p, w.batch[i].x, abort)
+	w.batch[i] = task{} // drop references to the finished task
+	switch o {
+	case completed:
+		w.completed.Add(1)
+	case failed:
+		w.failed.Add(1)
+	default:
+		w.cancelled.Add(1)
+	}
+}
+
+// claimLocked claims the next task of w's batch not claimed yet, if any.
+// p.mu is held, so w cannot start a new batch meanwhile.
+func (w *worker) claimLocked() (task, bool) {
+	n := w.batchLen
+	if w.next.Load() >= n {
+		return task{}, false
+	}
+	i := w.next.Add(1) - 1
+	if i >= n {
+		return task{}, false // w claimed the last one first
+	}
+	t := w.batch[i]
+	w.batch[i] = task{}
+	return t, true
+}
+
+// held reports how many tasks of w's batch are not claimed yet.
+func (w *worker) held() int {
+	return max(0, int(w.batchLen-w.next.Load()))
+}
+
+// stealLocked claims for thief one task another worker holds in its batch,
+// the oldest held by the worker found first. p.mu is held.
+func (p *Pool) stealLocked(thief *worker) (task, bool) {
+	for _, w := range p.all {
+		if w == thief {
+			continue
+		}
+		if t, ok := w.claimLocked(); ok {
+			return t, true
+		}
+	}
+	return task{}, false
+}
+
+// stealableLocked reports whether some worker holds a batched task not
+// claimed yet. p.mu is held.
+func (p *Pool) stealableLocked() bool {
+	if p.batching == 0 {
+		return false
+	}
+	for _, w := range p.all {
+		if w.held() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// claimAllLocked claims every task held in a batch, for ShutdownNow and a
+// pool that breaks: they are pending and are aborted at once. p.mu is held.
+func (p *Pool) claimAllLocked(ts []task) []task {
+	if p.batching == 0 {
+		return ts
+	}
+	for _, w := range p.all {
+		for {
+			t, ok := w.claimLocked()
+			if !ok {
+				break
+			}
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// maxBatch is the most tasks a worker takes from the queue at once. A
+// worker takes several only when the queue holds at least two per worker.
+// The ones after the first can be taken over by another worker
+// (stealLocked): by a worker just woken, or by one that found the queue
+// empty, so a task never waits behind a slow one while a worker is idle.
 const maxBatch = 4
 
 // haltError is the reason queued tasks held by a worker are dropped.
@@ -416,7 +551,7 @@ func (p *Pool) breakPool(cause error) {
 	p.broken = &brokenError{cause: cause}
 	p.halt.Store(true)
 	abort := p.broken
-	drained := p.q.drain()
+	drained := p.claimAllLocked(p.q.drain())
 	idle := p.idle
 	p.idle = nil
 	p.waking += len(idle)
@@ -451,8 +586,8 @@ func (p *Pool) close(cancelPending bool) {
 	p.mu.Lock()
 	var drained []task
 	if cancelPending {
-		drained = p.q.drain()
 		p.halt.Store(true)
+		drained = p.claimAllLocked(p.q.drain())
 	}
 	p.closing = true
 	idle := p.idle
@@ -496,9 +631,11 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 
 // ShutdownNow stops the pool accepting work and cancels every queued task
 // (Python's shutdown(wait=False, cancel_futures=True)): their futures end
-// Cancelled, their Group records the cancellation. Running tasks are not
-// interrupted and finish on their own; ShutdownNow does not wait for them:
-// call Shutdown afterwards to wait. The initializer's context is cancelled.
+// Cancelled before ShutdownNow returns, including those a worker took in a
+// batch behind the task it runs, and their Group records the cancellation.
+// Running tasks are not interrupted and finish on their own; ShutdownNow
+// does not wait for them: call Shutdown afterwards to wait. The
+// initializer's context is cancelled.
 func (p *Pool) ShutdownNow() {
 	if p == nil {
 		return
@@ -537,7 +674,7 @@ func (p *Pool) Stats() Stats {
 		Idle:      len(p.idle),
 	}
 	for _, w := range p.all {
-		s.Queued += int(w.held.Load())
+		s.Queued += w.held()
 		s.Completed += w.completed.Load()
 		s.Failed += w.failed.Load()
 		s.Cancelled += w.cancelled.Load()
