@@ -339,22 +339,104 @@ func Timeout(t *T, d time.Duration, body func() error) error {
 // TimeoutAt is Timeout with an absolute deadline on the loop's clock
 // (Python's asyncio.timeout_at).
 func TimeoutAt(t *T, deadline time.Time, body func() error) error {
+	if body == nil {
+		if err := t.enter(); err != nil {
+			return err
+		}
+		return ErrNilFunc
+	}
+	return TimeoutWith(t, deadline, func(*TimeoutScope) error { return body() })
+}
+
+// ErrTimeoutScopeState is the error of TimeoutScope.Reschedule once the
+// scope has expired or ended (Python raises RuntimeError "Cannot change
+// state of expiring Timeout").
+var ErrTimeoutScopeState = errors.New("aio: the Timeout scope has expired or ended; its deadline cannot change")
+
+// TimeoutScope is the handle of a running TimeoutWith scope (Python's
+// asyncio.Timeout, the object "async with asyncio.timeout(d) as cm"
+// binds): its deadline can be read and moved while the body runs. Loop
+// only. The zero time.Time stands for Python's None, no deadline.
+type TimeoutScope struct {
+	t        *T
+	when     time.Time
+	h        *Handle
+	expiring bool // the deadline passed and the body was cancelled
+	ended    bool
+}
+
+// When returns the scope's deadline; ok is false when it has none (Python's
+// Timeout.when(), which returns None then).
+func (s *TimeoutScope) When() (deadline time.Time, ok bool) {
+	return s.when, !s.when.IsZero()
+}
+
+// Expired reports whether the deadline passed while the body ran, so that
+// the scope cancelled it (Python's Timeout.expired()). It stays true after
+// the scope has ended, also when the body swallowed the cancellation and
+// the scope returned nil.
+func (s *TimeoutScope) Expired() bool { return s.expiring }
+
+// Reschedule moves the deadline to when, on the loop's clock; the zero
+// time.Time removes it (Python's Timeout.reschedule(when), None for no
+// deadline). A deadline already past expires the scope at the loop's next
+// iteration, not at once, as in Python. Once the scope has expired or
+// ended, Reschedule returns ErrTimeoutScopeState (Python raises
+// RuntimeError).
+func (s *TimeoutScope) Reschedule(when time.Time) error {
+	if s.expiring || s.ended {
+		return ErrTimeoutScopeState
+	}
+	s.when = when
+	if s.h != nil {
+		s.h.Cancel()
+		s.h = nil
+	}
+	if when.IsZero() {
+		return nil
+	}
+	l := s.t.loop
+	if !when.After(l.Now()) {
+		s.h = l.CallSoon(s.fire)
+	} else {
+		s.h = l.CallAt(when, s.fire)
+	}
+	return nil
+}
+
+func (s *TimeoutScope) fire() {
+	s.h = nil
+	s.expiring = true
+	s.t.cancel(future.CancelledError(errScopeExpired))
+}
+
+// TimeoutWith is TimeoutAt with a handle on the scope, through which body
+// can read and move the deadline (Python's "async with
+// asyncio.timeout_at(when) as cm", with cm.reschedule, cm.when and
+// cm.expired). The zero deadline means none (Python's timeout(None)); body
+// may set one later with Reschedule. When the deadline passes, the task is
+// cancelled; if body then returns an error matching ErrCancelled and no
+// other cancellation of the task is pending, TimeoutWith returns
+// ErrTimeout. If body swallows the cancellation (or the task it awaited
+// did, see Await) and returns nil or another error, that is returned, as
+// in Python.
+func TimeoutWith(t *T, deadline time.Time, body func(s *TimeoutScope) error) error {
 	if err := t.enter(); err != nil {
 		return err
 	}
 	if body == nil {
 		return ErrNilFunc
 	}
-	l := t.loop
 	base := int(t.cancels)
-	expired := false
-	h := l.CallAt(deadline, func() {
-		expired = true
-		t.cancel(future.CancelledError(errScopeExpired))
-	})
-	err := body()
-	h.Cancel()
-	if expired {
+	s := &TimeoutScope{t: t}
+	s.Reschedule(deadline)
+	err := body(s)
+	if s.h != nil {
+		s.h.Cancel()
+		s.h = nil
+	}
+	s.ended = true
+	if s.expiring {
 		if t.Uncancel() <= base && err != nil && errors.Is(err, future.ErrCancelled) {
 			return ErrTimeout
 		}

@@ -727,8 +727,12 @@ type loopTask interface{ core() *T }
 // passed on to aw, as in Python: a task of this loop is cancelled and
 // awaited until its cleanup is over; a foreign future is cancelled
 // (future.Future.Cancel, which cancels a running task's context) and left
-// behind. Use Shield to keep aw running. Await returns ErrOtherLoop for a
-// task of another loop and ErrNotInCoroutine when t is not running.
+// behind. Use Shield to keep aw running. A task of this loop that catches
+// the cancellation and returns a value (or another error) decides the
+// outcome, as in Python: Await returns what it returned and the awaiting
+// task is not cancelled, although its Cancelling count keeps the request.
+// Await returns ErrOtherLoop for a task of another loop and
+// ErrNotInCoroutine when t is not running.
 func Await[R any](t *T, aw Awaitable[R]) (R, error) {
 	var zero R
 	if err := t.enter(); err != nil {
@@ -776,13 +780,25 @@ func (t *T) await(w future.Waitable, shield bool) error {
 		return err
 	}
 	if other != nil {
+		// Python's Task.cancel passes the request on to the task it
+		// waits for and does not cancel the awaiting task itself: what
+		// the awaited task ends with decides. Wait for its cleanup, and
+		// pass on further cancellations meanwhile, as Python does (the
+		// awaiting task's _fut_waiter is still that task).
 		other.cancel(err)
-		// Wait for the cancelled task's cleanup, as Python does.
 		for other.state != stateDone {
-			t.park()
+			if e := t.park(); e != nil {
+				other.cancel(e)
+			}
 		}
 		ws.close()
-		return err
+		if w.State() == future.Cancelled {
+			return err
+		}
+		// It caught the cancellation and returned a value or another
+		// error: the awaiting task gets that, is not cancelled (the
+		// request was consumed) and keeps its Cancelling count.
+		return nil
 	}
 	ws.close()
 	if c, ok := w.(interface{ Cancel() bool }); ok {

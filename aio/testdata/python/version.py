@@ -1,0 +1,2 @@
+import sys
+print(sys.version_info[0], sys.version_info[1])
