@@ -328,7 +328,9 @@ func Shield[R any](t *T, aw Awaitable[R]) (R, error) {
 // Python it uses the task's cancellation count, so a cancellation from
 // outside during the scope is not mistaken for the timeout and nested
 // scopes each report their own. Body should return the cancellation error it
-// receives; if it swallows it and returns nil, Timeout returns nil.
+// receives; if it swallows it and returns nil, Timeout returns nil. To read
+// or move the deadline while body runs (Python's "as cm" with
+// cm.reschedule), use TimeoutWith.
 func Timeout(t *T, d time.Duration, body func() error) error {
 	if err := t.onLoop(); err != nil {
 		return err
