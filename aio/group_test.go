@@ -216,8 +216,8 @@ func TestTaskGroupErrorOrderChildrenFirst(t *testing.T) {
 	runV(t, func(t *aio.T) error {
 		err := aio.TaskGroup(t, func(g *aio.Group) error {
 			g.Go(fail("child 1", 10*time.Millisecond))
-			g.Go(fail("child 2", 20*time.Millisecond))
-			if err := aio.Sleep(t, time.Second); err != nil {
+			g.Go(fail("child 2", time.Second))
+			if err := aio.Sleep(t, 10*time.Second); err != nil {
 				return errors.New("body")
 			}
 			return nil

@@ -10,9 +10,9 @@ async def main():
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(fail("child 1", 0.01))
-            tg.create_task(fail("child 2", 0.02))
+            tg.create_task(fail("child 2", 1))
             try:
-                await asyncio.sleep(1)
+                await asyncio.sleep(10)
             except asyncio.CancelledError:
                 raise ValueError("body")
     except ExceptionGroup as eg:
