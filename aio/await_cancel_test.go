@@ -31,6 +31,7 @@ func swallower(trace *[]string, msg string, v int) func(t *aio.T) (int, error) {
 // the cancellation through cancels the outer one. Before the fix trident
 // returned ErrCancelled from the outer Await regardless.
 func TestAwaitOfTaskThatSwallowsCancellation(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace []string
 	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
 	pyBool := func(b bool) string {
@@ -118,6 +119,7 @@ func TestAwaitOfTaskThatSwallowsCancellation(t *testing.T) {
 // inner value; the scope still counts as expired and the task's
 // cancelling() is back to 0. Before the fix trident returned ErrTimeout.
 func TestWaitForTaskThatSwallowsTimeout(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace []string
 	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
 	const msg = "inner: caught the timeout's cancellation, returns 7"

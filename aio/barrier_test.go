@@ -16,6 +16,7 @@ import (
 // the barrier, Reset releasing a waiter with BrokenBarrierError, Abort
 // breaking it for waiters and later callers until Reset.
 func TestBarrierAsInPython(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace, log []string
 	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
 	flush := func() {

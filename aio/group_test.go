@@ -192,6 +192,7 @@ func TestTimeoutAroundTaskGroup(t *testing.T) {
 // ExceptionGroup lists the children first and the body last. Before the
 // fix trident put the body's error first.
 func TestTaskGroupErrorOrderChildrenFirst(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace []string
 	fail := func(msg string, d time.Duration) func(*aio.T) error {
 		return func(t *aio.T) error {

@@ -50,6 +50,7 @@ func pipeStream(t *aio.T, limit int) (*aio.StreamReader, chan<- string, error) {
 // line failed) and ReadLine kept the long line buffered, failing on every
 // later call.
 func TestStreamLimitExcludesSeparatorAndReadLineDiscards(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace []string
 	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
 	runReal(t, func(t *aio.T) error {

@@ -17,6 +17,7 @@ import (
 // once the scope is expiring or over the deadline cannot change
 // (RuntimeError in Python, ErrTimeoutScopeState here).
 func TestTimeoutScopeRescheduleAsInPython(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
 	var trace []string
 	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
 	pyBool := func(b bool) string {

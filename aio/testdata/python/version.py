@@ -1,2 +1,0 @@
-import sys
-print(sys.version_info[0], sys.version_info[1])
