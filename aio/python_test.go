@@ -76,4 +76,3 @@ func diffTraces(tb testing.TB, name string, goTrace, pyTrace []string) {
 			name, strings.Join(goTrace, "\n"), strings.Join(pyTrace, "\n"))
 	}
 }
-
