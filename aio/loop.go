@@ -201,14 +201,25 @@ func newLoop(ctx context.Context, opts []Option) *Loop {
 
 func (l *Loop) run(main *T) {
 	l.running.Store(true)
-	for {
-		if main.state == stateDone && !l.closing {
-			l.closing = true
-			l.cancelAll(ErrCancelled)
-		}
-		if l.closing && l.live == 0 && l.closeIfIdle() {
-			break
-		}
+	l.runUntil(main)
+	l.shutdown()
+}
+
+// runUntil runs the loop until main has finished (Python's
+// run_until_complete).
+func (l *Loop) runUntil(main *T) {
+	for main.state != stateDone {
+		l.runOnce()
+	}
+}
+
+// shutdown cancels every task left, runs the loop until they have finished
+// and closes it: goroutines waited for, poller and pooled coroutines
+// stopped. l.running is cleared at the end.
+func (l *Loop) shutdown() {
+	l.closing = true
+	l.cancelAll(ErrCancelled)
+	for l.live != 0 || !l.closeIfIdle() {
 		l.runOnce()
 	}
 	l.cancel()
