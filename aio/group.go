@@ -160,10 +160,13 @@ func GoIn[R any](g *Group, fn func(t *T) (R, error)) *Task[R] {
 	if err := g.t.loop.current.Load().onLoop(); err != nil || g.t.loop.current.Load().loop != g.t.loop {
 		return failedTask[R](ErrNotInCoroutine)
 	}
-	task := newTask(g.t.loop, fn)
+	task := makeTask(g.t.loop, fn)
 	task.t.retrieved = true // the group reports its error
 	g.children++
 	g.live[&task.t] = struct{}{}
 	task.t.onDoneLocal(func() { g.childDone(&task.t, task.Err()) })
+	// Started once the group knows it: an eager child (WithEagerTasks)
+	// may finish before start returns.
+	g.t.loop.start(&task.t)
 	return task
 }
