@@ -339,7 +339,9 @@ func Timeout(t *T, d time.Duration, body func() error) error {
 }
 
 // TimeoutAt is Timeout with an absolute deadline on the loop's clock
-// (Python's asyncio.timeout_at).
+// (Python's asyncio.timeout_at). The zero time.Time means no deadline
+// (Python's timeout_at(None)); a deadline already past expires the scope
+// at the loop's next iteration.
 func TimeoutAt(t *T, deadline time.Time, body func() error) error {
 	if body == nil {
 		if err := t.enter(); err != nil {

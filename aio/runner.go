@@ -28,7 +28,8 @@ type Runner struct {
 }
 
 // NewRunner creates a loop for several Run calls. When ctx ends, every task
-// of the loop is cancelled, as with Run; the loop stays usable until Close,
+// of the loop is cancelled, as with Run, and so is the main task of every
+// later call, before it starts; the loop stays usable until Close,
 // which must be called to release it (Python: "with asyncio.Runner() as
 // runner", whose exit closes it).
 func NewRunner(ctx context.Context, opts ...Option) *Runner {
@@ -84,6 +85,11 @@ func RunOn[R any](ctx context.Context, r *Runner, main func(t *T) (R, error)) (R
 		return zero, ErrLoopClosed
 	}
 	task := newTask(l, main)
+	if l.ctx.Err() != nil {
+		// The runner's context has ended: its tasks were cancelled, and
+		// so is a call made afterwards, before it starts.
+		task.t.cancel(future.CancelledError(context.Cause(l.ctx)))
+	}
 	stop := context.AfterFunc(ctx, func() {
 		cause := future.CancelledError(context.Cause(ctx))
 		l.CallSoonThreadsafe(func() { task.t.cancel(cause) })

@@ -139,6 +139,13 @@ func TestRunnerContextsAndNesting(t *testing.T) {
 	if !errors.Is(err, stopAll) || !other.Cancelled() {
 		t.Fatalf("after the runner's context ended: call %v, leftover task cancelled %v", err, other.Cancelled())
 	}
+	// A call after the runner's context ended is cancelled before main
+	// starts.
+	started := false
+	err = r.Run(context.Background(), func(t *aio.T) error { started = true; return nil })
+	if !errors.Is(err, stopAll) || started {
+		t.Errorf("call after the runner's context ended = %v (main started %v), want a cancellation before start", err, started)
+	}
 	if err := r.Run(context.Background(), nil); !errors.Is(err, aio.ErrNilFunc) {
 		t.Errorf("Run(nil) = %v, want ErrNilFunc", err)
 	}
