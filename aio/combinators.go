@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"reflect"
 	"time"
 
 	"github.com/trident-go/trident/future"
@@ -257,7 +258,8 @@ func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending 
 
 // AsCompleted yields the waitables as they become final (Python's
 // asyncio.as_completed, yielding the waitables themselves rather than new
-// awaitables). Those already final come first, in order. If the task is
+// awaitables). Those already final come first, in order. A waitable given
+// more than once is yielded once, as Python de-duplicates the input. If the task is
 // cancelled while waiting, it yields the zero W with the cancellation error
 // and stops; nothing is cancelled. The loop body runs in the coroutine, so it
 // may await.
@@ -272,6 +274,7 @@ func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
 			yield(zero, err)
 			return
 		}
+		ws = distinct(ws)
 		yielded := make([]bool, len(ws))
 		left := len(ws)
 		for left > 0 {
@@ -463,4 +466,38 @@ func WaitFor[R any](t *T, aw Awaitable[R], d time.Duration) (R, error) {
 		return zero, err
 	}
 	return v, err
+}
+
+// distinct returns ws without repeats (the first of each kept, in order);
+// ws itself when it has none. Waitables whose dynamic type cannot be
+// compared are kept as they are.
+func distinct[W future.Waitable](ws []W) []W {
+	if len(ws) < 2 {
+		return ws
+	}
+	seen := make(map[any]struct{}, len(ws))
+	var out []W
+	for i, w := range ws {
+		k := any(w)
+		if k != nil && !reflect.TypeOf(k).Comparable() {
+			if out != nil {
+				out = append(out, w)
+			}
+			continue
+		}
+		if _, dup := seen[k]; dup {
+			if out == nil {
+				out = append(make([]W, 0, len(ws)), ws[:i]...)
+			}
+			continue
+		}
+		seen[k] = struct{}{}
+		if out != nil {
+			out = append(out, w)
+		}
+	}
+	if out == nil {
+		return ws
+	}
+	return out
 }
