@@ -119,8 +119,14 @@ type taskExt struct {
 var taskCounter atomic.Uint64
 
 func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
+	// schedule, written out so that the whole of newTask is inlined into
+	// Go (the create+await hot path).
 	k := makeTask(l, fn)
-	l.schedule(&k.t)
+	k.t.state = stateReady
+	l.pushTask(&k.t)
+	if l.closing {
+		k.t.cancel(ErrCancelled)
+	}
 	return k
 }
 
@@ -199,9 +205,12 @@ func Go[R any](t *T, fn func(t *T) (R, error)) *Task[R] {
 	if fn == nil {
 		return failedTask[R](ErrNilFunc)
 	}
-	k := makeTask(t.loop, fn)
-	t.loop.start(&k.t)
-	return k
+	if l := t.loop; l.cfg.eager && !l.closing {
+		k := makeTask(l, fn)
+		l.runEager(&k.t)
+		return k
+	}
+	return newTask(t.loop, fn)
 }
 
 // CreateTask is Go under Python's name.
