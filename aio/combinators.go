@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"reflect"
 	"time"
 
 	"github.com/trident-go/trident/future"
@@ -257,7 +258,8 @@ func Wait[W future.Waitable](t *T, ws []W, mode future.WaitMode) (done, pending 
 
 // AsCompleted yields the waitables as they become final (Python's
 // asyncio.as_completed, yielding the waitables themselves rather than new
-// awaitables). Those already final come first, in order. If the task is
+// awaitables). Those already final come first, in order. A waitable given
+// more than once is yielded once, as Python de-duplicates the input. If the task is
 // cancelled while waiting, it yields the zero W with the cancellation error
 // and stops; nothing is cancelled. The loop body runs in the coroutine, so it
 // may await.
@@ -272,6 +274,7 @@ func AsCompleted[W future.Waitable](t *T, ws []W) iter.Seq2[W, error] {
 			yield(zero, err)
 			return
 		}
+		ws = distinct(ws)
 		yielded := make([]bool, len(ws))
 		left := len(ws)
 		for left > 0 {
@@ -328,7 +331,9 @@ func Shield[R any](t *T, aw Awaitable[R]) (R, error) {
 // Python it uses the task's cancellation count, so a cancellation from
 // outside during the scope is not mistaken for the timeout and nested
 // scopes each report their own. Body should return the cancellation error it
-// receives; if it swallows it and returns nil, Timeout returns nil.
+// receives; if it swallows it and returns nil, Timeout returns nil. To read
+// or move the deadline while body runs (Python's "as cm" with
+// cm.reschedule), use TimeoutWith.
 func Timeout(t *T, d time.Duration, body func() error) error {
 	if err := t.onLoop(); err != nil {
 		return err
@@ -337,24 +342,108 @@ func Timeout(t *T, d time.Duration, body func() error) error {
 }
 
 // TimeoutAt is Timeout with an absolute deadline on the loop's clock
-// (Python's asyncio.timeout_at).
+// (Python's asyncio.timeout_at). The zero time.Time means no deadline
+// (Python's timeout_at(None)); a deadline already past expires the scope
+// at the loop's next iteration.
 func TimeoutAt(t *T, deadline time.Time, body func() error) error {
+	if body == nil {
+		if err := t.enter(); err != nil {
+			return err
+		}
+		return ErrNilFunc
+	}
+	return TimeoutWith(t, deadline, func(*TimeoutScope) error { return body() })
+}
+
+// ErrTimeoutScopeState is the error of TimeoutScope.Reschedule once the
+// scope has expired or ended (Python raises RuntimeError "Cannot change
+// state of expiring Timeout").
+var ErrTimeoutScopeState = errors.New("aio: the Timeout scope has expired or ended; its deadline cannot change")
+
+// TimeoutScope is the handle of a running TimeoutWith scope (Python's
+// asyncio.Timeout, the object "async with asyncio.timeout(d) as cm"
+// binds): its deadline can be read and moved while the body runs. Loop
+// only. The zero time.Time stands for Python's None, no deadline.
+type TimeoutScope struct {
+	t        *T
+	when     time.Time
+	h        *Handle
+	expiring bool // the deadline passed and the body was cancelled
+	ended    bool
+}
+
+// When returns the scope's deadline; ok is false when it has none (Python's
+// Timeout.when(), which returns None then).
+func (s *TimeoutScope) When() (deadline time.Time, ok bool) {
+	return s.when, !s.when.IsZero()
+}
+
+// Expired reports whether the deadline passed while the body ran, so that
+// the scope cancelled it (Python's Timeout.expired()). It stays true after
+// the scope has ended, also when the body swallowed the cancellation and
+// the scope returned nil.
+func (s *TimeoutScope) Expired() bool { return s.expiring }
+
+// Reschedule moves the deadline to when, on the loop's clock; the zero
+// time.Time removes it (Python's Timeout.reschedule(when), None for no
+// deadline). A deadline already past expires the scope at the loop's next
+// iteration, not at once, as in Python. Once the scope has expired or
+// ended, Reschedule returns ErrTimeoutScopeState (Python raises
+// RuntimeError).
+func (s *TimeoutScope) Reschedule(when time.Time) error {
+	if s.expiring || s.ended {
+		return ErrTimeoutScopeState
+	}
+	s.when = when
+	if s.h != nil {
+		s.h.Cancel()
+		s.h = nil
+	}
+	if when.IsZero() {
+		return nil
+	}
+	l := s.t.loop
+	if !when.After(l.Now()) {
+		s.h = l.CallSoon(s.fire)
+	} else {
+		s.h = l.CallAt(when, s.fire)
+	}
+	return nil
+}
+
+func (s *TimeoutScope) fire() {
+	s.h = nil
+	s.expiring = true
+	s.t.cancel(future.CancelledError(errScopeExpired))
+}
+
+// TimeoutWith is TimeoutAt with a handle on the scope, through which body
+// can read and move the deadline (Python's "async with
+// asyncio.timeout_at(when) as cm", with cm.reschedule, cm.when and
+// cm.expired). The zero deadline means none (Python's timeout(None)); body
+// may set one later with Reschedule. When the deadline passes, the task is
+// cancelled; if body then returns an error matching ErrCancelled and no
+// other cancellation of the task is pending, TimeoutWith returns
+// ErrTimeout. If body swallows the cancellation (or the task it awaited
+// did, see Await) and returns nil or another error, that is returned, as
+// in Python.
+func TimeoutWith(t *T, deadline time.Time, body func(s *TimeoutScope) error) error {
 	if err := t.enter(); err != nil {
 		return err
 	}
 	if body == nil {
 		return ErrNilFunc
 	}
-	l := t.loop
 	base := int(t.cancels)
-	expired := false
-	h := l.CallAt(deadline, func() {
-		expired = true
-		t.cancel(future.CancelledError(errScopeExpired))
-	})
-	err := body()
-	h.Cancel()
-	if expired {
+	s := &TimeoutScope{t: t}
+	s.Reschedule(deadline)
+	err := body(s)
+	if s.h != nil {
+		s.h.Cancel()
+		s.h = nil
+	}
+	s.ended = true
+	if s.expiring {
 		if t.Uncancel() <= base && err != nil && errors.Is(err, future.ErrCancelled) {
 			return ErrTimeout
 		}
@@ -377,4 +466,38 @@ func WaitFor[R any](t *T, aw Awaitable[R], d time.Duration) (R, error) {
 		return zero, err
 	}
 	return v, err
+}
+
+// distinct returns ws without repeats (the first of each kept, in order);
+// ws itself when it has none. Waitables whose dynamic type cannot be
+// compared are kept as they are.
+func distinct[W future.Waitable](ws []W) []W {
+	if len(ws) < 2 {
+		return ws
+	}
+	seen := make(map[any]struct{}, len(ws))
+	var out []W
+	for i, w := range ws {
+		k := any(w)
+		if k != nil && !reflect.TypeOf(k).Comparable() {
+			if out != nil {
+				out = append(out, w)
+			}
+			continue
+		}
+		if _, dup := seen[k]; dup {
+			if out == nil {
+				out = append(make([]W, 0, len(ws)), ws[:i]...)
+			}
+			continue
+		}
+		seen[k] = struct{}{}
+		if out != nil {
+			out = append(out, w)
+		}
+	}
+	if out == nil {
+		return ws
+	}
+	return out
 }

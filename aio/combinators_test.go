@@ -297,3 +297,31 @@ func TestWaitAndAsCompletedWithForeignFutures(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// AsCompleted given the same task more than once yields it once, as
+// asyncio.as_completed does (it builds a set of its input; CPython
+// 3.11-3.13). Before the fix a task given twice was yielded twice.
+func TestAsCompletedDeduplicates(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
+	var trace []string
+	runV(t, func(t *aio.T) error {
+		a := aio.Go(t, sleeper(10*time.Millisecond, 1, nil))
+		b := aio.Go(t, sleeper(20*time.Millisecond, 2, nil))
+		done := aio.Go(t, sleeper(0, 0, nil))
+		aio.Sleep(t, time.Millisecond)
+		var out []string
+		for k, err := range aio.AsCompleted(t, []*aio.Task[int]{a, done, b, a, done}) {
+			if err != nil {
+				return err
+			}
+			v, err := aio.Await(t, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprint(v))
+		}
+		trace = append(trace, "results: "+strings.Join(out, " "))
+		return nil
+	})
+	compareTraces(t, "as_completed_duplicates", trace)
+}

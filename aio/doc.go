@@ -103,6 +103,51 @@
 // the loop. Use WithoutPoller inside a testing/synctest bubble: a loop
 // waiting in epoll_wait is in a system call, not durably blocked.
 //
+// # Which Python
+//
+// aio follows the asyncio of CPython 3.13, where versions differ:
+//
+//   - Task.Uncancel (Python's uncancel) drops a cancellation not yet
+//     delivered when the count reaches zero, so a task whose cancellation
+//     was withdrawn before it started runs (3.13; 3.11 and 3.12 only
+//     lower the count and still deliver it).
+//   - TaskGroup: when children fail while the task is also being cancelled
+//     from outside, the errors are returned and the outside cancellation
+//     stays pending, delivered at the next await (3.13 uncancels and
+//     re-cancels the parent; 3.11 and 3.12 do not).
+//   - Condition.Wait: a waiter notified and then cancelled passes the
+//     notification on (3.13).
+//   - Queue.Shutdown and ErrQueueShutdown are 3.13's Queue.shutdown and
+//     QueueShutDown; WithEagerTasks is 3.12's eager_task_factory;
+//     AsCompleted yields the waitables themselves, as 3.13's as_completed
+//     does when iterated with "async for".
+//   - WaitFor is a Timeout scope around Await, as 3.12's wait_for is.
+//     3.11's wait_for has a loop of its own but agrees on what is returned,
+//     also when the awaited task swallows the timeout's cancellation (its
+//     value is returned, not a timeout).
+//   - When an expired Timeout scope's body fails with an error other than
+//     the cancellation, 3.13 chains a TimeoutError into that exception's
+//     context; Go errors have no such context, and TimeoutWith returns the
+//     body's error as it is.
+//
+// The tests compare traces with CPython for the behaviour aio says is as in
+// Python: each scenario is a stdlib-only script under testdata/python, run
+// with python3, whose output must equal the Go side's. python3 on the
+// development machines is 3.11, and every scenario run with it prints the
+// same with 3.11.7, 3.12.1 and 3.13.0 (checked by hand). The scenarios of
+// features 3.11 lacks (Queue.Shutdown, eager tasks) carry the trace
+// recorded from 3.13.0 in the test, and also run live when a Python 3.13
+// is found (python3, python3.13, or the interpreter named by
+// $TRIDENT_PYTHON313); without one that part is skipped with a message.
+//
+// The asyncio pieces and where they are: Run and Runner (asyncio.run,
+// asyncio.Runner), Go (create_task), Await, Gather, GatherAll, Wait,
+// AsCompleted, Shield, Timeout, TimeoutAt and TimeoutWith (asyncio.timeout
+// and its reschedule), WaitFor, TaskGroup, Sleep and Yield, Event, Lock,
+// Semaphore, Condition, Barrier, Queue (with Shutdown), ToThread and
+// RunInExecutor, streams (OpenConnection, StartServer, NewStream) and
+// WithEagerTasks.
+//
 // # Differences from asyncio
 //
 // Await is a function, not syntax, and every awaiting call can return an

@@ -3,6 +3,7 @@ package aio_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -141,6 +142,68 @@ func FuzzTimers(f *testing.F) {
 			if got[i].at < got[i-1].at {
 				t.Fatalf("fired out of time order: %+v then %+v", got[i-1], got[i])
 			}
+		}
+	})
+}
+
+// FuzzStreamReadLineLimit reads arbitrary bytes, in arbitrary chunks, line
+// by line under a small Limit, skipping the over-long lines as a loop that
+// ignores ErrLimitOverrun does. Which bytes an over-long line takes with
+// it depends on the chunks (as in asyncio, see
+// TestStreamLimitExcludesSeparatorAndReadLineDiscards), but every call
+// makes progress, every line returned fits the limit (the "\n" not
+// counted), and the lines come back in order, each a piece of the input
+// after the previous one.
+func FuzzStreamReadLineLimit(f *testing.F) {
+	f.Add([]byte("12345678\nthis line is too long\nnext\n"), uint8(3), uint8(8))
+	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaaa"), uint8(5), uint8(4))
+	f.Add([]byte("\n\n\nab\n"), uint8(0), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, chunk, limit uint8) {
+		step := int(chunk)%16 + 1
+		lim := int(limit)%12 + 1
+		a, b := net.Pipe()
+		go func() {
+			for i := 0; i < len(data); i += step {
+				if _, err := a.Write(data[i:min(len(data), i+step)]); err != nil {
+					break
+				}
+			}
+			a.Close()
+		}()
+		_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+			r, w, err := aio.NewStream(t, b)
+			if err != nil {
+				return 0, err
+			}
+			defer w.Close(t)
+			r.Limit = lim
+			rest := data // the input not yet matched
+			for calls := 0; ; calls++ {
+				if calls > len(data)+1 {
+					return 0, fmt.Errorf("%d ReadLine calls for %d bytes: no progress", calls, len(data))
+				}
+				line, err := r.ReadLine(t)
+				if err == io.EOF {
+					return 0, nil
+				}
+				if errors.Is(err, aio.ErrLimitOverrun) {
+					continue
+				}
+				if err != nil {
+					return 0, err
+				}
+				if n := len(bytes.TrimSuffix(line, []byte("\n"))); n > lim {
+					return 0, fmt.Errorf("line %q longer than the limit %d", line, lim)
+				}
+				i := bytes.Index(rest, line)
+				if i < 0 || len(line) == 0 {
+					return 0, fmt.Errorf("line %q is not in what is left of the input, %q", line, rest)
+				}
+				rest = rest[i+len(line):]
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -29,9 +29,9 @@ type Group struct {
 // returns once every child has finished: children cannot outlive it
 // (Python's async with asyncio.TaskGroup() as tg, trio's nursery). The first
 // child that fails (with an error other than a cancellation) cancels the
-// other children and the body; TaskGroup then returns every error, the
-// body's included, joined with errors.Join (Python raises an
-// ExceptionGroup). If the task running TaskGroup is cancelled from outside,
+// other children and the body; TaskGroup then returns every error joined
+// with errors.Join, the children's in the order they failed and the body's
+// last (Python raises an ExceptionGroup in the same order). If the task running TaskGroup is cancelled from outside,
 // the children are cancelled, waited for, and the cancellation is returned;
 // if children failed as well, their errors are returned and the outside
 // cancellation stays pending, delivered at the task's next await.
@@ -81,7 +81,7 @@ func TaskGroup(t *T, body func(g *Group) error) error {
 		}
 	}
 	if berr != nil && !errors.Is(berr, future.ErrCancelled) {
-		g.errs = append([]error{berr}, g.errs...)
+		g.errs = append(g.errs, berr) // last, as Python's __aexit__ appends it
 	}
 	if len(g.errs) > 0 {
 		if t.cancels > 0 {
@@ -160,10 +160,13 @@ func GoIn[R any](g *Group, fn func(t *T) (R, error)) *Task[R] {
 	if err := g.t.loop.current.Load().onLoop(); err != nil || g.t.loop.current.Load().loop != g.t.loop {
 		return failedTask[R](ErrNotInCoroutine)
 	}
-	task := newTask(g.t.loop, fn)
+	task := makeTask(g.t.loop, fn)
 	task.t.retrieved = true // the group reports its error
 	g.children++
 	g.live[&task.t] = struct{}{}
 	task.t.onDoneLocal(func() { g.childDone(&task.t, task.Err()) })
+	// Started once the group knows it: an eager child (WithEagerTasks)
+	// may finish before start returns.
+	g.t.loop.start(&task.t)
 	return task
 }

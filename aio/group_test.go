@@ -3,6 +3,7 @@ package aio_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +185,52 @@ func TestTimeoutAroundTaskGroup(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The order of a TaskGroup's errors. CPython 3.11-3.13 (taskgroups.py
+// __aexit__) appends the body's error after the children's, so the
+// ExceptionGroup lists the children first and the body last. Before the
+// fix trident put the body's error first.
+func TestTaskGroupErrorOrderChildrenFirst(t *testing.T) {
+	t.Parallel() // python3 starts slowly through pyenv's shim
+	var trace []string
+	fail := func(msg string, d time.Duration) func(*aio.T) error {
+		return func(t *aio.T) error {
+			if err := aio.Sleep(t, d); err != nil {
+				return err
+			}
+			return errors.New(msg)
+		}
+	}
+	report := func(err error) error {
+		j, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			return fmt.Errorf("TaskGroup = %v, want joined errors", err)
+		}
+		var msgs []string
+		for _, e := range j.Unwrap() {
+			msgs = append(msgs, e.Error())
+		}
+		trace = append(trace, "errors: "+strings.Join(msgs, ", "))
+		return nil
+	}
+	runV(t, func(t *aio.T) error {
+		err := aio.TaskGroup(t, func(g *aio.Group) error {
+			g.Go(fail("child 1", 10*time.Millisecond))
+			g.Go(fail("child 2", time.Second))
+			if err := aio.Sleep(t, 10*time.Second); err != nil {
+				return errors.New("body")
+			}
+			return nil
+		})
+		if err := report(err); err != nil {
+			return err
+		}
+		err = aio.TaskGroup(t, func(g *aio.Group) error {
+			g.Go(fail("child", time.Second))
+			return errors.New("body")
+		})
+		return report(err)
+	})
+	compareTraces(t, "taskgroup_error_order", trace)
 }

@@ -11,6 +11,10 @@ var (
 	// ErrTaskDoneTooMany is returned by TaskDone called more often than items
 	// were put (Python's ValueError).
 	ErrTaskDoneTooMany = errors.New("aio: TaskDone called more times than there were items")
+	// ErrQueueShutdown is returned by Put and PutNowait on a queue that has
+	// been shut down, and by Get and GetNowait once such a queue is empty
+	// (Python 3.13's asyncio.QueueShutDown).
+	ErrQueueShutdown = errors.New("aio: queue shut down")
 )
 
 // Queue is a FIFO queue for the coroutines of one loop (Python's
@@ -22,6 +26,7 @@ type Queue[V any] struct {
 	head       int
 	max        int
 	unfinished int
+	shutdown   bool
 	getters    waitQueue
 	putters    waitQueue
 	finished   Event
@@ -47,7 +52,9 @@ func (q *Queue[V]) Empty() bool { return q.Len() == 0 }
 // Full reports whether the queue is at its maximum size (Python's full).
 func (q *Queue[V]) Full() bool { return q.max > 0 && q.Len() >= q.max }
 
-// Put adds v, suspending while the queue is full (Python's put).
+// Put adds v, suspending while the queue is full (Python's put). On a
+// queue that is shut down, or shut down while Put waits, it returns
+// ErrQueueShutdown and v is not added.
 func (q *Queue[V]) Put(t *T, v V) error {
 	if err := t.enter(); err != nil {
 		return err
@@ -56,6 +63,9 @@ func (q *Queue[V]) Put(t *T, v V) error {
 		return err
 	}
 	for q.Full() {
+		if q.shutdown {
+			return ErrQueueShutdown
+		}
 		w, err := t.waitIn(&q.putters)
 		if err != nil {
 			if w.granted && !q.Full() {
@@ -64,13 +74,15 @@ func (q *Queue[V]) Put(t *T, v V) error {
 			return err
 		}
 	}
-	q.put(v)
-	return nil
+	return q.PutNowait(v)
 }
 
 // PutNowait adds v or returns ErrQueueFull (Python's put_nowait, which
-// raises QueueFull).
+// raises QueueFull), or ErrQueueShutdown once the queue is shut down.
 func (q *Queue[V]) PutNowait(v V) error {
+	if q.shutdown {
+		return ErrQueueShutdown
+	}
 	if q.Full() {
 		return ErrQueueFull
 	}
@@ -92,7 +104,9 @@ func (q *Queue[V]) wakeOne(wq *waitQueue) {
 }
 
 // Get removes and returns the first item, suspending while the queue is
-// empty (Python's get).
+// empty (Python's get). Once the queue is shut down, Get returns the items
+// left, then ErrQueueShutdown; a Get waiting on an empty queue returns it
+// as soon as the queue is shut down.
 func (q *Queue[V]) Get(t *T) (V, error) {
 	var zero V
 	if err := t.enter(); err != nil {
@@ -102,6 +116,9 @@ func (q *Queue[V]) Get(t *T) (V, error) {
 		return zero, err
 	}
 	for q.Empty() {
+		if q.shutdown {
+			return zero, ErrQueueShutdown
+		}
 		w, err := t.waitIn(&q.getters)
 		if err != nil {
 			if w.granted && !q.Empty() {
@@ -114,10 +131,14 @@ func (q *Queue[V]) Get(t *T) (V, error) {
 }
 
 // GetNowait removes and returns the first item or returns ErrQueueEmpty
-// (Python's get_nowait, which raises QueueEmpty).
+// (Python's get_nowait, which raises QueueEmpty), or ErrQueueShutdown if
+// the queue is empty and shut down.
 func (q *Queue[V]) GetNowait() (V, error) {
 	if q.Empty() {
 		var zero V
+		if q.shutdown {
+			return zero, ErrQueueShutdown
+		}
 		return zero, ErrQueueEmpty
 	}
 	return q.get(), nil
@@ -165,3 +186,38 @@ func (q *Queue[V]) Join(t *T) error {
 	}
 	return q.finished.Wait(t)
 }
+
+// Shutdown shuts the queue down (Python 3.13's Queue.shutdown): from now
+// on Put and PutNowait return ErrQueueShutdown, coroutines waiting in Put
+// wake up with it (their items are not added), and Get returns the items
+// left, then ErrQueueShutdown, at once for coroutines waiting on an empty
+// queue. With immediate true the items left are dropped as well, each
+// counting as done for Join (TaskDone is not needed for them), so that
+// Get fails at once too. Calling it again is allowed; an immediate call
+// after a plain one still drops the items. Loop only.
+func (q *Queue[V]) Shutdown(immediate bool) {
+	q.shutdown = true
+	if immediate {
+		for !q.Empty() {
+			q.get()
+			if q.unfinished > 0 {
+				q.unfinished--
+			}
+		}
+		if q.unfinished == 0 {
+			q.finished.Set()
+		}
+	}
+	// Every waiter re-checks: getters fail once the queue is empty,
+	// putters at once.
+	for w := q.getters.pop(); w != nil; w = q.getters.pop() {
+		w.wake()
+	}
+	for w := q.putters.pop(); w != nil; w = q.putters.pop() {
+		w.wake()
+	}
+}
+
+// IsShutdown reports whether Shutdown has been called (Python 3.13 keeps
+// this private as _is_shutdown).
+func (q *Queue[V]) IsShutdown() bool { return q.shutdown }

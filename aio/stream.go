@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +17,29 @@ import (
 // stream reads, writes and closes it.
 var ErrOwnedByStream = errors.New("aio: the connection belongs to its stream; use the StreamReader and StreamWriter")
 
-// ErrLimitOverrun is returned by ReadLine and ReadUntil when no separator
-// was found within the reader's limit (Python's LimitOverrunError).
+// ErrLimitOverrun matches the *LimitOverrunError of ReadLine and ReadUntil
+// (errors.Is(err, ErrLimitOverrun)).
 var ErrLimitOverrun = errors.New("aio: separator not found within the stream limit")
+
+// LimitOverrunError is the error of ReadUntil and ReadLine when the data
+// before the separator is longer than the reader's Limit (Python's
+// asyncio.LimitOverrunError, with the same messages and consumed offset).
+// It matches ErrLimitOverrun.
+type LimitOverrunError struct {
+	// Msg is Python's message: "Separator is found, but chunk is longer
+	// than limit" or "Separator is not found, and chunk exceed the limit".
+	Msg string
+	// Consumed is the offset of the separator in the buffered data, or
+	// how far the search got when it was not found (Python's consumed).
+	Consumed int
+}
+
+func (e *LimitOverrunError) Error() string {
+	return "aio: " + e.Msg + " (consumed " + strconv.Itoa(e.Consumed) + ")"
+}
+
+// Is makes errors.Is(err, ErrLimitOverrun) true.
+func (e *LimitOverrunError) Is(target error) bool { return target == ErrLimitOverrun }
 
 // DefaultStreamLimit is the buffer limit of ReadLine and ReadUntil (Python's
 // 64 KiB default).
@@ -322,6 +343,13 @@ func (r *StreamReader) buffered() []byte { return r.buf[r.off:] }
 
 func (r *StreamReader) take(n int) []byte {
 	out := bytes.Clone(r.buf[r.off : r.off+n])
+	r.consume(n)
+	return out
+}
+
+// consume drops the next n buffered bytes and resumes a paused read-ahead
+// when the buffer has gone down enough.
+func (r *StreamReader) consume(n int) {
 	r.off += n
 	if r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
@@ -334,7 +362,6 @@ func (r *StreamReader) take(n int) []byte {
 	} else if r.started && r.unread.Add(-int64(n)) <= r.highWater() {
 		r.wake()
 	}
-	return out
 }
 
 // wake resumes the reader goroutine if it is paused.
@@ -418,8 +445,12 @@ func (r *StreamReader) ReadN(t *T, n int) ([]byte, error) {
 
 // ReadUntil returns the bytes up to and including sep (Python's
 // readuntil). If the stream ends first it returns the partial data with
-// io.ErrUnexpectedEOF (io.EOF if nothing); if Limit bytes arrive without sep
-// it returns ErrLimitOverrun and leaves the data buffered.
+// io.ErrUnexpectedEOF (io.EOF if nothing; Python raises
+// IncompleteReadError). Limit, when above 0, bounds the data before the
+// separator, the separator not counted, as in Python: with a Limit of 8 an
+// 8-byte line and its "\n" are accepted. Over it ReadUntil returns a
+// *LimitOverrunError (matching ErrLimitOverrun) and leaves the data
+// buffered, so that it can be read with Read or ReadN.
 func (r *StreamReader) ReadUntil(t *T, sep []byte) ([]byte, error) {
 	if err := t.enter(); err != nil {
 		return nil, err
@@ -430,17 +461,20 @@ func (r *StreamReader) ReadUntil(t *T, sep []byte) ([]byte, error) {
 	searched := 0
 	for {
 		b := r.buffered()
-		if i := bytes.Index(b[searched:], sep); i >= 0 {
-			n := searched + i + len(sep)
-			if r.Limit > 0 && n > r.Limit {
-				return nil, ErrLimitOverrun
+		if len(b)-searched >= len(sep) {
+			if i := bytes.Index(b[searched:], sep); i >= 0 {
+				isep := searched + i
+				if r.Limit > 0 && isep > r.Limit {
+					return nil, &LimitOverrunError{Msg: "Separator is found, but chunk is longer than limit", Consumed: isep}
+				}
+				return r.take(isep + len(sep)), nil
 			}
-			return r.take(n), nil
+			// The last len(sep)-1 bytes may start the separator.
+			searched = len(b) + 1 - len(sep)
+			if r.Limit > 0 && searched > r.Limit {
+				return nil, &LimitOverrunError{Msg: "Separator is not found, and chunk exceed the limit", Consumed: searched}
+			}
 		}
-		if limit := r.Limit; limit > 0 && len(b) > limit {
-			return nil, ErrLimitOverrun
-		}
-		searched = max(0, len(b)-len(sep)+1)
 		if r.eof || r.err != nil {
 			if len(b) == 0 {
 				return nil, r.end()
@@ -458,11 +492,25 @@ func (r *StreamReader) ReadUntil(t *T, sep []byte) ([]byte, error) {
 
 // ReadLine returns one line including its "\n" (Python's readline). At the
 // end of the stream it returns the last partial line with a nil error, then
-// io.EOF.
+// io.EOF (Python returns b"" instead). A line longer than Limit (the "\n"
+// not counted) makes it return a *LimitOverrunError (Python raises
+// ValueError with the same message) after dropping the line, as Python
+// does: through its "\n" when that has arrived, otherwise everything
+// buffered, so that the rest of the long line, arriving later, is read as a
+// line of its own. The next call reads on after what was dropped.
 func (r *StreamReader) ReadLine(t *T) ([]byte, error) {
 	line, err := r.ReadUntil(t, []byte{'\n'})
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return line, nil
+	}
+	var le *LimitOverrunError
+	if errors.As(err, &le) {
+		b := r.buffered()
+		if le.Consumed < len(b) && b[le.Consumed] == '\n' {
+			r.consume(le.Consumed + 1)
+		} else {
+			r.consume(len(b))
+		}
 	}
 	return line, err
 }

@@ -119,21 +119,71 @@ type taskExt struct {
 var taskCounter atomic.Uint64
 
 func newTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
+	// schedule, written out so that the whole of newTask is inlined into
+	// Go (the create+await hot path).
+	k := makeTask(l, fn)
+	k.t.state = stateReady
+	l.pushTask(&k.t)
+	if l.closing {
+		k.t.cancel(ErrCancelled)
+	}
+	return k
+}
+
+// makeTask creates a task of l that has not been scheduled yet.
+func makeTask[R any](l *Loop, fn func(*T) (R, error)) *Task[R] {
 	k := &Task[R]{fn: fn}
 	k.t.id = taskCounter.Add(1)
 	k.t.loop = l
 	k.t.impl = k
 	l.live++
 	l.tasks.add(&k.t)
-	k.t.state = stateReady
-	l.pushTask(&k.t)
+	return k
+}
+
+// schedule puts a task made by makeTask in the ready queue.
+func (l *Loop) schedule(t *T) {
+	t.state = stateReady
+	l.pushTask(t)
 	if l.closing {
 		// Main has returned and Run is cancelling what is left: a task
 		// started now (from cleanup code, say) is cancelled too, so it
 		// never starts and cannot hold Run open.
-		k.t.cancel(ErrCancelled)
+		t.cancel(ErrCancelled)
 	}
-	return k
+}
+
+// start starts a task made by makeTask from the running coroutine: at
+// once under WithEagerTasks, else at the loop's next opportunity.
+func (l *Loop) start(t *T) {
+	if l.cfg.eager && !l.closing {
+		l.runEager(t)
+		return
+	}
+	l.schedule(t)
+}
+
+// runEager runs t, created by the running coroutine, right away until it
+// first suspends or returns, and then goes back to the creator (Python
+// 3.12's eager_task_factory). A coroutine switch from the creator's
+// coroutine into t's and back: the loop is not involved, and t's later
+// wake-ups go through the ready queue as usual.
+func (l *Loop) runEager(t *T) {
+	parent := l.current.Load()
+	c := l.getCoro()
+	t.co = c
+	c.job = t
+	c.fin = false
+	t.state = stateRunning
+	l.current.Store(t)
+	l.eager++
+	c.next()
+	l.eager--
+	l.current.Store(parent)
+	if c.fin {
+		c.fin = false
+		l.recycle(c)
+	}
 }
 
 // Go starts fn as a new task on t's loop and returns it at once (Python's
@@ -154,6 +204,11 @@ func Go[R any](t *T, fn func(t *T) (R, error)) *Task[R] {
 	}
 	if fn == nil {
 		return failedTask[R](ErrNilFunc)
+	}
+	if l := t.loop; l.cfg.eager && !l.closing {
+		k := makeTask(l, fn)
+		l.runEager(&k.t)
+		return k
 	}
 	return newTask(t.loop, fn)
 }
@@ -667,13 +722,18 @@ func (l *Loop) step(t *T) {
 	}
 	if c.fin {
 		c.fin = false
-		if c.exited {
-			// Its goroutine has ended; nothing to stop.
-		} else if len(l.pool) < maxPool {
-			l.pool = append(l.pool, c)
-		} else {
-			c.stop()
-		}
+		l.recycle(c)
+	}
+}
+
+// recycle pools a coroutine whose task has finished.
+func (l *Loop) recycle(c *coro) {
+	if c.exited {
+		// Its goroutine has ended; nothing to stop.
+	} else if len(l.pool) < maxPool {
+		l.pool = append(l.pool, c)
+	} else {
+		c.stop()
 	}
 }
 
@@ -681,7 +741,7 @@ func (l *Loop) step(t *T) {
 // has not started yet, so that a coroutine that just finished can run it
 // in place (debug mode keeps one task per step for its timing).
 func (l *Loop) chainable() *T {
-	if l.cfg.debug || l.batchLeft <= 0 || l.ready.len() == 0 {
+	if l.cfg.debug || l.batchLeft <= 0 || l.ready.len() == 0 || l.eager > 0 {
 		return nil
 	}
 	nt := l.ready.peek().t
@@ -727,8 +787,12 @@ type loopTask interface{ core() *T }
 // passed on to aw, as in Python: a task of this loop is cancelled and
 // awaited until its cleanup is over; a foreign future is cancelled
 // (future.Future.Cancel, which cancels a running task's context) and left
-// behind. Use Shield to keep aw running. Await returns ErrOtherLoop for a
-// task of another loop and ErrNotInCoroutine when t is not running.
+// behind. Use Shield to keep aw running. A task of this loop that catches
+// the cancellation and returns a value (or another error) decides the
+// outcome, as in Python: Await returns what it returned and the awaiting
+// task is not cancelled, although its Cancelling count keeps the request.
+// Await returns ErrOtherLoop for a task of another loop and
+// ErrNotInCoroutine when t is not running.
 func Await[R any](t *T, aw Awaitable[R]) (R, error) {
 	var zero R
 	if err := t.enter(); err != nil {
@@ -776,13 +840,25 @@ func (t *T) await(w future.Waitable, shield bool) error {
 		return err
 	}
 	if other != nil {
+		// Python's Task.cancel passes the request on to the task it
+		// waits for and does not cancel the awaiting task itself: what
+		// the awaited task ends with decides. Wait for its cleanup, and
+		// pass on further cancellations meanwhile, as Python does (the
+		// awaiting task's _fut_waiter is still that task).
 		other.cancel(err)
-		// Wait for the cancelled task's cleanup, as Python does.
 		for other.state != stateDone {
-			t.park()
+			if e := t.park(); e != nil {
+				other.cancel(e)
+			}
 		}
 		ws.close()
-		return err
+		if w.State() == future.Cancelled {
+			return err
+		}
+		// It caught the cancellation and returned a value or another
+		// error: the awaiting task gets that, is not cancelled (the
+		// request was consumed) and keeps its Cancelling count.
+		return nil
 	}
 	ws.close()
 	if c, ok := w.(interface{ Cancel() bool }); ok {

@@ -60,6 +60,35 @@ func runAioSuite(cfg Config) (*Report, error) {
 				aioWrong.Store(true)
 			}
 		},
+		"create-await-eager": func(n int) {
+			v, _ := aio.Run(ctx, func(t *aio.T) (int, error) {
+				ts := make([]*aio.Task[int], n)
+				for i := range ts {
+					ts[i] = aio.Go(t, func(*aio.T) (int, error) { return 1, nil })
+				}
+				s := 0
+				for _, task := range ts {
+					v, _ := aio.Await(t, task)
+					s += v
+				}
+				return s, nil
+			}, aio.WithEagerTasks())
+			if v != n {
+				aioWrong.Store(true)
+			}
+		},
+		"create-await-each": func(n int) {
+			v, _ := aio.Run(ctx, createAwaitEach(n))
+			if v != n {
+				aioWrong.Store(true)
+			}
+		},
+		"create-await-each-eager": func(n int) {
+			v, _ := aio.Run(ctx, createAwaitEach(n), aio.WithEagerTasks())
+			if v != n {
+				aioWrong.Store(true)
+			}
+		},
 		"switch-yield": func(n int) {
 			aio.Run(ctx, func(t *aio.T) (int, error) {
 				for range n {
@@ -97,22 +126,30 @@ func runAioSuite(cfg Config) (*Report, error) {
 			close(ping)
 		},
 	}
-	order := []string{"create-await", "switch-yield", "await-ready-future", "channel-handoff"}
+	order := []string{"create-await", "create-await-eager", "create-await-each", "create-await-each-eager", "switch-yield", "await-ready-future", "channel-handoff"}
 	ms := interleaved(rounds, n, order, batches)
 	if aioWrong.Load() {
 		return nil, fmt.Errorf("a batch computed a wrong result")
 	}
 	notes := map[string]string{
-		"create-await":       "Go + Await of a task returning at once",
-		"switch-yield":       "Yield: coroutine -> loop -> coroutine (2 coroutine switches)",
-		"await-ready-future": "Await of an already-final *future.Future: no switch",
-		"channel-handoff":    "goroutine ping-pong over unbuffered channels (round trip)",
+		"create-await":            "Go + Await of a task returning at once",
+		"create-await-eager":      "create-await under WithEagerTasks (3.12's eager_task_factory): each task runs inside Go",
+		"create-await-each":       "Go, then Await at once, task after task (the awaiting task suspends each time)",
+		"create-await-each-eager": "create-await-each under WithEagerTasks: the task is done when Go returns, Await does not suspend",
+		"switch-yield":            "Yield: coroutine -> loop -> coroutine (2 coroutine switches)",
+		"await-ready-future":      "Await of an already-final *future.Future: no switch",
+		"channel-handoff":         "goroutine ping-pong over unbuffered channels (round trip)",
 	}
 	for _, name := range order {
 		m := ms[name]
 		rep.Rows = append(rep.Rows, Row{Name: name, NsPerTask: m.NsPerTask, AllocsPerTask: m.AllocsPerTask, Note: notes[name]})
 	}
 	rep.Ratios["channel-handoff"] = ms["channel-handoff"].NsPerTask / ms["switch-yield"].NsPerTask
+	// Eager start against the default, same work: > 1 means eager is
+	// cheaper.
+	rep.Ratios["eager-create-await"] = ms["create-await"].NsPerTask / ms["create-await-eager"].NsPerTask
+	rep.Ratios["eager-create-await-each"] = ms["create-await-each"].NsPerTask / ms["create-await-each-eager"].NsPerTask
+	rep.Notes = append(rep.Notes, "eager-* ratios: default cost / WithEagerTasks cost on the same work (> 1: eager start is cheaper)")
 
 	var py struct {
 		CreateAwait float64 `json:"create_await_ns"`
@@ -308,4 +345,17 @@ func echoClients(addr string, conns, reqs, depth int) (float64, error) {
 		return 0, err
 	}
 	return float64(conns*(reqs/depth)*depth) / el.Seconds(), nil
+}
+
+// createAwaitEach creates n tasks that return at once, awaiting each right
+// after creating it.
+func createAwaitEach(n int) func(t *aio.T) (int, error) {
+	return func(t *aio.T) (int, error) {
+		s := 0
+		for range n {
+			v, _ := aio.Await(t, aio.Go(t, func(*aio.T) (int, error) { return 1, nil }))
+			s += v
+		}
+		return s, nil
+	}
 }
