@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/internal/proctree"
 	"github.com/trident-go/trident/registry"
 )
 
@@ -120,7 +122,13 @@ func CommandHandler(codec registry.Codec, workerName string, next Handler) Handl
 
 // RunCommand runs job here and now, in its own process group. When ctx
 // ends, the whole group is killed and the error wraps ctx's cause
-// (context.DeadlineExceeded for a deadline).
+// (context.DeadlineExceeded for a deadline). Once the command has ended,
+// what is left of its group is killed too.
+//
+// The command runs below the process-wide supervisor of
+// internal/proctree: if this process dies, even by SIGKILL, the command's
+// whole process tree is killed (also processes that left its group), so
+// a job redelivered to another worker never runs twice at once.
 func RunCommand(ctx context.Context, job CommandJob) (CommandResult, error) {
 	if job.Command == "" {
 		return CommandResult{}, errors.New("cluster: empty command")
@@ -128,6 +136,9 @@ func RunCommand(ctx context.Context, job CommandJob) (CommandResult, error) {
 	shell := job.Shell
 	if shell == "" {
 		shell = "/bin/sh"
+	}
+	if sup, err := proctree.Shared(); err == nil {
+		return runSupervised(ctx, sup, shell, job)
 	}
 	cmd := exec.Command(shell, "-c", job.Command)
 	cmd.Dir = job.Dir
@@ -163,6 +174,94 @@ func RunCommand(ctx context.Context, job CommandJob) (CommandResult, error) {
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return res, fmt.Errorf("cluster: running %q: %w", job.Command, err)
+	}
+	return res, nil
+}
+
+// runSupervised is RunCommand through the supervisor: the same pipes,
+// process group and kills as with exec.Cmd (and its WaitDelay).
+func runSupervised(ctx context.Context, sup *proctree.Supervisor, shell string, job CommandJob) (CommandResult, error) {
+	path, err := exec.LookPath(shell)
+	if err != nil {
+		return CommandResult{}, fmt.Errorf("cluster: starting %q: %w", job.Command, err)
+	}
+	var env []string
+	if len(job.Env) > 0 {
+		env = append(os.Environ(), job.Env...)
+	}
+	var mine, theirs []*os.File // stdin, stdout, stderr: our ends, the command's ends
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	for i := range 3 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(mine)
+			closeAll(theirs)
+			return CommandResult{}, fmt.Errorf("cluster: starting %q: %w", job.Command, err)
+		}
+		if i == 0 {
+			mine, theirs = append(mine, w), append(theirs, r)
+		} else {
+			mine, theirs = append(mine, r), append(theirs, w)
+		}
+	}
+	res := CommandResult{Start: time.Now()}
+	proc, err := sup.Spawn(path, []string{shell, "-c", job.Command}, env, job.Dir,
+		[]int{int(theirs[0].Fd()), int(theirs[1].Fd()), int(theirs[2].Fd())})
+	closeAll(theirs)
+	if err != nil {
+		closeAll(mine)
+		return res, fmt.Errorf("cluster: starting %q: %w", job.Command, err)
+	}
+	var out, errb bytes.Buffer
+	var copying sync.WaitGroup
+	copying.Add(3)
+	go func() {
+		defer copying.Done()
+		mine[0].Write(job.Stdin)
+		mine[0].Close()
+	}()
+	for i, b := range []*bytes.Buffer{&out, &errb} {
+		go func() {
+			defer copying.Done()
+			b.ReadFrom(mine[i+1])
+		}()
+	}
+	killed := false
+	select {
+	case <-proc.Done():
+	case <-ctx.Done():
+		killed = true
+	}
+	// Kill the group: all of it when ctx ended, what the command left
+	// behind otherwise.
+	_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
+	ws, _, werr := proc.Wait()
+	// A background process that left the group may hold the output pipes
+	// open: wait for them no more than exec.Cmd's WaitDelay would.
+	copied := make(chan struct{})
+	go func() { copying.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+		closeAll(mine)
+		<-copied
+	}
+	closeAll(mine)
+	if killed {
+		return res, fmt.Errorf("cluster: command %q killed: %w", job.Command, context.Cause(ctx))
+	}
+	if werr != nil {
+		return res, fmt.Errorf("cluster: running %q: %w", job.Command, werr)
+	}
+	res.End = time.Now()
+	res.Stdout, res.Stderr = out.Bytes(), errb.Bytes()
+	res.ExitCode = ws.ExitStatus()
+	if ws.Signaled() {
+		res.Signal = int(ws.Signal())
 	}
 	return res, nil
 }

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(envWorkerURL); url != "" {
 		os.Exit(workerProcess(url))
 	}
-	goleak.VerifyTestMain(m)
+	// RunCommand's process supervisor lives as long as the process.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/trident-go/trident/internal/proctree.(*Supervisor).read"))
 }
 
 // Functions the tests call; registered at package level so that worker

@@ -18,7 +18,17 @@
 // replacement strings ({} {.} {/} {//} {/.} {#} {%} {N}) are filled in with
 // the job's values, shell-quoted as GNU parallel quotes them. The command
 // runs as `/bin/sh -c COMMAND` in its own process group, so a job can be
-// stopped whole (SIGTERM to the group, SIGKILL after a grace period).
+// stopped whole (SIGTERM to the group, SIGKILL after a grace period, even if
+// the job's own process has ended by then).
+//
+// No process of a job's tree outlives the run: the jobs are started by a
+// supervisor process (this binary re-executed once per run; see
+// internal/proctree) that is a child subreaper, so even processes that left
+// the job's group (setsid, double fork) stay below it. When Run returns, or
+// when the process running it dies, even by SIGKILL, the supervisor kills
+// every job's group and every process left below it. A background process
+// that a job leaves running is therefore killed when the run ends. If the
+// supervisor cannot start, Run says so on Stderr and starts the jobs itself.
 //
 // # Output
 //

@@ -18,6 +18,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/trident-go/trident/internal/proctree"
 	"github.com/trident-go/trident/internal/rusage"
 )
 
@@ -63,9 +64,13 @@ type runningJob struct {
 	stopping  bool // we asked it to stop (interrupt / halt now)
 	timedOut  bool
 	killTimer *time.Timer
+	killed    chan struct{} // closed once the group got its SIGKILL
 }
 
-// stop sends SIGTERM to the job's process group now and SIGKILL after grace.
+// stop sends SIGTERM to the job's process group now and SIGKILL after grace,
+// whether or not the job's own process has ended by then: a process of its
+// group that ignores SIGTERM must not outlive the stop (GNU parallel kills
+// it too).
 func (rj *runningJob) stop(grace time.Duration, timeout bool) {
 	rj.mu.Lock()
 	defer rj.mu.Unlock()
@@ -78,13 +83,20 @@ func (rj *runningJob) stop(grace time.Duration, timeout bool) {
 		rj.stopping = true
 	}
 	rj.signalLocked(syscall.SIGTERM)
+	killed := make(chan struct{})
+	rj.killed = killed
 	rj.killTimer = time.AfterFunc(grace, func() {
 		rj.mu.Lock()
 		defer rj.mu.Unlock()
-		if !rj.done {
-			rj.signalLocked(syscall.SIGKILL)
-		}
+		rj.signalLocked(syscall.SIGKILL)
+		close(killed)
 	})
+}
+
+// groupAlive reports whether any process of the job's group still runs.
+func groupAlive(pgid int) bool {
+	_, _, e := syscall.RawSyscall(syscall.SYS_KILL, uintptr(-pgid), 0, 0)
+	return e != syscall.ESRCH
 }
 
 func (rj *runningJob) signalLocked(sig syscall.Signal) {
@@ -106,6 +118,10 @@ type result struct {
 	received int64
 	startErr error
 	stopped  bool // stopped by us before finishing: not logged
+	// linger is set for a stopped job whose process ended while some
+	// process of its group still ran: the run does not end before that
+	// group has been killed (closed) or is empty.
+	linger <-chan struct{}
 }
 
 type state struct {
@@ -135,6 +151,17 @@ type state struct {
 	total    int
 	spawn    *spawner // nil: every job uses pipes
 	shellArg string   // the shell's path for the fast path
+	// sup starts the jobs (nil: the runner starts them itself, when the
+	// supervisor could not start): see internal/proctree.
+	sup     *proctree.Supervisor
+	lingers []lingering
+}
+
+// lingering is a stopped job's process group that outlived the job's
+// process and is due for SIGKILL.
+type lingering struct {
+	pgid   int
+	killed <-chan struct{}
 }
 
 // Run runs the jobs of src with the options and returns what happened. The
@@ -187,6 +214,15 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	if opts.DryRun {
 		return s.dryRun()
 	}
+	// Every job runs below a supervisor process, so that no process of a
+	// job's tree outlives the run, even when trident is killed with
+	// SIGKILL: see internal/proctree.
+	if sup, err := proctree.Start(); err == nil {
+		s.sup = sup
+		defer sup.Close()
+	} else {
+		fmt.Fprintf(s.errw, "trident run: %v; starting the jobs directly (a process a job leaves behind may outlive trident)\n", err)
+	}
 	if opts.Slots == 0 {
 		s.auto = newAutoCtl(s.opts.Cores, s.opts.MaxJobs, func(msg string) {
 			if opts.Verbose {
@@ -202,14 +238,14 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 			progressbar.OptionSetItsString("jobs"), progressbar.OptionClearOnFinish())
 		defer s.bar.Finish()
 	}
+	s.shellArg = s.shell
+	if p, err := exec.LookPath(s.shell); err == nil {
+		s.shellArg = p
+	}
 	if !opts.LineBuffer {
 		if sp, err := newSpawner(); err == nil {
 			s.spawn = sp
 			defer sp.close()
-			s.shellArg = s.shell
-			if p, err := exec.LookPath(s.shell); err == nil {
-				s.shellArg = p
-			}
 		}
 	}
 	s.loop(ctx)
@@ -384,6 +420,7 @@ func (s *state) loop(ctx context.Context) {
 	if ticker != nil {
 		ticker.Stop()
 	}
+	s.awaitLingering()
 	// Keep-order: anything still held (after a stop) is flushed in order.
 	keys := make([]int, 0, len(s.held))
 	for k := range s.held {
@@ -393,6 +430,24 @@ func (s *state) loop(ctx context.Context) {
 	for _, k := range keys {
 		s.emit(s.held[k])
 	}
+}
+
+// awaitLingering waits until the groups of the stopped jobs that outlived
+// their job's process are empty or have been SIGKILLed after the grace
+// period. (What is left then, such as processes that left their job's group,
+// is killed when the supervisor is closed.)
+func (s *state) awaitLingering() {
+	for _, l := range s.lingers {
+	wait:
+		for groupAlive(l.pgid) {
+			select {
+			case <-l.killed:
+				break wait
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	s.lingers = nil
 }
 
 func (s *state) stopAll() {
@@ -450,8 +505,11 @@ func (s *state) tag(j Job) string {
 // started records a job's process once it runs: a stop that was asked for
 // while it started is delivered now, and the --timeout timer is armed. The
 // returned function must be called once the process has exited: it stops
-// the timers, marks the job done and reports whether it was being stopped.
-func (s *state) started(rj *runningJob, pid int) (exited func() (stopping bool)) {
+// the timers, marks the job done and reports whether it was being stopped;
+// linger is non-nil when the job was being stopped and some process of its
+// group still runs: its SIGKILL is still due, and linger is closed once it
+// has been sent.
+func (s *state) started(rj *runningJob, pid int) (exited func() (stopping bool, linger <-chan struct{})) {
 	rj.mu.Lock()
 	rj.pid = pid
 	if rj.stopping {
@@ -462,30 +520,29 @@ func (s *state) started(rj *runningJob, pid int) (exited func() (stopping bool))
 	if s.opts.Timeout > 0 {
 		timer = time.AfterFunc(s.opts.Timeout, func() { rj.stop(s.grace, true) })
 	}
-	return func() bool {
+	return func() (bool, <-chan struct{}) {
 		if timer != nil {
 			timer.Stop()
 		}
 		rj.mu.Lock()
 		defer rj.mu.Unlock()
 		rj.done = true
+		var linger <-chan struct{}
 		if rj.killTimer != nil {
-			rj.killTimer.Stop()
+			// The group's SIGKILL stays due while any process of the
+			// group lives (the group id cannot be reused until then).
+			if groupAlive(rj.pid) {
+				linger = rj.killed
+			} else if rj.killTimer.Stop() {
+				close(rj.killed)
+			}
 		}
-		return rj.stopping
+		return rj.stopping, linger
 	}
 }
 
 func (s *state) exec(rj *runningJob) {
 	r := &result{rj: rj}
-	var cmd *exec.Cmd
-	if argv := directArgv(rj.cmdline); argv != nil && s.opts.Shell == "" {
-		cmd = exec.Command(argv[0], argv[1:]...)
-		cmd.Args[0] = strings.Fields(rj.cmdline)[0]
-	} else {
-		cmd = exec.Command(s.shell, "-c", rj.cmdline)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
 	var bufOut, bufErr *spillBuffer
 	if keep {
@@ -493,20 +550,20 @@ func (s *state) exec(rj *runningJob) {
 		bufErr = &spillBuffer{limit: s.opts.SpillLimit}
 		r.stdout, r.stderr = bufOut, bufErr
 	}
+	var stdout, stderr io.Writer = bufOut, bufErr
 	if s.opts.LineBuffer && !s.opts.JSON {
 		tag := s.tag(rj.p.job)
 		r.lineOut = &lineWriter{out: s.out, tag: tag}
 		r.lineErr = &lineWriter{out: s.errw, tag: tag}
 		if keep {
-			cmd.Stdout, cmd.Stderr = io.MultiWriter(r.lineOut, bufOut), io.MultiWriter(r.lineErr, bufErr)
+			stdout, stderr = io.MultiWriter(r.lineOut, bufOut), io.MultiWriter(r.lineErr, bufErr)
 		} else {
-			cmd.Stdout, cmd.Stderr = r.lineOut, r.lineErr
+			stdout, stderr = r.lineOut, r.lineErr
 		}
-	} else {
-		cmd.Stdout, cmd.Stderr = bufOut, bufErr
 	}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := s.startPiped(rj.cmdline, stdout, stderr)
+	if err != nil {
 		r.startErr = err
 		r.exitval = -1
 		msg := fmt.Sprintf("trident run: job %d could not start: %v\n", rj.p.job.Seq, err)
@@ -521,16 +578,20 @@ func (s *state) exec(rj *runningJob) {
 		s.results <- r
 		return
 	}
-	exited := s.started(rj, cmd.Process.Pid)
-	cmd.Wait()
+	exited := s.started(rj, p.pid)
+	ws, usage, werr := p.wait()
 	r.wall = time.Since(t0)
-	stopping := exited()
-	ps := cmd.ProcessState
-	r.usage = rusage.FromProcessState(ps)
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	stopping, linger := exited()
+	r.linger = linger
+	r.usage = usage
+	switch {
+	case werr != nil:
+		r.exitval = -1
+		fmt.Fprintf(s.errw, "trident run: job %d: wait: %v\n", rj.p.job.Seq, werr)
+	case ws.Signaled():
 		r.exitval, r.signal = -1, int(ws.Signal())
-	} else {
-		r.exitval = ps.ExitCode()
+	default:
+		r.exitval = ws.ExitStatus()
 	}
 	if r.lineOut != nil {
 		r.lineOut.flush()
@@ -544,8 +605,86 @@ func (s *state) exec(rj *runningJob) {
 	s.results <- r
 }
 
+// pipedProc is a job started with pipes for its output.
+type pipedProc struct {
+	pid int
+	// wait waits for the process to end and its outputs to be copied
+	// (until every process holding them has closed them).
+	wait func() (syscall.WaitStatus, rusage.Usage, error)
+}
+
+// startPiped starts cmdline in its own process group with stdin from
+// /dev/null and its stdout and stderr copied to the writers; through the
+// supervisor when there is one.
+func (s *state) startPiped(cmdline string, stdout, stderr io.Writer) (*pipedProc, error) {
+	if s.sup == nil {
+		var cmd *exec.Cmd
+		if argv := directArgv(cmdline); argv != nil && s.opts.Shell == "" {
+			cmd = exec.Command(argv[0], argv[1:]...)
+			cmd.Args[0] = strings.Fields(cmdline)[0]
+		} else {
+			cmd = exec.Command(s.shell, "-c", cmdline)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return &pipedProc{pid: cmd.Process.Pid, wait: func() (syscall.WaitStatus, rusage.Usage, error) {
+			cmd.Wait()
+			ps := cmd.ProcessState
+			ws, _ := ps.Sys().(syscall.WaitStatus)
+			return ws, rusage.FromProcessState(ps), nil
+		}}, nil
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	var readers, writers []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(readers)
+			closeAll(writers)
+			return nil, err
+		}
+		readers, writers = append(readers, r), append(writers, w)
+	}
+	path, argv := s.argv(cmdline)
+	proc, err := s.sup.Spawn(path, argv, nil, "", []int{int(null.Fd()), int(writers[0].Fd()), int(writers[1].Fd())})
+	closeAll(writers)
+	if err != nil {
+		closeAll(readers)
+		return nil, err
+	}
+	var copying sync.WaitGroup
+	for i, w := range []io.Writer{stdout, stderr} {
+		copying.Add(1)
+		go func(r *os.File) {
+			defer copying.Done()
+			io.Copy(w, r)
+			r.Close()
+		}(readers[i])
+	}
+	return &pipedProc{pid: proc.Pid, wait: func() (syscall.WaitStatus, rusage.Usage, error) {
+		ws, ru, err := proc.Wait()
+		copying.Wait()
+		return ws, rusage.Usage{User: time.Duration(ru.Utime.Nano()), Sys: time.Duration(ru.Stime.Nano()), MaxRSSKB: ru.Maxrss}, err
+	}}, nil
+}
+
 func (s *state) finish(r *result) {
 	rj := r.rj
+	if r.linger != nil {
+		s.lingers = append(s.lingers, lingering{pgid: rj.pid, killed: r.linger})
+	}
 	delete(s.running, rj)
 	s.slotUse[rj.slot-1] = false
 	if r.stopped {

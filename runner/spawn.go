@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/trident-go/trident/internal/proctree"
 	"github.com/trident-go/trident/internal/rusage"
 )
 
@@ -23,10 +24,11 @@ import (
 // process of the job's group still runs and may write to them later; then
 // they are closed and that process keeps its own reference).
 //
-// The child is started with syscall.ForkExec (no exec.Cmd: no LookPath per
-// job, no context watcher, the environment built once per run) and gets a
-// pidfd, which the runtime's poller watches: the job's goroutine parks until
-// the child exits instead of blocking an OS thread in wait4.
+// The child is started by the run's supervisor process (internal/proctree:
+// no exec.Cmd, no LookPath per job, no context watcher; the supervisor forks
+// it with syscall.ForkExec and reports its end and rusage over a socket, on
+// which the job's goroutine parks). Without a supervisor, the runner forks
+// the child itself and gets a pidfd, which the runtime's poller watches.
 //
 // One behavioural difference from pipes, shared with GNU parallel's temp
 // files: a job ends when its process ends, even if a background process it
@@ -244,12 +246,26 @@ func (s *state) execFile(rj *runningJob, path string, argv []string, out, errf *
 	r := &result{rj: rj}
 	sp := s.spawn
 	pidfd := -1
-	attr := &syscall.ProcAttr{Env: sp.env, Files: []uintptr{uintptr(sp.devnull), uintptr(out.fd), uintptr(errf.fd)},
-		Sys: &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}}
 	t0 := time.Now()
-	pid, err := syscall.ForkExec(path, argv, attr)
+	var pid int
+	var proc *proctree.Process
+	var err error
+	if s.sup != nil {
+		// The supervisor's environment is the runner's (sp.env).
+		proc, err = s.sup.Spawn(path, argv, nil, "", []int{sp.devnull, out.fd, errf.fd})
+		if err == nil {
+			pid = proc.Pid
+		}
+	} else {
+		attr := &syscall.ProcAttr{Env: sp.env, Files: []uintptr{uintptr(sp.devnull), uintptr(out.fd), uintptr(errf.fd)},
+			Sys: &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}}
+		pid, err = syscall.ForkExec(path, argv, attr)
+		if err != nil {
+			err = &os.PathError{Op: "fork/exec", Path: path, Err: err}
+		}
+	}
 	if err != nil {
-		r.startErr = &os.PathError{Op: "fork/exec", Path: path, Err: err}
+		r.startErr = err
 		r.exitval = -1
 		msg := fmt.Sprintf("trident run: job %d could not start: %v\n", rj.p.job.Seq, r.startErr)
 		unix.Pwrite(errf.fd, []byte(msg), 0)
@@ -262,9 +278,17 @@ func (s *state) execFile(rj *runningJob, path string, argv []string, out, errf *
 		return
 	}
 	exited := s.started(rj, pid)
-	ws, ru, werr := waitExit(pid, pidfd)
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	var werr error
+	if proc != nil {
+		ws, ru, werr = proc.Wait()
+	} else {
+		ws, ru, werr = waitExit(pid, pidfd)
+	}
 	r.wall = time.Since(t0)
-	stopping := exited()
+	stopping, linger := exited()
+	r.linger = linger
 	switch {
 	case werr != nil:
 		r.exitval = -1

@@ -68,6 +68,13 @@ when its process ends (output that a background process it started writes
 later is dropped, as in GNU parallel). --line-buffer passes lines through
 pipes as they come instead.
 
+Stopping: on SIGINT/SIGTERM, --timeout or --halt now, a job's process group
+gets SIGTERM, then SIGKILL after --grace (even if the job's shell has ended).
+No process a job starts outlives trident: jobs run below a supervisor process
+that kills every job's process tree (groups, and processes that left them
+with setsid) when trident ends, even by kill -9. A background process a job
+leaves running is killed when the run ends.
+
 -j auto (the default): the first jobs run with one slot per core while their
 CPU time is set against their wall time (child rusage, or /proc for running
 jobs). CPU-bound jobs keep one slot per core; I/O-bound jobs start at
