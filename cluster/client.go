@@ -207,7 +207,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, batc
 // The caller has done e.acks.Add(1).
 func (e *Executor) publish(id string, c *call, msgID string) {
 	f, name := c.f, c.name
-	msg := nats.NewMsg(taskSubject(e.queue))
+	msg := nats.NewMsg(taskSubject(e.queue, name))
 	msg.Header.Set(hdrTaskID, id)
 	msg.Header.Set(hdrFunc, name)
 	msg.Header.Set(hdrReply, e.subject)
