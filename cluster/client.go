@@ -171,8 +171,9 @@ func (e *Executor) Queue() string { return e.queue }
 
 // SubmitRaw sends a call of the function registered as name with an
 // already-encoded argument and returns a future of the encoded result. It
-// never blocks on the network and never returns nil. Typed handles call it;
-// use it directly only for custom protocols.
+// never returns nil, and blocks only while the client's window of publishes
+// awaiting the server's acknowledgement is full (backpressure). Typed
+// handles call it; use it directly only for custom protocols.
 func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
 	return e.submit(ctx, name, payload, false)
 }
@@ -207,7 +208,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, batc
 // The caller has done e.acks.Add(1).
 func (e *Executor) publish(id string, c *call, msgID string) {
 	f, name := c.f, c.name
-	msg := nats.NewMsg(taskSubject(e.queue))
+	msg := nats.NewMsg(taskSubject(e.queue, name))
 	msg.Header.Set(hdrTaskID, id)
 	msg.Header.Set(hdrFunc, name)
 	msg.Header.Set(hdrReply, e.subject)
@@ -222,6 +223,12 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 	msg.Data = c.payload
 
 	ack, err := e.conn.js.PublishMsgAsync(msg)
+	// The client's window of publishes awaiting the server's acknowledgement
+	// is full and the server is slow: wait for room (each attempt waits up
+	// to 200ms) instead of failing the task; backpressure on the submitter.
+	for errors.Is(err, jetstream.ErrTooManyStalledMsgs) && !f.Finished() && !e.isStopped() {
+		ack, err = e.conn.js.PublishMsgAsync(msg)
+	}
 	if err != nil {
 		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		e.acks.Done()
@@ -253,6 +260,16 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 			// Close failed the future already.
 		}
 	}()
+}
+
+// isStopped reports whether Close has begun.
+func (e *Executor) isStopped() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // resubmitPending publishes every unfinished task again, under a new

@@ -89,6 +89,9 @@ func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Fu
 
 // CommandHandler returns a Handler that runs command jobs (CommandFunc) and
 // passes every other call to next (nil means registry.Invoke with codec).
+// A worker takes only the tasks of the functions in WorkerOptions.Functions,
+// so list CommandFunc there: []string{CommandFunc} for command jobs only (as
+// `trident worker` does), append(registry.Names(), CommandFunc) for both.
 func CommandHandler(codec registry.Codec, workerName string, next Handler) Handler {
 	if codec == nil {
 		codec = registry.Gob

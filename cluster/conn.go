@@ -76,8 +76,9 @@ func (o ConnectOptions) allLoopback() bool {
 // Conn is a connection to a NATS server with JetStream, shared by clients
 // (Executor), workers (Serve) and Status. Close it when done.
 type Conn struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	url string // the server URL list as given, redacted (RedactURL)
 
 	mu          sync.Mutex
 	onReconnect map[*Executor]func()
@@ -160,46 +161,34 @@ func Connect(ctx context.Context, o ConnectOptions) (*Conn, error) {
 				r.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, redact(o.URL), ctx.Err())
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, RedactURL(o.URL), ctx.Err())
 	}
 	if r.err != nil {
+		// The client's errors may quote the URL it was given.
+		r.err = redactErr(r.err, o.URL, o.Password, o.Token)
 		if errors.Is(r.err, nats.ErrAuthorization) || errors.Is(r.err, nats.ErrAuthExpired) || errors.Is(r.err, nats.ErrAuthRevoked) ||
 			strings.Contains(strings.ToLower(r.err.Error()), "authorization") {
-			return nil, fmt.Errorf("%w at %s: %w", ErrAuth, redact(o.URL), r.err)
+			return nil, fmt.Errorf("%w at %s: %w", ErrAuth, RedactURL(o.URL), r.err)
 		}
 		var cve *tls.CertificateVerificationError
 		if errors.Is(r.err, nats.ErrSecureConnRequired) || errors.Is(r.err, nats.ErrSecureConnWanted) ||
 			errors.As(r.err, &cve) || strings.Contains(r.err.Error(), "tls") {
-			return nil, fmt.Errorf("%w at %s: %w", ErrTLS, redact(o.URL), r.err)
+			return nil, fmt.Errorf("%w at %s: %w", ErrTLS, RedactURL(o.URL), r.err)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, redact(o.URL), r.err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, RedactURL(o.URL), r.err)
 	}
 	js, err := jetstream.New(r.nc)
 	if err != nil {
 		r.nc.Close()
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	c := &Conn{nc: r.nc, js: js, anonymousRemote: !o.allLoopback() && !o.hasCredentials(), onReconnect: map[*Executor]func(){}}
+	c := &Conn{nc: r.nc, js: js, url: RedactURL(o.URL), anonymousRemote: !o.allLoopback() && !o.hasCredentials(), onReconnect: map[*Executor]func(){}}
 	self.Store(c)
 	if err := c.ensureStreams(ctx); err != nil {
 		r.nc.Close()
 		return nil, err
 	}
 	return c, nil
-}
-
-// redact hides the password or token of a URL in error messages.
-func redact(raw string) string {
-	var out []string
-	for _, u := range strings.Split(raw, ",") {
-		pu, err := url.Parse(strings.TrimSpace(u))
-		if err != nil {
-			out = append(out, "(unparsable URL)")
-			continue
-		}
-		out = append(out, pu.Redacted())
-	}
-	return strings.Join(out, ",")
 }
 
 // reconnected runs the executors' reconnect hooks (in the NATS callback
@@ -221,6 +210,10 @@ func (c *Conn) Close() {
 	c.nc.Close()
 }
 
+// URL returns the server URL (or list) the connection was made with, with
+// passwords and tokens hidden (RedactURL): fit for messages.
+func (c *Conn) URL() string { return c.url }
+
 // NATS returns the underlying NATS connection for advanced use.
 func (c *Conn) NATS() *nats.Conn { return c.nc }
 
@@ -237,7 +230,7 @@ func (c *Conn) ensureStreams(ctx context.Context) error {
 	})
 	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-			return fmt.Errorf("cluster: the NATS server at %s has no JetStream (start it with -js): %w", redact(c.nc.ConnectedUrl()), err)
+			return fmt.Errorf("cluster: the NATS server at %s has no JetStream (start it with -js): %w", c.url, err)
 		}
 		return fmt.Errorf("cluster: creating stream %s: %w", TaskStream, err)
 	}

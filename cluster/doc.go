@@ -11,7 +11,16 @@
 //
 //	submitter                      NATS JetStream                    workers
 //	Fib.Submit(ex, ctx, 30) --> stream TRIDENT_TASKS (work queue) --> Serve(ctx, conn, ...)
+//	                            trident.task.<queue>.<function>
 //	*future.Future[int]     <-- trident.result.<executor> <---------- result or error
+//
+// Each function has its own subject in the queue and its own consumer,
+// shared by the workers that run it: a worker takes only tasks of the
+// functions it runs (WorkerOptions.Functions, by default those registered in
+// its binary), so command workers (`trident worker`) and Go workers can serve
+// one queue, and a task of a function no live worker runs waits in the
+// stream until one comes. WatchStalls reports such a wait, and an
+// unreachable server, instead of a silent one.
 //
 // The same typed handles as the process pool serve here: a function
 // registered with registry.Register is called with Submit on an *Executor and
@@ -52,7 +61,8 @@
 // A task delivered more than WorkerOptions.MaxDeliver times (it keeps
 // killing its workers) fails with an error matching ErrMaxDeliveries. A
 // message that cannot be decoded (missing headers, another codec, a corrupt
-// argument) or names an unknown function is never retried: it is copied to
+// argument) or names a function its worker lists but cannot run is never
+// retried: it is copied to
 // the dead-letter stream TRIDENT_DEAD with the reason in its Trident-Reason
 // header, and the future fails with ErrUndecodable or
 // registry.ErrUnknownFunction. Nothing makes a worker crash-loop.

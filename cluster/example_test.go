@@ -60,7 +60,8 @@ func ExampleSubmitCommand() {
 	wctx, stopWorker := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		served <- cluster.Serve(wctx, conn, cluster.WorkerOptions{Queue: "cmds", Handler: cluster.CommandHandler(nil, "worker-1", nil)})
+		served <- cluster.Serve(wctx, conn, cluster.WorkerOptions{Queue: "cmds",
+			Handler: cluster.CommandHandler(nil, "worker-1", nil), Functions: []string{cluster.CommandFunc}})
 	}()
 
 	ex, _ := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: "cmds"})

@@ -32,7 +32,7 @@ func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
 }
 func (m *fakeMsg) Data() []byte         { return m.data }
 func (m *fakeMsg) Headers() nats.Header { return m.h }
-func (m *fakeMsg) Subject() string      { return taskSubject("fuzz") }
+func (m *fakeMsg) Subject() string      { return taskSubject("fuzz", "x") }
 func (m *fakeMsg) Reply() string        { return "" }
 func (m *fakeMsg) settle(s string) error {
 	m.mu.Lock()

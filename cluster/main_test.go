@@ -24,11 +24,31 @@ const (
 	envAckWait    = "TRIDENT_CLUSTER_TEST_ACKWAIT"
 	envMaxDeliver = "TRIDENT_CLUSTER_TEST_MAXDELIVER"
 	envConc       = "TRIDENT_CLUSTER_TEST_CONCURRENCY"
+	// envServerProcess makes the test binary an embedded server that prints
+	// its URL and runs until SIGTERM.
+	envServerProcess = "TRIDENT_CLUSTER_TEST_SERVER"
 )
+
+func serverProcess() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	s, err := StartServer(ctx, ServerOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 2
+	}
+	defer s.Shutdown()
+	fmt.Println(s.URL())
+	<-ctx.Done()
+	return 0
+}
 
 func TestMain(m *testing.M) {
 	if url := os.Getenv(envWorkerURL); url != "" {
 		os.Exit(workerProcess(url))
+	}
+	if os.Getenv(envServerProcess) != "" {
+		os.Exit(serverProcess())
 	}
 	// RunCommand's process supervisor lives as long as the process.
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/trident-go/trident/internal/proctree.(*Supervisor).read"))

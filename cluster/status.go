@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -27,9 +26,28 @@ type Status struct {
 	Redelivered int `json:"redelivered"`
 	// DeadLetters is the number of messages in the dead-letter stream.
 	DeadLetters uint64 `json:"dead_letters"`
-	// NoConsumer is true when no worker has ever served the queue, so the
-	// depth is the whole task stream's.
+	// NoConsumer is true when no worker has ever served the queue.
 	NoConsumer bool `json:"no_consumer,omitempty"`
+	// Functions describes, per function, the tasks of the queue: those of
+	// functions with tasks waiting or in flight, and those some worker of
+	// the queue runs; sorted by name.
+	Functions []FunctionStatus `json:"functions"`
+}
+
+// FunctionStatus is the part of a queue's status about one function.
+type FunctionStatus struct {
+	// Name is the function's registered name (CommandFunc for command jobs).
+	Name string `json:"name"`
+	// Waiting is the number of its tasks no worker has taken yet.
+	Waiting uint64 `json:"waiting"`
+	// InFlight is the number taken and not yet acknowledged.
+	InFlight int `json:"in_flight"`
+	// Redelivered is the number in flight delivered more than once.
+	Redelivered int `json:"redelivered"`
+	// Workers is the number of workers of the queue that answered the
+	// status ping and run the function. Tasks of a function that no live
+	// worker runs wait until one comes.
+	Workers int `json:"workers"`
 }
 
 // GetStatus asks the server for the queue's counters and the workers for
@@ -62,27 +80,18 @@ func GetStatus(ctx context.Context, conn *Conn, queue string, wait time.Duration
 		return nil, fmt.Errorf("cluster: status: %w", err)
 	}
 
-	cons, err := conn.js.Consumer(ctx, TaskStream, consumerName(queue))
-	switch {
-	case err == nil:
-		ci, err := cons.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: status of queue %s: %w", queue, err)
+	fs, err := queueFunctions(ctx, conn, queue)
+	if err != nil {
+		return nil, err
+	}
+	st.NoConsumer = true
+	for _, f := range fs {
+		st.QueueDepth += f.Waiting
+		st.InFlight += f.InFlight
+		st.Redelivered += f.Redelivered
+		if f.consumer {
+			st.NoConsumer = false
 		}
-		st.QueueDepth, st.InFlight, st.Redelivered = ci.NumPending, ci.NumAckPending, ci.NumRedelivered
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		st.NoConsumer = true
-		s, err := conn.js.Stream(ctx, TaskStream)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: status: %w", err)
-		}
-		si, err := s.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: status: %w", err)
-		}
-		st.QueueDepth = si.State.Msgs
-	default:
-		return nil, fmt.Errorf("cluster: status of queue %s: %w", queue, err)
 	}
 	if s, err := conn.js.Stream(ctx, DeadStream); err == nil {
 		if si, err := s.Info(ctx); err == nil {
@@ -107,5 +116,93 @@ collect:
 		}
 	}
 	sort.Slice(st.Workers, func(i, j int) bool { return st.Workers[i].Name < st.Workers[j].Name })
+	index := map[string]int{}
+	for i, f := range fs {
+		index[f.Name] = i
+	}
+	for _, wi := range st.Workers {
+		if wi.Queue != queue {
+			continue
+		}
+		for _, fn := range wi.Functions {
+			i, ok := index[fn]
+			if !ok {
+				i = len(fs)
+				index[fn] = i
+				fs = append(fs, functionState{FunctionStatus: FunctionStatus{Name: fn}})
+			}
+			fs[i].Workers++
+		}
+	}
+	st.Functions = make([]FunctionStatus, 0, len(fs))
+	for _, f := range fs {
+		if f.Waiting > 0 || f.InFlight > 0 || f.Workers > 0 {
+			st.Functions = append(st.Functions, f.FunctionStatus)
+		}
+	}
+	sort.Slice(st.Functions, func(i, j int) bool { return st.Functions[i].Name < st.Functions[j].Name })
 	return st, nil
+}
+
+// functionState is a FunctionStatus and whether the function has a
+// consumer (some worker served it once).
+type functionState struct {
+	FunctionStatus
+	consumer bool
+}
+
+// queueFunctions returns the task counts of every function of queue that
+// has tasks in the stream or a consumer, unsorted.
+func queueFunctions(ctx context.Context, conn *Conn, queue string) ([]functionState, error) {
+	s, err := conn.js.Stream(ctx, TaskStream)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: status of queue %s: %w", queue, err)
+	}
+	prefix := queueSubjectPrefix(queue)
+	// Messages per subject: waiting and in-flight tasks (a work queue keeps
+	// a task until it is acknowledged).
+	si, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: status of queue %s: %w", queue, err)
+	}
+	byName := map[string]*functionState{}
+	var out []*functionState
+	get := func(fn string) *functionState {
+		f := byName[fn]
+		if f == nil {
+			f = &functionState{FunctionStatus: FunctionStatus{Name: fn}}
+			byName[fn] = f
+			out = append(out, f)
+		}
+		return f
+	}
+	stored := map[string]uint64{}
+	for subj, n := range si.State.Subjects {
+		if fn, ok := funcFromSubject(queue, subj); ok {
+			stored[fn] += n
+		}
+	}
+	lister := s.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		fn, ok := funcFromSubject(queue, ci.Config.FilterSubject)
+		if !ok || ci.Name != consumerName(queue, fn) {
+			continue
+		}
+		f := get(fn)
+		f.consumer = true
+		f.Waiting, f.InFlight, f.Redelivered = ci.NumPending, ci.NumAckPending, ci.NumRedelivered
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("cluster: status of queue %s: listing consumers: %w", queue, err)
+	}
+	for fn, n := range stored {
+		if f := get(fn); !f.consumer {
+			f.Waiting = n
+		}
+	}
+	res := make([]functionState, len(out))
+	for i, f := range out {
+		res[i] = *f
+	}
+	return res, nil
 }

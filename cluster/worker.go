@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,13 @@ type WorkerOptions struct {
 	Codec registry.Codec
 	// Handler overrides how a task is run; nil means registry.Invoke.
 	Handler Handler
+	// Functions names the functions this worker runs: it takes tasks of
+	// these functions only, so tasks of other functions wait for a worker
+	// that runs them instead of failing here. nil means every function
+	// registered in this binary (registry.Names) when Serve starts. A
+	// worker whose Handler runs other names (command jobs, see
+	// CommandHandler and CommandFunc) lists them here.
+	Functions []string
 	// Grace is how long running tasks may go on once ctx ends (the worker
 	// stops taking new ones at once); then they are cancelled and handed
 	// back to the queue for another worker. 0 hands them back at once.
@@ -66,6 +74,8 @@ type WorkerInfo struct {
 	Failed      int64             `json:"failed"`
 	Started     time.Time         `json:"started"`
 	Info        map[string]string `json:"info,omitempty"`
+	// Functions are the functions the worker runs (WorkerOptions.Functions).
+	Functions []string `json:"functions,omitempty"`
 }
 
 // TaskID returns the id of the cluster task ctx belongs to, and false
@@ -105,9 +115,10 @@ var errWorkerStopping = errors.New("cluster: worker stopping")
 type worker struct {
 	conn  *Conn
 	o     WorkerOptions
-	cons  jetstream.Consumer
+	conss []jetstream.Consumer // one per function, as o.Functions
 	id    string
 	start time.Time
+	slots *slotPool
 
 	mu        sync.Mutex
 	running   map[string]context.CancelCauseFunc
@@ -156,24 +167,39 @@ func Serve(ctx context.Context, conn *Conn, o WorkerOptions) error {
 		host, _ := os.Hostname()
 		o.Name = host + ":" + strconv.Itoa(os.Getpid())
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cons, err := conn.js.CreateOrUpdateConsumer(cctx, TaskStream, jetstream.ConsumerConfig{
-		Durable:       consumerName(o.Queue),
-		Description:   "trident workers of queue " + o.Queue,
-		FilterSubject: taskSubject(o.Queue),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.AckWait,
-		// One more than the limit: the worker that sees the extra delivery
-		// fails the task with a clear error instead of JetStream dropping it
-		// silently.
-		MaxDeliver:    o.MaxDeliver + 1,
-		MaxAckPending: -1,
-	})
-	cancel()
-	if err != nil {
-		return fmt.Errorf("cluster: creating consumer for queue %s: %w", o.Queue, err)
+	if o.Functions == nil {
+		o.Functions = registry.Names()
 	}
-	w := &worker{conn: conn, o: o, cons: cons, id: nuid.Next(), start: time.Now(),
+	fns := slices.Compact(slices.Sorted(slices.Values(o.Functions)))
+	if len(fns) == 0 || fns[0] == "" {
+		return fmt.Errorf("cluster: worker of queue %s has no function to run (WorkerOptions.Functions is empty and nothing is registered, or a name is empty)", o.Queue)
+	}
+	o.Functions = fns
+	// One consumer per function, shared by all its workers (see
+	// taskSubject); creating it again updates its settings.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conss := make([]jetstream.Consumer, 0, len(fns))
+	for _, fn := range fns {
+		cons, err := conn.js.CreateOrUpdateConsumer(cctx, TaskStream, jetstream.ConsumerConfig{
+			Durable:       consumerName(o.Queue, fn),
+			Description:   fmt.Sprintf("trident workers of queue %s, function %q", o.Queue, fn),
+			FilterSubject: taskSubject(o.Queue, fn),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       o.AckWait,
+			// One more than the limit: the worker that sees the extra
+			// delivery fails the task with a clear error instead of
+			// JetStream dropping it silently.
+			MaxDeliver:    o.MaxDeliver + 1,
+			MaxAckPending: -1,
+		})
+		if err != nil {
+			return fmt.Errorf("cluster: creating consumer for function %q of queue %s: %w", fn, o.Queue, err)
+		}
+		conss = append(conss, cons)
+	}
+	cancel()
+	w := &worker{conn: conn, o: o, conss: conss, id: nuid.Next(), start: time.Now(), slots: newSlotPool(o.Concurrency),
 		running: map[string]context.CancelCauseFunc{}, cancelled: map[string]time.Time{}}
 
 	cancelSub, err := conn.nc.Subscribe(cancelSubject(o.Queue), w.onCancel)
@@ -194,12 +220,11 @@ func (w *worker) loop(ctx context.Context) error {
 	// Tasks run under their own base context: when ctx ends they are
 	// cancelled with errWorkerStopping and handed back (Nak).
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
-	slots := make(chan struct{}, w.o.Concurrency)
-	var wg sync.WaitGroup
+	var tasks sync.WaitGroup
 	defer func() {
 		if w.o.Grace > 0 {
 			finished := make(chan struct{})
-			go func() { wg.Wait(); close(finished) }()
+			go func() { tasks.Wait(); close(finished) }()
 			t := time.NewTimer(w.o.Grace)
 			select {
 			case <-finished:
@@ -208,75 +233,160 @@ func (w *worker) loop(ctx context.Context) error {
 			t.Stop()
 		}
 		stop(errWorkerStopping)
-		wg.Wait()
+		tasks.Wait()
 	}()
+	// One pull loop per function; the first fatal error stops them all.
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	var (
+		pulls    sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for _, cons := range w.conss {
+		pulls.Add(1)
+		go func() {
+			defer pulls.Done()
+			if err := w.pull(pctx, base, cons, &tasks); err != nil {
+				errOnce.Do(func() { firstErr = err })
+				pcancel()
+			}
+		}()
+	}
+	pulls.Wait()
+	return firstErr
+}
+
+// pull fetches the tasks of one function's consumer while a slot is free,
+// until ctx ends. It fetches as many as there are free slots but does not
+// hold them while it waits: a fetch may stay open for seconds on a function
+// with no tasks, and the worker's other functions must be able to use those
+// slots meanwhile. A delivered task takes a slot, waiting for one (and
+// telling JetStream it is in progress) if the worker's other functions took
+// them all in between.
+func (w *worker) pull(ctx, base context.Context, cons jetstream.Consumer, tasks *sync.WaitGroup) error {
 	backoff := 50 * time.Millisecond
-	for {
+	pause := func() bool {
 		select {
-		case slots <- struct{}{}:
+		case <-time.After(backoff):
 		case <-ctx.Done():
+			return false
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		return true
+	}
+	for {
+		n, ok := w.slots.waitFree(ctx)
+		if !ok || ctx.Err() != nil {
 			return nil
 		}
-		n := 1
-	more:
-		for n < w.o.Concurrency {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
 		fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
-		batch, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if err != nil {
 			fcancel()
-			for range n {
-				<-slots
-			}
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, nats.ErrConnectionClosed) {
 				return fmt.Errorf("cluster: worker connection closed: %w", err)
 			}
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !pause() {
 				return nil
 			}
-			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
-		got := 0
 		for m := range batch.Messages() {
-			got++
-			wg.Add(1)
+			if !w.slots.take(ctx, m, w.o.AckWait) {
+				_ = m.Nak() // stopping: someone else will run it
+				continue
+			}
+			tasks.Add(1)
 			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
+				defer tasks.Done()
+				defer w.slots.release()
 				w.handle(base, m)
 			}()
 		}
 		fcancel()
-		for range n - got {
-			<-slots
-		}
 		if berr := batch.Error(); berr != nil && ctx.Err() == nil &&
 			!errors.Is(berr, context.DeadlineExceeded) && !errors.Is(berr, nats.ErrTimeout) {
 			if errors.Is(berr, nats.ErrConnectionClosed) {
 				return fmt.Errorf("cluster: worker connection closed: %w", berr)
 			}
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !pause() {
 				return nil
 			}
-			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
 		backoff = 50 * time.Millisecond
 	}
+}
+
+// slotPool counts a worker's free task slots.
+type slotPool struct {
+	mu   sync.Mutex
+	free int
+	wake chan struct{} // closed and replaced when a slot is released
+}
+
+func newSlotPool(n int) *slotPool { return &slotPool{free: n, wake: make(chan struct{})} }
+
+// waitFree waits until a slot is free and returns how many are, without
+// taking any; false when ctx ended first.
+func (p *slotPool) waitFree(ctx context.Context) (int, bool) {
+	for {
+		p.mu.Lock()
+		n, wake := p.free, p.wake
+		p.mu.Unlock()
+		if n > 0 {
+			return n, true
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0, false
+		}
+	}
+}
+
+// take takes a slot for the delivered task m, waiting for one if need be
+// and meanwhile telling JetStream every ackWait/3 that m is in progress (so
+// that it is not given to another worker); false when ctx ended first.
+func (p *slotPool) take(ctx context.Context, m jetstream.Msg, ackWait time.Duration) bool {
+	var beat *time.Ticker
+	defer func() {
+		if beat != nil {
+			beat.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		if p.free > 0 {
+			p.free--
+			p.mu.Unlock()
+			return true
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		if beat == nil {
+			beat = time.NewTicker(max(ackWait/3, 10*time.Millisecond))
+		}
+		select {
+		case <-wake:
+		case <-beat.C:
+			_ = m.InProgress()
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (p *slotPool) release() {
+	p.mu.Lock()
+	p.free++
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
 }
 
 // handle runs one delivered task message to its end: result published and
@@ -481,6 +591,7 @@ func (w *worker) onPing(m *nats.Msg) {
 	b, _ := json.Marshal(WorkerInfo{
 		ID: w.id, Name: w.o.Name, Queue: w.o.Queue, PID: os.Getpid(), Concurrency: w.o.Concurrency,
 		Running: w.nRunning.Load(), Done: w.nDone.Load(), Failed: w.nFailed.Load(), Started: w.start, Info: w.o.Info,
+		Functions: w.o.Functions,
 	})
 	_ = m.Respond(b)
 }

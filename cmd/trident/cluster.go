@@ -109,6 +109,18 @@ func init() {
 			}
 			fmt.Fprintf(out, "queue %s: %d waiting, %d in flight, %d redelivered, %d dead letters, %d worker(s)\n",
 				st.Queue, st.QueueDepth, st.InFlight, st.Redelivered, st.DeadLetters, len(st.Workers))
+			if len(st.Functions) > 0 {
+				w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "FUNCTION\tWAITING\tIN FLIGHT\tREDELIVERED\tWORKERS")
+				for _, f := range st.Functions {
+					note := ""
+					if f.Workers == 0 && f.Waiting > 0 {
+						note = "\t(no live worker runs it: its tasks wait)"
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d%s\n", f.Name, f.Waiting, f.InFlight, f.Redelivered, f.Workers, note)
+				}
+				w.Flush()
+			}
 			if len(st.Workers) > 0 {
 				w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(w, "WORKER\tQUEUE\tPID\tSLOTS\tRUNNING\tDONE\tFAILED\tUP")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,12 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 	}
 	if stderr == nil {
 		stderr = io.Discard
+	}
+	// The stall watcher writes too, from its own goroutine.
+	stderr = &lockedWriter{w: stderr}
+	stallAfter, stallOff, err := cluster.ParseStallAfter(os.Getenv("TRIDENT_CLUSTER_STALL_WARN"))
+	if err != nil {
+		return 0, fmt.Errorf("$TRIDENT_CLUSTER_STALL_WARN: %w", err)
 	}
 	f := clusterFlags{url: opts.ClusterURL, timeout: 5 * time.Second}
 	co, err := f.options()
@@ -89,6 +96,13 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 		return 0, err
 	}
 	defer ex.Close()
+	// Say so when nothing moves (no worker runs command jobs, the server
+	// is gone) instead of waiting in silence; keep waiting.
+	if !stallOff {
+		stopWatch := cluster.WatchStalls(ctx, ex, cluster.StallOptions{After: stallAfter, Function: cluster.CommandFunc,
+			Report: func(msg string) { fmt.Fprintf(stderr, "trident run: %s\n", msg) }})
+		defer stopWatch()
+	}
 
 	limit := opts.Slots
 	if limit <= 0 {
@@ -288,6 +302,18 @@ func runOnCluster(ctx context.Context, opts runner.Options, src runner.JobSource
 		return 130, nil
 	}
 	return min(failed, 101), nil
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func writeTagged(w io.Writer, tag string, b []byte) {

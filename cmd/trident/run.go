@@ -81,6 +81,16 @@ jobs). CPU-bound jobs keep one slot per core; I/O-bound jobs start at
 cores x (1 + wait/compute) slots and then hill-climb on completions per
 second, never above --max-jobs. -v prints each choice and why.
 
+--cluster URL: the jobs go to the workers of a trident cluster (trident worker
+--cluster URL, on this or other machines). Each job runs on a worker, in the
+worker's working directory and environment: no files travel with a job, so
+the command must find its inputs there (a shared file system, or absolute
+paths that exist on every worker), and outputs stay there, except for its
+stdout and stderr, which come back here. If no worker takes a job, or the
+server is unreachable, trident run says so on stderr after 10s (set
+$TRIDENT_CLUSTER_STALL_WARN to another duration, or to off) and keeps
+waiting until the jobs run or it is interrupted.
+
 Exit status (as GNU parallel):
   0        all jobs succeeded (or --halt ...,success=... was reached)
   1-100    that many jobs failed
@@ -148,7 +158,7 @@ func newRunFlags() *runFlags {
 	fs.StringVarP(&f.colsep, "colsep", "C", "", "split each value into columns {1} {2} ... by this regular expression (white space around columns is trimmed)")
 	fs.StringVar(&f.shell, "shell", "", "shell that runs each command as SHELL -c COMMAND (default /bin/sh; plain-word commands then run without a shell)")
 	fs.DurationVar(&f.grace, "grace", runner.DefaultGrace, "time between SIGTERM and SIGKILL when jobs are stopped")
-	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the trident cluster at URL")
+	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the trident cluster at URL (in the workers' directories; no files travel)")
 	fs.BoolVarP(&f.help, "help", "h", false, "show this help")
 	return f
 }

@@ -58,7 +58,7 @@ The worker refuses to connect to a non-loopback server without credentials
 			fmt.Fprintf(cmd.ErrOrStderr(), "trident worker %s: serving queue %q with %d slot(s)\n", name, orDefault(f.queueName()), jobs)
 			err = cluster.Serve(ctx, conn, cluster.WorkerOptions{
 				Queue: f.queueName(), Concurrency: jobs, AckWait: ackWait, MaxDeliver: maxDeliver, Name: name, Grace: grace,
-				Handler: cluster.CommandHandler(registry.Gob, name, nil),
+				Handler: cluster.CommandHandler(registry.Gob, name, nil), Functions: []string{cluster.CommandFunc},
 			})
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
