@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/trident-go/trident/internal/rusage"
 )
 
@@ -131,8 +129,10 @@ type state struct {
 	stop     bool
 	succ     int
 	runtimes []time.Duration
-	bar      *progressbar.ProgressBar
+	prog     *progress // --bar, --eta, --progress; nil for none
+	lastArgs string    // the newest job's values, for --bar
 	total    int
+	pace     paceState
 	spawn    *spawner // nil: every job uses pipes
 	shellArg string   // the shell's path for the fast path
 }
@@ -152,6 +152,8 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	if opts.Template.validate() != nil {
 		return Summary{}, ErrNoCommand
 	}
+	opts, src = Prepare(opts, src)
+	defer src.Close()
 	s := &state{opts: opts, src: src, results: make(chan *result, 64), running: map[*runningJob]bool{},
 		held: map[int]*result{}, skip: map[int]bool{}, shell: opts.Shell, grace: opts.Grace}
 	if s.shell == "" {
@@ -189,20 +191,19 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	}
 	if opts.Slots == 0 {
 		s.auto = newAutoCtl(s.opts.Cores, s.opts.MaxJobs, func(msg string) {
-			if opts.Verbose {
+			if opts.Explain {
 				fmt.Fprintf(s.errw, "trident run: -j auto: %s\n", msg)
 			}
 		})
 	}
 	s.total = src.Total()
-	if opts.Bar {
-		s.bar = progressbar.NewOptions(s.total, progressbar.OptionSetWriter(stderr),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("jobs"), progressbar.OptionClearOnFinish())
-		defer s.bar.Finish()
+	if opts.Bar || opts.ETA || opts.Progress {
+		s.prog = newProgress(opts, s.errw, s.opts.Cores)
+		defer func() {
+			s.prog.update(time.Now(), s.sum.Finished, 0, s.total, s.slots(), s.lastArgs, true)
+		}()
 	}
-	if !opts.LineBuffer {
+	if !s.passThrough() {
 		if sp, err := newSpawner(); err == nil {
 			s.spawn = sp
 			defer sp.close()
@@ -303,7 +304,7 @@ func (s *state) dryRun() (Summary, error) {
 			s.sum.Skipped++
 			continue
 		}
-		fmt.Fprintln(s.out, s.opts.Template.Render(j.Args, j.Seq, i%slots+1))
+		fmt.Fprintln(s.out, s.opts.Template.RenderTotal(j.Args, j.Seq, i%slots+1, s.src.Total()))
 		i++
 	}
 }
@@ -353,11 +354,15 @@ func (s *state) loop(ctx context.Context) {
 	needTick := func() bool { return (s.auto != nil && !s.auto.settled) || s.opts.TimeoutPercent > 0 }
 	for {
 		for !s.stop && len(s.running) < s.slots() {
+			if s.pace.wait(s.opts, time.Now()) {
+				break
+			}
 			p, ok := s.nextPending()
 			if !ok {
 				break
 			}
 			s.start(p)
+			s.pace.started(time.Now())
 		}
 		if len(s.running) == 0 && (s.stop || (s.srcDone && len(s.retryQ) == 0)) {
 			break
@@ -374,6 +379,8 @@ func (s *state) loop(ctx context.Context) {
 			s.finish(r)
 		case now := <-tickC:
 			s.tick(now)
+		case <-s.pace.c:
+			s.pace.fired()
 		case <-ctxDone:
 			ctxDone = nil
 			s.sum.Interrupted = true
@@ -410,8 +417,11 @@ func (s *state) start(p pending) {
 		s.slotUse = append(s.slotUse, false)
 	}
 	s.slotUse[slot-1] = true
-	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.Render(p.job.Args, p.job.Seq, slot), start: time.Now()}
+	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.RenderTotal(p.job.Args, p.job.Seq, slot, s.total), start: time.Now()}
 	s.running[rj] = true
+	if s.opts.Verbose && s.passThrough() && !s.opts.JSON {
+		fmt.Fprintln(s.out, rj.cmdline)
+	}
 	if s.spawn != nil {
 		path, argv := s.argv(rj.cmdline)
 		if out, err := s.spawn.pool.get(); err == nil {
@@ -433,17 +443,20 @@ func (s *state) argv(cmdline string) (string, []string) {
 			path := argv[0]
 			word := strings.TrimLeft(cmdline, " ")
 			argv[0] = word[:strings.IndexByte(word+" ", ' ')]
-			return path, argv
+			return s.niced(path, argv)
 		}
 	}
-	return s.shellArg, []string{s.shell, "-c", cmdline}
+	return s.niced(s.shellArg, []string{s.shell, "-c", cmdline})
 }
 
-func (s *state) tag(j Job) string {
-	if !s.opts.Tag {
+func (s *state) tag(rj *runningJob) string {
+	if s.opts.TagString != nil && !s.opts.Ungroup {
+		return s.opts.TagString.renderRaw(rj.p.job.Args, rj.p.job.Seq, rj.slot, s.total) + "\t"
+	}
+	if !s.opts.Tag || s.opts.Ungroup {
 		return ""
 	}
-	return strings.Join(j.Args, " ") + "\t"
+	return strings.Join(rj.p.job.Args, " ") + "\t"
 }
 
 // exec runs one job to its end and reports on s.results.
@@ -485,18 +498,21 @@ func (s *state) exec(rj *runningJob) {
 	} else {
 		cmd = exec.Command(s.shell, "-c", rj.cmdline)
 	}
+	if s.opts.Nice != 0 {
+		cmd.Path, cmd.Args = s.niced(cmd.Path, cmd.Args)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
+	keep := !s.passThrough() || s.opts.JSON || s.opts.ResultsDir != ""
 	var bufOut, bufErr *spillBuffer
 	if keep {
 		bufOut = &spillBuffer{limit: s.opts.SpillLimit}
 		bufErr = &spillBuffer{limit: s.opts.SpillLimit}
 		r.stdout, r.stderr = bufOut, bufErr
 	}
-	if s.opts.LineBuffer && !s.opts.JSON {
-		tag := s.tag(rj.p.job)
-		r.lineOut = &lineWriter{out: s.out, tag: tag}
-		r.lineErr = &lineWriter{out: s.errw, tag: tag}
+	if s.passThrough() && !s.opts.JSON {
+		tag := s.tag(rj)
+		r.lineOut = &lineWriter{out: s.out, tag: tag, raw: s.opts.Ungroup}
+		r.lineErr = &lineWriter{out: s.errw, tag: tag, raw: s.opts.Ungroup}
 		if keep {
 			cmd.Stdout, cmd.Stderr = io.MultiWriter(r.lineOut, bufOut), io.MultiWriter(r.lineErr, bufErr)
 		} else {
@@ -583,8 +599,9 @@ func (s *state) finish(r *result) {
 	if s.auto != nil && r.startErr == nil {
 		s.auto.onDone(time.Now(), r.wall, r.usage.CPU(), s.queued())
 	}
-	if s.bar != nil {
-		s.bar.Add(1)
+	if s.prog != nil {
+		s.lastArgs = strings.Join(rj.p.job.Args, " ")
+		s.prog.update(time.Now(), s.sum.Finished, len(s.running), s.total, s.slots(), s.lastArgs, false)
 	}
 	s.checkHalt(r, failed)
 	s.advance(rj.p.order, r)
@@ -677,10 +694,23 @@ func (s *state) emit(r *result) {
 			Slot: rj.slot, Command: rj.cmdline, Args: rj.p.job.Args,
 			Stdout: string(r.stdout.Bytes()), Stderr: string(r.stderr.Bytes())})
 		s.out.Write(append(b, '\n'))
-	case s.opts.LineBuffer:
+	case s.passThrough():
 		// Already passed through.
+	case s.opts.Files:
+		if s.opts.Verbose {
+			fmt.Fprintln(s.out, rj.cmdline)
+		}
+		if name, err := saveFile(r.stdout); err != nil {
+			fmt.Fprintf(s.errw, "trident run: --files: %v\n", err)
+		} else {
+			fmt.Fprintln(s.out, name)
+		}
+		writeGrouped(s.errw, r.stderr, s.tag(rj))
 	default:
-		tag := s.tag(rj.p.job)
+		tag := s.tag(rj)
+		if s.opts.Verbose {
+			s.out.Write([]byte(rj.cmdline + "\n"))
+		}
 		writeGrouped(s.out, r.stdout, tag)
 		writeGrouped(s.errw, r.stderr, tag)
 	}
