@@ -62,6 +62,10 @@ func Prepare(o Options, src JobSource) (Options, JobSource) {
 			o.TagString = &ts
 		}
 	}
+	if o.Piped {
+		o.Template.HasRepl = true // nothing is appended: the chunk is on stdin
+		return o, src
+	}
 	if o.Shuf {
 		src = newBufferedSource(src, true)
 	}

@@ -17,6 +17,9 @@ type Job struct {
 	Seq int
 	// Args are the values that replace {}, {1}, {2}, ...
 	Args []string
+	// Input, when not nil, gives the job's stdin (a fresh reader for each
+	// attempt): its chunk with --pipe and --pipepart.
+	Input func() io.Reader
 }
 
 // JobSource yields jobs in order. It is what Run consumes and what a cluster

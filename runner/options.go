@@ -95,6 +95,9 @@ type Options struct {
 	MemFree int64
 	// Nice runs each job with this niceness, through nice(1) (--nice).
 	Nice int
+	// Piped says the jobs read their Job.Input on stdin (--pipe,
+	// --pipepart; see NewPipeSource): the command gets no values appended.
+	Piped bool
 	// Shell runs each command as Shell -c COMMAND; "" means /bin/sh, and
 	// then a command of plain words only (no shell syntax at all) is started
 	// directly, without a shell, which means the same and costs half.

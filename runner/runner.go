@@ -203,7 +203,7 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 			s.prog.update(time.Now(), s.sum.Finished, 0, s.total, s.slots(), s.lastArgs, true)
 		}()
 	}
-	if !s.passThrough() {
+	if !s.passThrough() && !opts.Piped {
 		if sp, err := newSpawner(); err == nil {
 			s.spawn = sp
 			defer sp.close()
@@ -502,6 +502,9 @@ func (s *state) exec(rj *runningJob) {
 		cmd.Path, cmd.Args = s.niced(cmd.Path, cmd.Args)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if in := rj.p.job.Input; in != nil {
+		cmd.Stdin = in()
+	}
 	keep := !s.passThrough() || s.opts.JSON || s.opts.ResultsDir != ""
 	var bufOut, bufErr *spillBuffer
 	if keep {

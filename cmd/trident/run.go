@@ -123,6 +123,8 @@ type runFlags struct {
 	replace, extRepl, baseRepl, dirRepl, baseExtRepl    string
 	seqRepl, slotRepl, header, trim, argSep, argFileSep string
 	tagString, delay, load, memfree                     string
+	pipe, pipePart, roundRobin                          bool
+	block, recStart, recEnd                             string
 }
 
 func newRunFlags() *runFlags {
@@ -181,6 +183,12 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.load, "load", "", "start no job while this many processes are running on the machine (procs_running)")
 	fs.StringVar(&f.memfree, "memfree", "", "start no job while less than SIZE memory is available (MemAvailable; k/K m/M g/G suffixes)")
 	fs.IntVar(&f.nice, "nice", 0, "run the jobs with this niceness (through nice -n)")
+	fs.BoolVar(&f.pipe, "pipe", false, "cut stdin into chunks of --block at record boundaries and give each job one chunk on its stdin (with -N N: N records per job; -L N: N-line records)")
+	fs.BoolVar(&f.pipePart, "pipepart", false, "like --pipe, but cut the file of -a FILE by seeking: each job reads its byte range itself")
+	fs.StringVar(&f.block, "block", "1M", "chunk size for --pipe/--pipepart (k/K m/M g/G suffixes); memory stays about -j x --block")
+	fs.StringVar(&f.recStart, "recstart", "", "records start with STR (--pipe, --pipepart)")
+	fs.StringVar(&f.recEnd, "recend", "", "records end with STR (default a newline when neither --recstart nor --recend is given)")
+	fs.BoolVar(&f.roundRobin, "roundrobin", false, "with --pipe: start one job per slot and give each the next chunk as soon as it has read its last")
 	fs.BoolVarP(&f.versn, "version", "V", false, "print trident's version and exit")
 	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read values from FILE (repeatable; like :::: FILE)")
 	fs.BoolVarP(&f.null, "null", "0", false, "values are NUL-separated")
@@ -338,12 +346,17 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 	if opts.Halt, err = runner.ParseHalt(f.halt); err != nil {
 		return usageErr("%v", err)
 	}
-	if readsStdin(specs) && term.IsTerminal(int(os.Stdin.Fd())) && !f.help {
+	if readsStdin(specs) && !f.pipePart && term.IsTerminal(int(os.Stdin.Fd())) && !f.help {
 		fmt.Fprintln(stderr, "trident run: reading values from the terminal, one per line (Ctrl-D ends them); "+
 			"did you mean ::: VALUES, :::: FILE, -a FILE or a pipe?")
 	}
-	src, err := runner.NewJobSource(specs, runner.InputOptions{Null: f.null, ColSep: f.colsep, Stdin: os.Stdin,
-		Link: f.link, Header: f.header, Trim: f.trim, NoRunIfEmpty: f.noEmpty})
+	var src runner.JobSource
+	if f.pipe || f.pipePart {
+		src, err = f.pipeSource(&opts, specs, stderr)
+	} else {
+		src, err = runner.NewJobSource(specs, runner.InputOptions{Null: f.null, ColSep: f.colsep, Stdin: os.Stdin,
+			Link: f.link, Header: f.header, Trim: f.trim, NoRunIfEmpty: f.noEmpty})
+	}
 	if err != nil {
 		return &exitError{code: 255, msg: "run: " + err.Error()}
 	}
@@ -403,6 +416,14 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 func (f *runFlags) gnuOptions(opts *runner.Options, command []string) error {
 	fs := f.fs
 	g := &opts.Group
+	if f.pipe || f.pipePart {
+		// -N and -L count records of the chunks (see pipeSource).
+		for _, n := range []string{"max-args", "X", "m", "xargs", "max-chars", "header", "shuf", "link"} {
+			if fs.Changed(n) {
+				return fmt.Errorf("--%s cannot be used with --pipe or --pipepart", n)
+			}
+		}
+	}
 	counts := 0
 	for _, c := range []struct {
 		name    string
@@ -415,6 +436,9 @@ func (f *runFlags) gnuOptions(opts *runner.Options, command []string) error {
 		counts++
 		if c.v < 0 {
 			return fmt.Errorf("--%s %d: want 0 or more", c.name, c.v)
+		}
+		if f.pipe || f.pipePart {
+			continue
 		}
 		g.MaxArgs, g.Zero = c.v, c.v == 0
 		f.context = f.context || c.context
@@ -497,4 +521,40 @@ func (f *runFlags) gnuOptions(opts *runner.Options, command []string) error {
 		return fmt.Errorf("-u cannot be used with -k or --line-buffer")
 	}
 	return nil
+}
+
+// pipeSource builds the job source of --pipe and --pipepart.
+func (f *runFlags) pipeSource(opts *runner.Options, specs []runner.InputSpec, stderr io.Writer) (runner.JobSource, error) {
+	block, err := runner.ParseSize(f.block)
+	if err != nil || block < 1 || block > 1<<31-1 {
+		return nil, fmt.Errorf("--block %q: want a size from 1 byte to 2G", f.block)
+	}
+	po := runner.PipeOptions{Input: os.Stdin, Block: block, RecStart: f.recStart, RecEnd: f.recEnd, RoundRobin: f.roundRobin,
+		Warn: func(msg string) { fmt.Fprintln(stderr, "trident run: warning:", msg) }}
+	if f.fs.Changed("max-replace-args") {
+		if f.maxReplArgs < 1 {
+			return nil, fmt.Errorf("-N %d with --pipe: want at least 1 record", f.maxReplArgs)
+		}
+		po.Records = f.maxReplArgs
+	}
+	if f.fs.Changed("max-lines") {
+		if f.maxLines < 1 {
+			return nil, fmt.Errorf("-L %d with --pipe: want at least 1 line", f.maxLines)
+		}
+		po.Lines = f.maxLines
+	}
+	if f.pipePart {
+		if len(specs) != 1 || specs[0].Kind != runner.FromFile || specs[0].Path == "-" {
+			return nil, fmt.Errorf("--pipepart needs exactly one file: -a FILE (or :::: FILE)")
+		}
+		po.PartFile = specs[0].Path
+	} else if len(specs) > 0 {
+		return nil, fmt.Errorf("--pipe reads stdin: no ::: or -a sources (use --pipepart -a FILE for a file)")
+	}
+	slots := opts.Slots
+	if slots <= 0 {
+		slots = runtime.NumCPU()
+	}
+	opts.Piped = true
+	return runner.NewPipeSource(po, slots)
 }

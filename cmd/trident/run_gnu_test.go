@@ -61,7 +61,26 @@ type gnuCase struct {
 func gnuCases(dir string) []gnuCase {
 	file := filepath.Join(dir, "values")
 	os.WriteFile(file, []byte("f1\nf2\n"), 0o644)
+	var lines strings.Builder
+	for i := 0; i < 300; i++ {
+		lines.WriteString(strings.Repeat(string(rune('a'+i%26)), i*7%13) + "\n")
+	}
+	part := filepath.Join(dir, "part")
+	os.WriteFile(part, []byte(lines.String()+"no newline at the end"), 0o644)
+	recs := strings.Repeat("ab;cde;f;;ghij;", 40)
 	return []gnuCase{
+		// --pipe and --pipepart: the chunks, each job's stdin.
+		{name: "--pipe --block", stdin: lines.String(), args: []string{"-k", "--pipe", "--block", "100", "echo {#}; cat"}},
+		{name: "--pipe --block 1k", stdin: lines.String(), args: []string{"-k", "--pipe", "--block", "1k", "echo {#}; wc -l"}},
+		{name: "--pipe -N", stdin: lines.String(), args: []string{"-k", "--pipe", "--block", "37", "-N", "5", "echo {#}; cat"}},
+		{name: "--pipe -L", stdin: lines.String(), args: []string{"-k", "--pipe", "-L", "3", "--block", "60", "echo {#}; cat"}},
+		{name: "--pipe --recend", stdin: recs, args: []string{"-k", "--pipe", "--recend", ";", "--block", "20", "echo {#}; cat; echo"}},
+		{name: "--pipe --recstart --recend -N", stdin: recs, args: []string{"-k", "--pipe", "--recstart", "g", "--recend", ";", "-N", "2", "echo {#}; cat; echo"}},
+		{name: "--pipe -j1 no trailing newline", stdin: "a\nb\nc", args: []string{"-k", "-j1", "--pipe", "--block", "2", "echo {#}; cat; echo"}},
+		{name: "--pipepart", args: []string{"-k", "--pipepart", "--block", "100", "-a", part, "echo {#}; cat"}},
+		{name: "--pipepart --block 1", args: []string{"-k", "--pipepart", "--block", "1", "-a", part, "echo {#}; cat"}},
+		{name: "--pipepart --recend", args: []string{"-k", "--pipepart", "--recend", "aa", "--block", "300", "-a", part, "echo {#}; cat"}},
+
 		// Arguments per job.
 		{name: "-n2", args: []string{"-k", "-n2", "echo", ":::", "a", "b", "c", "d", "e"}},
 		{name: "-N2", args: []string{"-k", "-N2", "echo", ":::", "a", "b", "c", "d", "e"}},
