@@ -17,6 +17,9 @@ type Job struct {
 	Seq int
 	// Args are the values that replace {}, {1}, {2}, ...
 	Args []string
+	// Input, when not nil, gives the job's stdin (a fresh reader for each
+	// attempt): its chunk with --pipe and --pipepart.
+	Input func() io.Reader
 }
 
 // JobSource yields jobs in order. It is what Run consumes and what a cluster
@@ -69,6 +72,53 @@ type InputOptions struct {
 	ColSep string
 	// Stdin is read for FromStdin and the path "-"; nil means os.Stdin.
 	Stdin io.Reader
+	// Link pairs all sources up instead of forming all combinations, the
+	// shorter ones wrapping around until the longest is used up
+	// (--link/--xapply).
+	Link bool
+	// Header, when not "", takes the first value of each source as the
+	// names of its columns (split by ColSep, or TAB without it), usable as
+	// {NAME} (see Template.WithNames); "0" names each :::: source by its file
+	// name instead (--header : and --header N; as GNU parallel does without
+	// --pipe, any N other than 0 takes one line).
+	Header string
+	// Trim trims white space around each value (or column): "n" (none),
+	// "l", "r", "lr" or "rl"; "" means "lr" with ColSep and "n" without it
+	// (--trim, with GNU parallel's defaults).
+	Trim string
+	// NoRunIfEmpty skips values that are empty or only white space (-r).
+	NoRunIfEmpty bool
+}
+
+// ParseTrim checks a --trim value.
+func ParseTrim(s string) error {
+	switch s {
+	case "", "n", "l", "r", "lr", "rl":
+		return nil
+	}
+	return fmt.Errorf("--trim %q: want n, l, r or lr", s)
+}
+
+func trimmer(mode string, colsep bool) func(string) string {
+	const ws = " \t\r\n\f\v"
+	if mode == "" && colsep {
+		mode = "lr"
+	}
+	switch mode {
+	case "l":
+		return func(v string) string { return strings.TrimLeft(v, ws) }
+	case "r":
+		return func(v string) string { return strings.TrimRight(v, ws) }
+	case "lr", "rl":
+		return func(v string) string { return strings.Trim(v, ws) }
+	}
+	return nil
+}
+
+// Namer is implemented by the JobSource of NewJobSource when
+// InputOptions.Header is set: Names are the column names, in {N} order.
+type Namer interface {
+	Names() []string
 }
 
 // ErrInput wraps every error about an input source (unreadable file, bad
@@ -113,15 +163,37 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 	if len(specs) == 0 {
 		specs = []InputSpec{{Kind: FromStdin}}
 	}
+	specs = append([]InputSpec(nil), specs...)
+	if err := ParseTrim(opt.Trim); err != nil {
+		return nil, &InputError{Source: "--trim", Err: err}
+	}
+	trim := trimmer(opt.Trim, sep != nil)
 	split := func(v string) []string {
 		if sep == nil {
+			if trim != nil {
+				v = trim(v)
+			}
 			return []string{v}
 		}
 		cols := sep.Split(v, -1)
-		for i, c := range cols {
-			cols[i] = strings.Trim(c, " \t\r\n\f\v")
+		if trim != nil {
+			for i, c := range cols {
+				cols[i] = trim(c)
+			}
 		}
 		return cols
+	}
+	var names []string
+	headerSep := sep
+	if headerSep == nil {
+		headerSep = regexp.MustCompile("\t")
+	}
+	if opt.Header == "0" {
+		for _, s := range specs {
+			if s.Kind == FromFile {
+				names = append(names, s.Path)
+			}
+		}
 	}
 	// Open readers first so any unreadable file fails before work starts.
 	readers := make([]*recordReader, len(specs))
@@ -142,8 +214,26 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 			readers[i] = newRecordReader("stdin", opt.Stdin, nil, opt.Null)
 		}
 	}
+	if opt.Header != "" && opt.Header != "0" {
+		for i, s := range specs {
+			var line string
+			if readers[i] != nil {
+				v, err := readers[i].next()
+				if err != nil && err != io.EOF {
+					closeAll(readers)
+					return nil, err
+				}
+				line = v
+			} else if len(s.Values) > 0 {
+				line = s.Values[0]
+				specs[i].Values = s.Values[1:]
+			}
+			line = strings.TrimSuffix(line, "\r")
+			names = append(names, headerSep.Split(line, -1)...)
+		}
+	}
 	if len(specs) == 1 && readers[0] != nil {
-		return &streamSource{r: readers[0], split: split}, nil
+		return &streamSource{r: readers[0], split: split, skipEmpty: opt.NoRunIfEmpty, names: names}, nil
 	}
 	// Read everything; build groups of linked sources.
 	var groups [][][]string
@@ -158,7 +248,16 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 				return nil, err
 			}
 		}
-		if s.Linked && len(groups) > 0 {
+		if opt.NoRunIfEmpty {
+			kept := vals[:0:0]
+			for _, v := range vals {
+				if strings.TrimSpace(v) != "" {
+					kept = append(kept, v)
+				}
+			}
+			vals = kept
+		}
+		if (s.Linked || opt.Link) && len(groups) > 0 {
 			groups[len(groups)-1] = append(groups[len(groups)-1], vals)
 		} else {
 			groups = append(groups, [][]string{vals})
@@ -170,20 +269,30 @@ func NewJobSource(specs []InputSpec, opt InputOptions) (JobSource, error) {
 	for g, srcs := range groups {
 		// Linked sources pair up to the shortest one, as GNU parallel's
 		// :::+ does (it does not wrap around like --link).
+		// With --link the longest sets the length and the others wrap.
 		n := len(srcs[0])
 		for _, v := range srcs[1:] {
-			n = min(n, len(v))
+			if opt.Link {
+				n = max(n, len(v))
+			} else {
+				n = min(n, len(v))
+			}
+		}
+		for _, v := range srcs {
+			if len(v) == 0 {
+				n = 0
+			}
 		}
 		for k := 0; k < n; k++ {
 			var tup []string
 			for _, v := range srcs {
-				tup = append(tup, split(v[k])...)
+				tup = append(tup, split(v[k%len(v)])...)
 			}
 			tuples[g] = append(tuples[g], tup)
 		}
 		total *= n
 	}
-	return &productSource{tuples: tuples, total: total, idx: make([]int, len(tuples))}, nil
+	return &productSource{tuples: tuples, total: total, idx: make([]int, len(tuples)), names: names}, nil
 }
 
 func closeAll(rs []*recordReader) {
@@ -267,13 +376,20 @@ func (r *recordReader) Close() error {
 }
 
 type streamSource struct {
-	r     *recordReader
-	split func(string) []string
-	seq   int
+	r         *recordReader
+	split     func(string) []string
+	seq       int
+	skipEmpty bool
+	names     []string
 }
+
+func (s *streamSource) Names() []string { return s.names }
 
 func (s *streamSource) Next() (Job, error) {
 	v, err := s.r.next()
+	for err == nil && s.skipEmpty && strings.TrimSpace(v) == "" {
+		v, err = s.r.next()
+	}
 	if err != nil {
 		if err == io.EOF {
 			s.r.Close()
@@ -287,6 +403,7 @@ func (s *streamSource) Total() int   { return -1 }
 func (s *streamSource) Close() error { return s.r.Close() }
 
 type productSource struct {
+	names  []string
 	tuples [][][]string
 	idx    []int
 	total  int
@@ -312,5 +429,6 @@ func (s *productSource) Next() (Job, error) {
 	s.seq++
 	return Job{Seq: s.seq, Args: args}, nil
 }
-func (s *productSource) Total() int   { return s.total }
-func (s *productSource) Close() error { return nil }
+func (s *productSource) Total() int      { return s.total }
+func (s *productSource) Names() []string { return s.names }
+func (s *productSource) Close() error    { return nil }

@@ -52,11 +52,52 @@ type Options struct {
 	ResultsDir string
 	// JSON prints one JSON object per finished job instead of its output.
 	JSON bool
-	// Verbose explains -j auto's choices on Stderr (-v).
+	// Verbose prints each job's command line before its output, as part of
+	// it (-v, as GNU parallel's).
 	Verbose bool
-	// Bar shows a progress bar on Stderr (only when it is a terminal; the
-	// caller decides that).
+	// Explain explains -j auto's choices on Stderr (--explain).
+	Explain bool
+	// Bar shows GNU parallel's progress bar on Stderr (--bar): reverse
+	// video on a terminal, plain "NN% done:left=ETA command" frames (each
+	// starting with a carriage return, the last ending with a newline)
+	// otherwise, so that it can be piped.
 	Bar bool
+	// ETA prints GNU parallel's "ETA: Ns Left: N AVG: N.NNs" line on Stderr
+	// as jobs finish (--eta).
+	ETA bool
+	// Progress prints GNU parallel's progress line (running, done, average
+	// time) on Stderr as jobs finish (--progress).
+	Progress bool
+	// TagString prefixes each output line with the rendered template (its
+	// values unquoted) and a TAB instead of Tag's values (--tagstring).
+	TagString *Template
+	// Ungroup passes the jobs' output straight through as it comes, without
+	// grouping or line buffering (-u): faster, but lines of different jobs
+	// may mix.
+	Ungroup bool
+	// Files saves each job's stdout to a file under os.TempDir() and prints
+	// that file's name instead of the output (--files).
+	Files bool
+	// Group gathers several values into each job (-n, -N, -X, -m, --xargs,
+	// -L, -s).
+	Group Grouping
+	// Shuf runs the jobs in random order (--shuf); all input is read
+	// first. Each job keeps its number ({#}, the joblog's Seq).
+	Shuf bool
+	// Delay waits this long between job starts (--delay).
+	Delay time.Duration
+	// MaxLoad, when above 0, starts no new job while the number of running
+	// processes of the machine (procs_running of /proc/stat, on Linux) is
+	// at or above it (--load).
+	MaxLoad float64
+	// MemFree, when above 0, starts no new job while MemAvailable of
+	// /proc/meminfo is below it, in bytes (--memfree).
+	MemFree int64
+	// Nice runs each job with this niceness, through nice(1) (--nice).
+	Nice int
+	// Piped says the jobs read their Job.Input on stdin (--pipe,
+	// --pipepart; see NewPipeSource): the command gets no values appended.
+	Piped bool
 	// Shell runs each command as Shell -c COMMAND; "" means /bin/sh, and
 	// then a command of plain words only (no shell syntax at all) is started
 	// directly, without a shell, which means the same and costs half.
@@ -202,6 +243,44 @@ func ParseJobs(s string, cores int) (int, error) {
 		return -1, nil
 	}
 	return n, nil
+}
+
+// ParseSize parses a size as GNU parallel's --block and --memfree take it:
+// a number with an optional suffix, k m g t p for powers of 1000, K M G T P
+// for powers of 1024, and a trailing b or B ignored ("1M", "10k", "1.5G").
+func ParseSize(s string) (int64, error) {
+	v := strings.TrimRight(s, "bB")
+	mult := 1.0
+	if v != "" {
+		if i := strings.IndexByte("kmgtp", v[len(v)-1]); i >= 0 {
+			mult = math.Pow(1000, float64(i+1))
+			v = v[:len(v)-1]
+		} else if i := strings.IndexByte("KMGTP", v[len(v)-1]); i >= 0 {
+			mult = math.Pow(1024, float64(i+1))
+			v = v[:len(v)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f*mult > 1<<62 {
+		return 0, fmt.Errorf("size %q: want a number of bytes with an optional k/K, m/M, g/G, t/T or p/P suffix", s)
+	}
+	return int64(f * mult), nil
+}
+
+// ParseDelay parses --delay: seconds ("0.5", as GNU parallel takes it) or a
+// Go duration ("250ms").
+func ParseDelay(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f > 1e9 {
+			return 0, fmt.Errorf("--delay %q: want 0 or more seconds", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--delay %q: want seconds or a duration like 250ms", s)
+	}
+	return d, nil
 }
 
 // ParseTimeout parses --timeout: "N%" (of the median job time), a Go

@@ -102,10 +102,14 @@ type lineWriter struct {
 	tag     string
 	pending []byte
 	n       int64
+	raw     bool // -u: pass everything through at once
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	l.n += int64(len(p))
+	if l.raw && l.tag == "" {
+		return l.out.Write(p)
+	}
 	l.pending = append(l.pending, p...)
 	i := bytes.LastIndexByte(l.pending, '\n')
 	if i < 0 {

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/trident-go/trident/internal/proctree"
 	"github.com/trident-go/trident/internal/rusage"
 )
@@ -147,8 +145,10 @@ type state struct {
 	stop     bool
 	succ     int
 	runtimes []time.Duration
-	bar      *progressbar.ProgressBar
+	prog     *progress // --bar, --eta, --progress; nil for none
+	lastArgs string    // the newest job's values, for --bar
 	total    int
+	pace     paceState
 	spawn    *spawner // nil: every job uses pipes
 	shellArg string   // the shell's path for the fast path
 	// sup starts the jobs (nil: the runner starts them itself, when the
@@ -179,6 +179,8 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	if opts.Template.validate() != nil {
 		return Summary{}, ErrNoCommand
 	}
+	opts, src = Prepare(opts, src)
+	defer src.Close()
 	s := &state{opts: opts, src: src, results: make(chan *result, 64), running: map[*runningJob]bool{},
 		held: map[int]*result{}, skip: map[int]bool{}, shell: opts.Shell, grace: opts.Grace}
 	if s.shell == "" {
@@ -225,24 +227,23 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	}
 	if opts.Slots == 0 {
 		s.auto = newAutoCtl(s.opts.Cores, s.opts.MaxJobs, func(msg string) {
-			if opts.Verbose {
+			if opts.Explain {
 				fmt.Fprintf(s.errw, "trident run: -j auto: %s\n", msg)
 			}
 		})
 	}
 	s.total = src.Total()
-	if opts.Bar {
-		s.bar = progressbar.NewOptions(s.total, progressbar.OptionSetWriter(stderr),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("jobs"), progressbar.OptionClearOnFinish())
-		defer s.bar.Finish()
+	if opts.Bar || opts.ETA || opts.Progress {
+		s.prog = newProgress(opts, s.errw, s.opts.Cores)
+		defer func() {
+			s.prog.update(time.Now(), s.sum.Finished, 0, s.total, s.slots(), s.lastArgs, true)
+		}()
 	}
 	s.shellArg = s.shell
 	if p, err := exec.LookPath(s.shell); err == nil {
 		s.shellArg = p
 	}
-	if !opts.LineBuffer {
+	if !s.passThrough() && !opts.Piped {
 		if sp, err := newSpawner(); err == nil {
 			s.spawn = sp
 			defer sp.close()
@@ -339,7 +340,7 @@ func (s *state) dryRun() (Summary, error) {
 			s.sum.Skipped++
 			continue
 		}
-		fmt.Fprintln(s.out, s.opts.Template.Render(j.Args, j.Seq, i%slots+1))
+		fmt.Fprintln(s.out, s.opts.Template.RenderTotal(j.Args, j.Seq, i%slots+1, s.src.Total()))
 		i++
 	}
 }
@@ -389,11 +390,15 @@ func (s *state) loop(ctx context.Context) {
 	needTick := func() bool { return (s.auto != nil && !s.auto.settled) || s.opts.TimeoutPercent > 0 }
 	for {
 		for !s.stop && len(s.running) < s.slots() {
+			if s.pace.wait(s.opts, time.Now()) {
+				break
+			}
 			p, ok := s.nextPending()
 			if !ok {
 				break
 			}
 			s.start(p)
+			s.pace.started(time.Now())
 		}
 		if len(s.running) == 0 && (s.stop || (s.srcDone && len(s.retryQ) == 0)) {
 			break
@@ -410,6 +415,8 @@ func (s *state) loop(ctx context.Context) {
 			s.finish(r)
 		case now := <-tickC:
 			s.tick(now)
+		case <-s.pace.c:
+			s.pace.fired()
 		case <-ctxDone:
 			ctxDone = nil
 			s.sum.Interrupted = true
@@ -465,8 +472,11 @@ func (s *state) start(p pending) {
 		s.slotUse = append(s.slotUse, false)
 	}
 	s.slotUse[slot-1] = true
-	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.Render(p.job.Args, p.job.Seq, slot), start: time.Now()}
+	rj := &runningJob{p: p, slot: slot, cmdline: s.opts.Template.RenderTotal(p.job.Args, p.job.Seq, slot, s.total), start: time.Now()}
 	s.running[rj] = true
+	if s.opts.Verbose && s.passThrough() && !s.opts.JSON {
+		fmt.Fprintln(s.out, rj.cmdline)
+	}
 	if s.spawn != nil {
 		path, argv := s.argv(rj.cmdline)
 		if out, err := s.spawn.pool.get(); err == nil {
@@ -488,17 +498,20 @@ func (s *state) argv(cmdline string) (string, []string) {
 			path := argv[0]
 			word := strings.TrimLeft(cmdline, " ")
 			argv[0] = word[:strings.IndexByte(word+" ", ' ')]
-			return path, argv
+			return s.niced(path, argv)
 		}
 	}
-	return s.shellArg, []string{s.shell, "-c", cmdline}
+	return s.niced(s.shellArg, []string{s.shell, "-c", cmdline})
 }
 
-func (s *state) tag(j Job) string {
-	if !s.opts.Tag {
+func (s *state) tag(rj *runningJob) string {
+	if s.opts.TagString != nil && !s.opts.Ungroup {
+		return s.opts.TagString.renderRaw(rj.p.job.Args, rj.p.job.Seq, rj.slot, s.total) + "\t"
+	}
+	if !s.opts.Tag || s.opts.Ungroup {
 		return ""
 	}
-	return strings.Join(j.Args, " ") + "\t"
+	return strings.Join(rj.p.job.Args, " ") + "\t"
 }
 
 // exec runs one job to its end and reports on s.results.
@@ -543,7 +556,7 @@ func (s *state) started(rj *runningJob, pid int) (exited func() (stopping bool, 
 
 func (s *state) exec(rj *runningJob) {
 	r := &result{rj: rj}
-	keep := !s.opts.LineBuffer || s.opts.JSON || s.opts.ResultsDir != ""
+	keep := !s.passThrough() || s.opts.JSON || s.opts.ResultsDir != ""
 	var bufOut, bufErr *spillBuffer
 	if keep {
 		bufOut = &spillBuffer{limit: s.opts.SpillLimit}
@@ -551,10 +564,10 @@ func (s *state) exec(rj *runningJob) {
 		r.stdout, r.stderr = bufOut, bufErr
 	}
 	var stdout, stderr io.Writer = bufOut, bufErr
-	if s.opts.LineBuffer && !s.opts.JSON {
-		tag := s.tag(rj.p.job)
-		r.lineOut = &lineWriter{out: s.out, tag: tag}
-		r.lineErr = &lineWriter{out: s.errw, tag: tag}
+	if s.passThrough() && !s.opts.JSON {
+		tag := s.tag(rj)
+		r.lineOut = &lineWriter{out: s.out, tag: tag, raw: s.opts.Ungroup}
+		r.lineErr = &lineWriter{out: s.errw, tag: tag, raw: s.opts.Ungroup}
 		if keep {
 			stdout, stderr = io.MultiWriter(r.lineOut, bufOut), io.MultiWriter(r.lineErr, bufErr)
 		} else {
@@ -562,7 +575,11 @@ func (s *state) exec(rj *runningJob) {
 		}
 	}
 	t0 := time.Now()
-	p, err := s.startPiped(rj.cmdline, stdout, stderr)
+	var stdin io.Reader
+	if in := rj.p.job.Input; in != nil {
+		stdin = in()
+	}
+	p, err := s.startPiped(rj.cmdline, stdin, stdout, stderr)
 	if err != nil {
 		r.startErr = err
 		r.exitval = -1
@@ -616,7 +633,7 @@ type pipedProc struct {
 // startPiped starts cmdline in its own process group with stdin from
 // /dev/null and its stdout and stderr copied to the writers; through the
 // supervisor when there is one.
-func (s *state) startPiped(cmdline string, stdout, stderr io.Writer) (*pipedProc, error) {
+func (s *state) startPiped(cmdline string, stdin io.Reader, stdout, stderr io.Writer) (*pipedProc, error) {
 	if s.sup == nil {
 		var cmd *exec.Cmd
 		if argv := directArgv(cmdline); argv != nil && s.opts.Shell == "" {
@@ -625,8 +642,11 @@ func (s *state) startPiped(cmdline string, stdout, stderr io.Writer) (*pipedProc
 		} else {
 			cmd = exec.Command(s.shell, "-c", cmdline)
 		}
+		if s.opts.Nice != 0 {
+			cmd.Path, cmd.Args = s.niced(cmd.Path, cmd.Args)
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
@@ -657,14 +677,38 @@ func (s *state) startPiped(cmdline string, stdout, stderr io.Writer) (*pipedProc
 		}
 		readers, writers = append(readers, r), append(writers, w)
 	}
+	// A job's stdin is /dev/null, or its --pipe chunk through a pipe.
+	in := null
+	var inW *os.File
+	if stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(readers)
+			closeAll(writers)
+			return nil, err
+		}
+		in, inW = r, w
+		defer r.Close()
+	}
 	path, argv := s.argv(cmdline)
-	proc, err := s.sup.Spawn(path, argv, nil, "", []int{int(null.Fd()), int(writers[0].Fd()), int(writers[1].Fd())})
+	proc, err := s.sup.Spawn(path, argv, nil, "", []int{int(in.Fd()), int(writers[0].Fd()), int(writers[1].Fd())})
 	closeAll(writers)
 	if err != nil {
 		closeAll(readers)
+		if inW != nil {
+			inW.Close()
+		}
 		return nil, err
 	}
 	var copying sync.WaitGroup
+	if inW != nil {
+		copying.Add(1)
+		go func() {
+			defer copying.Done()
+			io.Copy(inW, stdin) // a job that stops reading ends the copy with EPIPE
+			inW.Close()
+		}()
+	}
 	for i, w := range []io.Writer{stdout, stderr} {
 		copying.Add(1)
 		go func(r *os.File) {
@@ -722,8 +766,9 @@ func (s *state) finish(r *result) {
 	if s.auto != nil && r.startErr == nil {
 		s.auto.onDone(time.Now(), r.wall, r.usage.CPU(), s.queued())
 	}
-	if s.bar != nil {
-		s.bar.Add(1)
+	if s.prog != nil {
+		s.lastArgs = strings.Join(rj.p.job.Args, " ")
+		s.prog.update(time.Now(), s.sum.Finished, len(s.running), s.total, s.slots(), s.lastArgs, false)
 	}
 	s.checkHalt(r, failed)
 	s.advance(rj.p.order, r)
@@ -816,10 +861,23 @@ func (s *state) emit(r *result) {
 			Slot: rj.slot, Command: rj.cmdline, Args: rj.p.job.Args,
 			Stdout: string(r.stdout.Bytes()), Stderr: string(r.stderr.Bytes())})
 		s.out.Write(append(b, '\n'))
-	case s.opts.LineBuffer:
+	case s.passThrough():
 		// Already passed through.
+	case s.opts.Files:
+		if s.opts.Verbose {
+			fmt.Fprintln(s.out, rj.cmdline)
+		}
+		if name, err := saveFile(r.stdout); err != nil {
+			fmt.Fprintf(s.errw, "trident run: --files: %v\n", err)
+		} else {
+			fmt.Fprintln(s.out, name)
+		}
+		writeGrouped(s.errw, r.stderr, s.tag(rj))
 	default:
-		tag := s.tag(rj.p.job)
+		tag := s.tag(rj)
+		if s.opts.Verbose {
+			s.out.Write([]byte(rj.cmdline + "\n"))
+		}
 		writeGrouped(s.out, r.stdout, tag)
 		writeGrouped(s.errw, r.stderr, tag)
 	}

@@ -6,7 +6,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,19 +25,35 @@ var rootCmd = &cobra.Command{
 	SilenceErrors: true,
 }
 
+// printVersion prints the version GNU parallel's way: a first line naming
+// the program and its version, then where it comes from.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "trident %s\n", version)
+	fmt.Fprintln(w, "A Go implementation of Python's concurrency models; `trident run` speaks GNU parallel's options.")
+	fmt.Fprintln(w, "Web site: https://github.com/trident-go/trident")
+}
+
 func init() {
+	rootCmd.Version = version
+	rootCmd.SetVersionTemplate("{{printVersion}}")
+	cobra.AddTemplateFunc("printVersion", func() string {
+		var b strings.Builder
+		printVersion(&b)
+		return b.String()
+	})
 	rootCmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print trident's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "trident", version)
+			printVersion(cmd.OutOrStdout())
 		},
 	})
 }
 
 func main() {
 	procpool.Main() // a pool worker serves calls here and never returns
+	setupCompletion()
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trident:", err)
 		os.Exit(exitCodeFor(err))

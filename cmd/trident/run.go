@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -129,6 +132,16 @@ type runFlags struct {
 	bar, dryRun, jsonOut, verbose, null      bool
 	help                                     bool
 	grace                                    time.Duration
+
+	// GNU parallel's everyday options (issue 15).
+	maxArgs, maxReplArgs, maxLines, maxChars, nice      int
+	context, multi, xargs, quote, plus, link, noEmpty   bool
+	shuf, ungroup, files, eta, progress, explain, versn bool
+	replace, extRepl, baseRepl, dirRepl, baseExtRepl    string
+	seqRepl, slotRepl, header, trim, argSep, argFileSep string
+	tagString, delay, load, memfree                     string
+	pipe, pipePart, roundRobin                          bool
+	block, recStart, recEnd                             string
 }
 
 func newRunFlags() *runFlags {
@@ -148,11 +161,52 @@ func newRunFlags() *runFlags {
 	fs.IntVar(&f.retries, "retries", 0, "run a failing job up to N times in all")
 	fs.StringVar(&f.timeout, "timeout", "", "kill jobs after DURATION (seconds, or 1m30s) or N% of the median job time")
 	fs.StringVar(&f.halt, "halt", "never", "stop early: never, soon|now,fail=N|N%, soon|now,success=N|N%")
-	fs.BoolVar(&f.bar, "bar", false, "progress bar with ETA on stderr (only when stderr is a terminal)")
+	fs.BoolVar(&f.bar, "bar", false, "progress bar on stderr, GNU parallel's \"NN% done:left=ETA values\" (reverse video on a terminal, plain \\r-separated frames otherwise); ends at 100%")
+	fs.BoolVar(&f.eta, "eta", false, "print GNU parallel's ETA line (ETA, jobs left, average seconds) on stderr")
+	fs.BoolVar(&f.progress, "progress", false, "print GNU parallel's progress line (running/done/average) on stderr")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the commands instead of running them")
 	fs.StringVar(&f.results, "results", "", "save each job's stdout, stderr and seq under DIR/1/VALUE1/... (/ in a value is written \\_, \\ as \\\\)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per finished job (with its output) instead of the output")
-	fs.BoolVarP(&f.verbose, "verbose", "v", false, "explain -j auto's choices on stderr")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "print each job's command before its output (on stdout, as GNU parallel)")
+	fs.BoolVar(&f.explain, "explain", false, "explain -j auto's choices on stderr")
+	fs.BoolVarP(&f.ungroup, "ungroup", "u", false, "pass output through as it comes, not grouped per job (lines of jobs may mix)")
+	fs.StringVar(&f.tagString, "tagstring", "", "prefix output lines with STR (replacement strings filled in, values unquoted) and a TAB")
+	fs.BoolVar(&f.files, "files", false, "save each job's stdout in a file under $TMPDIR and print the file's name instead")
+	fs.IntVarP(&f.maxArgs, "max-args", "n", -1, "put up to N values in each job ({} gives them space separated; -n0: one value read, none used)")
+	fs.IntVarP(&f.maxReplArgs, "max-replace-args", "N", -1, "like -n, and a word holding {} is repeated per value (context replace); {1}..{N} are the values")
+	fs.IntVarP(&f.maxLines, "max-lines", "L", -1, "like -N: N input lines per job (trailing blanks do not join lines)")
+	fs.BoolVarP(&f.context, "X", "X", false, "as many values per job as the line length allows, spread over the job slots, with context replace")
+	fs.BoolVarP(&f.multi, "m", "m", false, "as many values per job as the line length allows, spread over the job slots ({} gives them space separated)")
+	fs.BoolVar(&f.xargs, "xargs", false, "as many values per job as the line length allows, not spread over the slots (like xargs)")
+	fs.IntVarP(&f.maxChars, "max-chars", "s", 0, "longest command line for -X, -m, --xargs (default: 128 KiB minus the environment, as GNU parallel)")
+	fs.StringVarP(&f.replace, "replace", "I", "", "use STR instead of {} (then {} and {N} are plain text)")
+	fs.StringVar(&f.extRepl, "extensionreplace", "", "use STR instead of {.}")
+	fs.StringVar(&f.baseRepl, "basenamereplace", "", "use STR instead of {/}")
+	fs.StringVar(&f.dirRepl, "dirnamereplace", "", "use STR instead of {//}")
+	fs.StringVar(&f.baseExtRepl, "basenameextensionreplace", "", "use STR instead of {/.}")
+	fs.StringVar(&f.seqRepl, "seqreplace", "", "use STR instead of {#}")
+	fs.StringVar(&f.slotRepl, "slotreplace", "", "use STR instead of {%}")
+	fs.BoolVar(&f.plus, "plus", false, "more replacement strings: {##} jobs in all, {+/} dir part, {+.} {+..} {+...} extensions, {..} {...} {/..} {/...} without them")
+	fs.BoolVarP(&f.quote, "quote", "q", false, "quote each command word: run the words as given, not as shell code")
+	fs.BoolVar(&f.link, "link", false, "pair the sources up instead of combining them; shorter sources wrap around")
+	fs.BoolVar(&f.link, "xapply", false, "same as --link")
+	fs.StringVar(&f.header, "header", "", "take the first value of each source as column names for {NAME} (: or a line count; 0: :::: file names)")
+	fs.StringVar(&f.trim, "trim", "", "trim white space around values: n, l, r or lr (default lr with --colsep, n without)")
+	fs.StringVar(&f.argSep, "arg-sep", ":::", "use STR instead of ::: (and STR+ instead of :::+)")
+	fs.StringVar(&f.argFileSep, "arg-file-sep", "::::", "use STR instead of :::: (and STR+ instead of ::::+)")
+	fs.BoolVarP(&f.noEmpty, "no-run-if-empty", "r", false, "skip values that are empty or white space only")
+	fs.BoolVar(&f.shuf, "shuf", false, "run the jobs in random order (reads all input first; {#} stays each job's number)")
+	fs.StringVar(&f.delay, "delay", "", "wait DURATION between job starts (seconds, or 250ms)")
+	fs.StringVar(&f.load, "load", "", "start no job while this many processes are running on the machine (procs_running)")
+	fs.StringVar(&f.memfree, "memfree", "", "start no job while less than SIZE memory is available (MemAvailable; k/K m/M g/G suffixes)")
+	fs.IntVar(&f.nice, "nice", 0, "run the jobs with this niceness (through nice -n)")
+	fs.BoolVar(&f.pipe, "pipe", false, "cut stdin into chunks of --block at record boundaries and give each job one chunk on its stdin (with -N N: N records per job; -L N: N-line records)")
+	fs.BoolVar(&f.pipePart, "pipepart", false, "like --pipe, but cut the file of -a FILE by seeking: each job reads its byte range itself")
+	fs.StringVar(&f.block, "block", "1M", "chunk size for --pipe/--pipepart (k/K m/M g/G suffixes); memory stays about -j x --block")
+	fs.StringVar(&f.recStart, "recstart", "", "records start with STR (--pipe, --pipepart)")
+	fs.StringVar(&f.recEnd, "recend", "", "records end with STR (default a newline when neither --recstart nor --recend is given)")
+	fs.BoolVar(&f.roundRobin, "roundrobin", false, "with --pipe: start one job per slot and give each the next chunk as soon as it has read its last")
+	fs.BoolVarP(&f.versn, "version", "V", false, "print trident's version and exit")
 	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read values from FILE (repeatable; like :::: FILE)")
 	fs.BoolVarP(&f.null, "null", "0", false, "values are NUL-separated")
 	fs.StringVarP(&f.colsep, "colsep", "C", "", "split each value into columns {1} {2} ... by this regular expression (white space around columns is trimmed)")
@@ -181,15 +235,50 @@ func readsStdin(specs []runner.InputSpec) bool {
 	return false
 }
 
-// isSep reports whether a word starts a new input source.
-func isSep(a string) bool { return a == ":::" || a == ":::+" || a == "::::" || a == "::::+" }
+// seps are the words that start an input source: ::: and :::: (or their
+// --arg-sep and --arg-file-sep replacements), with an optional +.
+type seps struct{ arg, file string }
+
+func (s seps) is(a string) bool {
+	a = strings.TrimSuffix(a, "+")
+	return a == s.arg || a == s.file
+}
+
+// findSeps reads --arg-sep and --arg-file-sep ahead of the flag parser,
+// which needs to know where the options end.
+func findSeps(args []string) seps {
+	s := seps{":::", "::::"}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || (!strings.HasPrefix(a, "-") && a != "") {
+			break
+		}
+		for _, o := range []struct {
+			name string
+			p    *string
+		}{{"--arg-sep", &s.arg}, {"--arg-file-sep", &s.file}} {
+			if v, ok := strings.CutPrefix(a, o.name+"="); ok {
+				*o.p = v
+			} else if a == o.name && i+1 < len(args) {
+				*o.p = args[i+1]
+				i++
+			}
+		}
+	}
+	return s
+}
 
 // parseRunArgs splits the command line into options, command and sources.
 func parseRunArgs(args []string) (*runFlags, []string, []runner.InputSpec, error) {
 	f := newRunFlags()
+	sp := findSeps(args)
 	cut := len(args)
-	for i, a := range args {
-		if isSep(a) {
+	for i := 0; i < len(args); i++ {
+		if a := args[i]; a == "--arg-sep" || a == "--arg-file-sep" {
+			i++ // its value is not a separator
+			continue
+		}
+		if sp.is(args[i]) {
 			cut = i
 			break
 		}
@@ -206,13 +295,13 @@ func parseRunArgs(args []string) (*runFlags, []string, []runner.InputSpec, error
 	for len(rest) > 0 {
 		sep := rest[0]
 		j := 1
-		for j < len(rest) && !isSep(rest[j]) {
+		for j < len(rest) && !sp.is(rest[j]) {
 			j++
 		}
 		vals := rest[1:j]
 		rest = rest[j:]
 		linked := strings.HasSuffix(sep, "+")
-		if strings.HasPrefix(sep, "::::") {
+		if strings.TrimSuffix(sep, "+") == sp.file {
 			if len(vals) == 0 {
 				return f, nil, nil, fmt.Errorf("%s needs at least one file name", sep)
 			}
@@ -240,16 +329,24 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 		runUsage(stdout)
 		return nil
 	}
+	if f.versn {
+		printVersion(stdout)
+		return nil
+	}
 	if len(command) == 0 {
 		return usageErr("missing command")
 	}
 	opts := runner.Options{
-		Template: runner.ParseTemplate(command), MaxJobs: f.maxJobs, KeepOrder: f.keep, LineBuffer: f.lineBuf,
+		MaxJobs: f.maxJobs, KeepOrder: f.keep, LineBuffer: f.lineBuf,
 		Tag: f.tag, Joblog: f.joblog, Resume: f.resume, ResumeFailed: f.resumeFailed, Retries: f.retries,
-		DryRun: f.dryRun, ResultsDir: f.results, JSON: f.jsonOut, Verbose: f.verbose, Shell: f.shell,
-		Grace: f.grace, Stdout: stdout, Stderr: stderr,
+		DryRun: f.dryRun, ResultsDir: f.results, JSON: f.jsonOut, Verbose: f.verbose, Explain: f.explain, Shell: f.shell,
+		Grace: f.grace, Stdout: stdout, Stderr: stderr, Bar: f.bar, ETA: f.eta, Progress: f.progress,
+		Ungroup: f.ungroup, Files: f.files, Shuf: f.shuf, Nice: f.nice,
 	}
 	if opts.Slots, err = runner.ParseJobs(f.jobs, 0); err != nil {
+		return usageErr("%v", err)
+	}
+	if err := f.gnuOptions(&opts, command); err != nil {
 		return usageErr("%v", err)
 	}
 	if f.maxJobs < 1 {
@@ -266,16 +363,17 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 	if opts.Halt, err = runner.ParseHalt(f.halt); err != nil {
 		return usageErr("%v", err)
 	}
-	if f.bar {
-		if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
-			opts.Bar = true
-		}
-	}
-	if readsStdin(specs) && term.IsTerminal(int(os.Stdin.Fd())) && !f.help {
+	if readsStdin(specs) && !f.pipePart && term.IsTerminal(int(os.Stdin.Fd())) && !f.help {
 		fmt.Fprintln(stderr, "trident run: reading values from the terminal, one per line (Ctrl-D ends them); "+
 			"did you mean ::: VALUES, :::: FILE, -a FILE or a pipe?")
 	}
-	src, err := runner.NewJobSource(specs, runner.InputOptions{Null: f.null, ColSep: f.colsep, Stdin: os.Stdin})
+	var src runner.JobSource
+	if f.pipe || f.pipePart {
+		src, err = f.pipeSource(&opts, specs, stderr)
+	} else {
+		src, err = runner.NewJobSource(specs, runner.InputOptions{Null: f.null, ColSep: f.colsep, Stdin: os.Stdin,
+			Link: f.link, Header: f.header, Trim: f.trim, NoRunIfEmpty: f.noEmpty})
+	}
 	if err != nil {
 		return &exitError{code: 255, msg: "run: " + err.Error()}
 	}
@@ -306,6 +404,7 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 			return &exitError{code: 255, msg: "run: --cluster: this build has no cluster support"}
 		}
 		opts.ClusterURL = f.cluster
+		opts, src = runner.Prepare(opts, src)
 		code, err := runClusterHook(ctx, opts, src)
 		if err != nil {
 			return &exitError{code: 255, msg: "run: " + err.Error()}
@@ -327,4 +426,152 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 		return &exitError{code: sum.ExitCode, msg: fmt.Sprintf("run: %d of %d job(s) failed", sum.Failed, sum.Finished)}
 	}
 	return nil
+}
+
+// gnuOptions checks GNU parallel's everyday options and sets them in opts,
+// with the command's template.
+func (f *runFlags) gnuOptions(opts *runner.Options, command []string) error {
+	fs := f.fs
+	g := &opts.Group
+	if f.pipe || f.pipePart {
+		// -N and -L count records of the chunks (see pipeSource).
+		for _, n := range []string{"max-args", "X", "m", "xargs", "max-chars", "header", "shuf", "link"} {
+			if fs.Changed(n) {
+				return fmt.Errorf("--%s cannot be used with --pipe or --pipepart", n)
+			}
+		}
+	}
+	counts := 0
+	for _, c := range []struct {
+		name    string
+		v       int
+		context bool
+	}{{"max-args", f.maxArgs, false}, {"max-replace-args", f.maxReplArgs, true}, {"max-lines", f.maxLines, true}} {
+		if !fs.Changed(c.name) {
+			continue
+		}
+		counts++
+		if c.v < 0 {
+			return fmt.Errorf("--%s %d: want 0 or more", c.name, c.v)
+		}
+		if f.pipe || f.pipePart {
+			continue
+		}
+		g.MaxArgs, g.Zero = c.v, c.v == 0
+		f.context = f.context || c.context
+	}
+	if counts > 1 {
+		return fmt.Errorf("use only one of -n, -N and -L")
+	}
+	modes := 0
+	for _, b := range []bool{fs.Changed("X"), f.multi, f.xargs} {
+		if b {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return fmt.Errorf("use only one of -X, -m and --xargs")
+	}
+	if fs.Changed("X") || f.multi || f.xargs {
+		g.Multi = true
+		if !f.xargs && g.MaxArgs == 0 {
+			g.Spread = opts.Slots
+			if g.Spread <= 0 {
+				g.Spread = runtime.NumCPU()
+			}
+		}
+	}
+	if fs.Changed("max-chars") {
+		if f.maxChars < 1 {
+			return fmt.Errorf("--max-chars %d: want at least 1", f.maxChars)
+		}
+		g.MaxChars = f.maxChars
+	}
+	topt := runner.TemplateOptions{Plus: f.plus, Quote: f.quote, Context: f.context, Replace: f.replace,
+		ExtensionReplace: f.extRepl, BasenameReplace: f.baseRepl, DirnameReplace: f.dirRepl,
+		BasenameExtensionReplace: f.baseExtRepl, SeqReplace: f.seqRepl, SlotReplace: f.slotRepl}
+	if fs.Changed("replace") && f.replace == "" {
+		return fmt.Errorf("-I: want a replacement string")
+	}
+	var err error
+	if opts.Template, err = runner.ParseTemplateWith(command, topt); err != nil {
+		return err
+	}
+	if fs.Changed("tagstring") {
+		topt.Quote, topt.Context = false, false
+		t, err := runner.ParseTemplateWith([]string{f.tagString}, topt)
+		if err != nil {
+			return err
+		}
+		opts.TagString = &t
+	}
+	if err := runner.ParseTrim(f.trim); err != nil {
+		return err
+	}
+	if f.argSep == "" || f.argFileSep == "" || f.argSep == f.argFileSep {
+		return fmt.Errorf("--arg-sep %q and --arg-file-sep %q: want two different, non-empty words", f.argSep, f.argFileSep)
+	}
+	if f.delay != "" {
+		if opts.Delay, err = runner.ParseDelay(f.delay); err != nil {
+			return err
+		}
+	}
+	if f.load != "" {
+		l, err := strconv.ParseFloat(strings.TrimSuffix(f.load, "%"), 64)
+		if err != nil || l <= 0 || math.IsNaN(l) || math.IsInf(l, 0) {
+			return fmt.Errorf("--load %q: want a positive number of running processes", f.load)
+		}
+		if strings.HasSuffix(f.load, "%") {
+			l = l * float64(runtime.NumCPU()) / 100
+		}
+		opts.MaxLoad = l
+	}
+	if f.memfree != "" {
+		if opts.MemFree, err = runner.ParseSize(f.memfree); err != nil {
+			return fmt.Errorf("--memfree: %v", err)
+		}
+	}
+	if f.nice < -20 || f.nice > 19 {
+		return fmt.Errorf("--nice %d: want -20 to 19", f.nice)
+	}
+	if f.ungroup && (f.keep || f.lineBuf) {
+		return fmt.Errorf("-u cannot be used with -k or --line-buffer")
+	}
+	return nil
+}
+
+// pipeSource builds the job source of --pipe and --pipepart.
+func (f *runFlags) pipeSource(opts *runner.Options, specs []runner.InputSpec, stderr io.Writer) (runner.JobSource, error) {
+	block, err := runner.ParseSize(f.block)
+	if err != nil || block < 1 || block > 1<<31-1 {
+		return nil, fmt.Errorf("--block %q: want a size from 1 byte to 2G", f.block)
+	}
+	po := runner.PipeOptions{Input: os.Stdin, Block: block, RecStart: f.recStart, RecEnd: f.recEnd, RoundRobin: f.roundRobin,
+		Warn: func(msg string) { fmt.Fprintln(stderr, "trident run: warning:", msg) }}
+	if f.fs.Changed("max-replace-args") {
+		if f.maxReplArgs < 1 {
+			return nil, fmt.Errorf("-N %d with --pipe: want at least 1 record", f.maxReplArgs)
+		}
+		po.Records = f.maxReplArgs
+	}
+	if f.fs.Changed("max-lines") {
+		if f.maxLines < 1 {
+			return nil, fmt.Errorf("-L %d with --pipe: want at least 1 line", f.maxLines)
+		}
+		po.Lines = f.maxLines
+	}
+	if f.pipePart {
+		if len(specs) != 1 || specs[0].Kind != runner.FromFile || specs[0].Path == "-" {
+			return nil, fmt.Errorf("--pipepart needs exactly one file: -a FILE (or :::: FILE)")
+		}
+		po.PartFile = specs[0].Path
+	} else if len(specs) > 0 {
+		return nil, fmt.Errorf("--pipe reads stdin: no ::: or -a sources (use --pipepart -a FILE for a file)")
+	}
+	slots := opts.Slots
+	if slots <= 0 {
+		slots = runtime.NumCPU()
+	}
+	opts.Piped = true
+	return runner.NewPipeSource(po, slots)
 }

@@ -234,8 +234,8 @@ func TestRunExitStatusCap(t *testing.T) {
 	}
 }
 
-func TestRunAutoVerbose(t *testing.T) {
-	args := []string{"run", "-v", "sleep 0.2; : {}", ":::"}
+func TestRunAutoExplain(t *testing.T) {
+	args := []string{"run", "--explain", "sleep 0.2; : {}", ":::"}
 	for i := 0; i < 20; i++ {
 		args = append(args, strconv.Itoa(i))
 	}
