@@ -57,7 +57,7 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .no{color:#b00;font-weight:600}.yes{color:#070;font-weight:600}.muted{color:#666;font-size:13px}
 svg{display:block;margin:4px 0 14px 0}svg text{font-family:inherit}
 figure{margin:0 0 10px 0}figcaption{font-size:13px;font-weight:600}
-.claim{margin:10px 0;padding:6px 10px;border-left:5px solid #999}.claim.yes{border-color:#070}.claim.no{border-color:#b00}.claim.unclear{border-color:#d90}
+.claim{margin:10px 0;padding:6px 10px;border-left:5px solid #999}.claim.claim-yes{border-color:#070}.claim.claim-no{border-color:#b00}.claim.claim-unclear{border-color:#d90}
 .claim p{margin:4px 0}.claim ul{margin:2px 0;padding-left:20px;font-size:13px}.unclear{color:#a60;font-weight:600}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 </style></head><body>
@@ -338,7 +338,7 @@ func writeClaimsHTML(b *strings.Builder, r *Result) {
 	fmt.Fprintf(b, "<h2 id=\"claims\">Claims</h2>\n<p class=\"muted\">Each of the articles' claims, checked against the rows of this run. Speeds up = a speedup over sequential of at least %.2fx (on %d cores); no speedup = at most %.2fx; in between is unclear. Context checks are shown but do not decide.</p>\n",
 		r.ClaimThresholds.SpeedsUp, r.Machine.Cores, r.ClaimThresholds.NoSpeedup)
 	for _, c := range r.Claims {
-		cls, word := "", "not measured"
+		cls, word := "none", "not measured"
 		switch c.Holds {
 		case HoldsYes:
 			cls, word = "yes", "holds"
@@ -347,9 +347,11 @@ func writeClaimsHTML(b *strings.Builder, r *Result) {
 		case HoldsUnclear:
 			cls, word = "unclear", "unclear"
 		}
-		fmt.Fprintf(b, "<div class=\"claim %s\" id=\"claim-%s\"><p><b>%s</b> &mdash; <span class=\"%s\">%s</span>", cls, esc(c.ID), esc(c.Claim), cls, word)
-		if c.Noisy {
-			b.WriteString(` <span class="muted">(noisy)</span>`)
+		fmt.Fprintf(b, "<div class=\"claim claim-%s\" id=\"claim-%s\"><p><b>%s</b> &mdash; <span class=\"%s\">%s</span>", cls, esc(c.ID), esc(c.Claim), cls, word)
+		if c.Leaning != "" {
+			fmt.Fprintf(b, ` <span class="muted">(measured noise; the figures lean to &ldquo;%s&rdquo;)</span>`, esc(strings.ToLower(claimMark(c.Leaning))))
+		} else if c.Noisy {
+			b.WriteString(` <span class="muted">(noisy rows)</span>`)
 		}
 		fmt.Fprintf(b, "</p>\n<p>%s</p>\n", esc(c.Explanation))
 		if len(c.Checks) > 0 {
