@@ -232,6 +232,9 @@ type Machine struct {
 	GOARCH    string `json:"goarch"`
 	GoVersion string `json:"go_version"`
 	Python    string `json:"python,omitempty"`
+	// PythonNoGIL is set for a free-threaded CPython running without the
+	// GIL (sys._is_gil_enabled() false).
+	PythonNoGIL bool `json:"python_no_gil,omitempty"`
 	// GoNumbersPerMS and PythonNumbersPerMS are the calibrations: how many
 	// numbers each runtime tests for primality per millisecond.
 	GoNumbersPerMS     float64 `json:"go_numbers_per_ms"`
@@ -474,6 +477,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			defer py.close()
 			res.Machine.Python = py.version
 			res.Machine.PythonNumbersPerMS = py.perMS
+			res.Machine.PythonNoGIL = !py.gil
 		}
 	}
 	if py == nil {
