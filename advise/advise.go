@@ -5,9 +5,10 @@
 //
 // # Measuring
 //
-// A profile sets CPU time (user + system, plus any time spent waiting on the
-// run queue for a busy CPU, which is compute the machine delayed, not I/O)
-// against wall time:
+// A profile sets CPU time (user + system) against the wall time the work did
+// not spend waiting on the run queue for a busy CPU (which is neither compute
+// nor I/O: the machine delayed it), so the ratio is what CPU/wall would be on
+// an idle machine; a profile taken on a busy machine says so (BusyNote):
 //
 //	p, err := advise.ProfileFunc(ctx, fn, 5)                      // a Go function, 5 runs
 //	p, err := advise.ProfileCommand(ctx, []string{"gzip", "-k", "f"}, 3) // a command, 3 runs
@@ -83,13 +84,17 @@ type Sample struct {
 	User time.Duration `json:"user_ns"`
 	Sys  time.Duration `json:"sys_ns"`
 	// RunQueue is the time the work was ready to run but waited for a CPU
-	// (another process had it). It is counted as compute, not as wait: on a
-	// loaded machine a busy loop's CPU time falls below its wall time, and
-	// this is the difference. ProfileFunc measures it on Linux
-	// (/proc/thread-self/schedstat); ProfileCommand cannot (rusage has no
-	// such field), so a command profiled on a busy machine looks less
-	// CPU-bound than it is.
+	// (another program had it). It is neither compute nor I/O: the ratio
+	// leaves it out (CPU / (wall - run-queue wait)), so a busy loop on a
+	// loaded machine stays CPU-bound and a short wait followed by a long
+	// wait for a core stays I/O. ProfileFunc measures it on Linux
+	// (/proc/thread-self/schedstat); ProfileCommand follows the command's
+	// threads in /proc/PID/task/TID/schedstat while it runs.
 	RunQueue time.Duration `json:"run_queue_ns,omitempty"`
+	// Others is the CPU time other work on the machine used during the run
+	// (the machine's busy time from /proc/stat minus the run's and this
+	// process's own); zero where /proc is missing.
+	Others time.Duration `json:"others_cpu_ns,omitempty"`
 }
 
 // CPU is user plus system time.
@@ -151,20 +156,62 @@ func (p Profile) RunQueue() time.Duration {
 // run-queue wait.
 func (p Profile) Compute() time.Duration { return p.CPU() + p.RunQueue() }
 
+// Others is the mean CPU time other work used per run (see Sample.Others).
+func (p Profile) Others() time.Duration {
+	if len(p.Samples) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, s := range p.Samples {
+		t += s.Others
+	}
+	return t / time.Duration(len(p.Samples))
+}
+
+// Busy thresholds: a profile was measured on a busy machine when its work
+// waited on the run queue for at least BusyRunQueue of its wall time, or
+// other work used at least BusyOthers of the machine's CPU capacity.
+var (
+	BusyRunQueue = 0.10
+	BusyOthers   = 0.25
+)
+
+// BusyNote says, with the figures, why the profile was measured on a busy
+// machine, or "" when it was not.
+func (p Profile) BusyNote() string {
+	wall := p.Wall()
+	if wall <= 0 {
+		return ""
+	}
+	cores := max(p.Cores, 1)
+	rq := float64(p.RunQueue()) / float64(wall)
+	others := float64(p.Others()) / (float64(wall) * float64(cores))
+	if rq < BusyRunQueue && others < BusyOthers {
+		return ""
+	}
+	return fmt.Sprintf("measured on a busy machine: the work waited %v per run for a CPU (%.0f%% of its wall time) and other programs used %.0f%% of the %d core(s); "+
+		"the ratio leaves the run-queue wait out, but measure again on a quieter machine to be sure", round(p.RunQueue()), 100*rq, 100*others, cores)
+}
+
 // Wait is the mean time per run the work waited for something other than
 // a CPU: wall minus compute, never negative (a multi-threaded command can
 // use more CPU than wall time).
 func (p Profile) Wait() time.Duration { return max(0, p.Wall()-p.Compute()) }
 
-// Ratio is compute (CPU + run-queue wait) over wall time: about 1 for a
-// busy loop, about 0 for a sleep, above 1 for a command that keeps several
-// cores busy. It is 0 for an empty profile.
+// Ratio is CPU time over the wall time the work did not spend waiting for
+// a CPU: CPU / (wall - run-queue wait), what CPU/wall would be on an idle
+// machine. About 1 for a busy loop (loaded machine or not), about 0 for a
+// sleep, above 1 for a command that keeps several cores busy. It is 0 for
+// an empty profile.
 func (p Profile) Ratio() float64 {
-	w := p.Wall()
-	if w <= 0 {
+	w := p.Wall() - p.RunQueue()
+	if p.Wall() <= 0 {
 		return 0
 	}
-	return float64(p.Compute()) / float64(w)
+	if w <= 0 {
+		return 1 // it only ever waited for a CPU
+	}
+	return float64(p.CPU()) / float64(w)
 }
 
 // Class is the kind of a workload.
@@ -264,6 +311,9 @@ type Advice struct {
 	Rule string `json:"rule"`
 	// Reason explains the choice with the measured numbers.
 	Reason string `json:"reason"`
+	// Busy is Profile.BusyNote(): set when the profile was measured on a
+	// busy machine, saying so with the figures.
+	Busy string `json:"busy,omitempty"`
 }
 
 // String is a one-line summary.
@@ -291,8 +341,8 @@ func Classify(p Profile) Advice {
 	if cores < 1 {
 		cores = runtime.NumCPU()
 	}
-	a := Advice{Profile: p, Ratio: p.Ratio()}
-	wall, cpu, wait := p.Wall(), p.Compute(), p.Wait()
+	a := Advice{Profile: p, Ratio: p.Ratio(), Busy: p.BusyNote()}
+	wall, cpu, wait := p.Wall(), p.CPU(), p.Wait()
 	if len(p.Samples) == 0 || wall <= 0 {
 		a.Class, a.Model, a.Workers, a.Step = CPUBound, Processes, cores, "0"
 		a.Rule = "nothing measured: assume CPU-bound"
@@ -308,8 +358,8 @@ func Classify(p Profile) Advice {
 		}
 		return max(1, int(math.Round(w)))
 	}
-	nums := fmt.Sprintf("CPU (+ run-queue wait) %v of wall %v per run (ratio %.2f, wait %v) over %d run(s) on %d core(s)",
-		round(cpu), round(wall), a.Ratio, round(wait), len(p.Samples), cores)
+	nums := fmt.Sprintf("CPU %v of wall %v per run, %v of it waiting for a CPU (ratio CPU/(wall - run-queue wait) %.2f, wait %v) over %d run(s) on %d core(s)",
+		round(cpu), round(wall), round(p.RunQueue()), a.Ratio, round(wait), len(p.Samples), cores)
 	switch {
 	case a.Ratio >= CPUBoundRatio:
 		a.Class, a.Model, a.Step = CPUBound, Processes, "1"

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,7 +124,11 @@ func TestClassifyThresholds(t *testing.T) {
 		{"mixed", mk(100*ms, 50*ms, 2), Mixed, "3", 4},
 		{"mixed capped", mk(100*ms, 21*ms, 2), Mixed, "3", 8},
 		{"empty", Profile{Cores: 3}, CPUBound, "0", 3},
-		{"run-queue wait is compute", Profile{Cores: 2, Samples: []Sample{{Wall: 100 * ms, User: 30 * ms, RunQueue: 65 * ms}}}, CPUBound, "1", 2},
+		{"run-queue wait is not I/O", Profile{Cores: 2, Samples: []Sample{{Wall: 100 * ms, User: 30 * ms, RunQueue: 65 * ms}}}, CPUBound, "1", 2},
+		// A 1 ms request followed by 5 ms in the run queue on a busy
+		// machine: still I/O with short waits (was "mixed" when run-queue
+		// wait counted as compute).
+		{"run-queue wait is not compute either", Profile{Cores: 2, Samples: []Sample{{Wall: 10 * ms, User: 1 * ms, RunQueue: 5 * ms}}}, IOBoundShortWaits, "2a", 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -132,6 +138,45 @@ func TestClassifyThresholds(t *testing.T) {
 					a.Class, a.Workers, a.Step, c.class, c.workers, c.step, a.Reason)
 			}
 		})
+	}
+}
+
+// A CPU-bound command beside two busy loops (more runnable work than cores
+// on 2 cores) stays CPU-bound: its run-queue wait is read from
+// /proc/PID/task/TID/schedstat and left out of the ratio, and the advice
+// says the machine was busy.
+func TestClassifyCommandOnBusyMachine(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc: run-queue wait cannot be measured here")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	n := runtime.NumCPU()
+	var hogs []*exec.Cmd
+	for range n {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		hogs = append(hogs, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range hogs {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	p, err := ProfileCommand(context.Background(), []string{"sh", "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := Classify(p)
+	if a.Class != CPUBound || p.RunQueue() <= 0 {
+		t.Fatalf("beside %d busy loops: %v, run-queue wait %v, CPU %v, wall %v (%s)", n, a, p.RunQueue(), p.CPU(), p.Wall(), a.Reason)
+	}
+	if a.Busy == "" || !strings.Contains(a.Busy, "busy machine") {
+		t.Fatalf("no busy note: %+v", a)
 	}
 }
 

@@ -60,6 +60,8 @@ func ProfileFunc(ctx context.Context, fn func(context.Context) error, n int) (Pr
 				return
 			}
 			_, q0, schedOK := rusage.ThreadSched()
+			busy0, busyOK := machineBusy()
+			self0, _ := rusage.Self()
 			t0 := time.Now()
 			ferr := fn(ctx)
 			wall := time.Since(t0)
@@ -72,6 +74,10 @@ func ProfileFunc(ctx context.Context, fn func(context.Context) error, n int) (Pr
 			smp := Sample{Wall: wall, User: d.User, Sys: d.Sys}
 			if _, q1, ok := rusage.ThreadSched(); ok && schedOK {
 				smp.RunQueue = max(0, q1-q0)
+			}
+			if busy1, ok := machineBusy(); ok && busyOK {
+				self1, _ := rusage.Self()
+				smp.Others = max(0, busy1-busy0-self1.Sub(self0).CPU())
 			}
 			r.samples = append(r.samples, smp)
 			if ferr != nil {
@@ -107,7 +113,11 @@ func (e *CommandError) Unwrap() error { return e.Err }
 // ProfileCommand runs the command argv n times, one after the other, with
 // stdin from /dev/null and its output discarded, and measures each run's
 // wall time and the child's CPU time from its rusage (wait4), which counts
-// all of the child's threads and its waited-for descendants.
+// all of the child's threads and its waited-for descendants. On Linux it
+// also follows the run-queue wait of the command's threads (and of its
+// process group's) in /proc/PID/task/TID/schedstat while it runs, reading
+// them a last time after the command exits and before it is reaped, and the
+// CPU time other programs used meanwhile (/proc/stat).
 //
 // A run that cannot start or exits non-zero stops the profiling with a
 // *CommandError (the profile of the runs so far is returned too). When ctx
@@ -129,6 +139,11 @@ func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr 
 	if len(argv) == 0 {
 		return p, errors.New("advise: empty command")
 	}
+	// The measuring goroutine keeps its OS thread, so that the time this
+	// thread itself waited for a CPU (starting the command, and waking up
+	// when it exits) can be taken out of the command's wall time.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return p, err
@@ -142,15 +157,36 @@ func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr 
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		busy0, busyOK := machineBusy()
+		self0, _ := rusage.Self()
+		_, pq0, pqOK := rusage.ThreadSched()
 		t0 := time.Now()
-		err := cmd.Run()
-		wall := time.Since(t0)
+		err := cmd.Start()
+		var rq time.Duration
+		wall := time.Duration(0)
+		if err == nil {
+			s := startRunQueueSampler(cmd.Process.Pid)
+			waitExited(cmd.Process.Pid)
+			wall = time.Since(t0)
+			if _, pq1, ok := rusage.ThreadSched(); ok && pqOK {
+				wall -= max(0, min(pq1-pq0, wall/2)) // this thread's own wait for a CPU is not the command's
+			}
+			rq, _ = s.finish()
+			err = cmd.Wait()
+		} else {
+			wall = time.Since(t0)
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			return p, cerr
 		}
 		if cmd.ProcessState != nil {
 			u := rusage.FromProcessState(cmd.ProcessState)
-			p.Samples = append(p.Samples, Sample{Wall: wall, User: u.User, Sys: u.Sys})
+			smp := Sample{Wall: wall, User: u.User, Sys: u.Sys, RunQueue: rq}
+			if busy1, ok := machineBusy(); ok && busyOK {
+				self1, _ := rusage.Self()
+				smp.Others = max(0, busy1-busy0-u.CPU()-self1.Sub(self0).CPU())
+			}
+			p.Samples = append(p.Samples, smp)
 		}
 		if err != nil {
 			return p, &CommandError{Argv: argv, Run: i + 1, Err: err}

@@ -59,11 +59,15 @@ type Claim struct {
 	Checks []Check `json:"checks"`
 	// Explanation says in one line what the figures show.
 	Explanation string `json:"explanation"`
-	// Noisy is set when the machine was busy while the evidence was
-	// measured (load average above the core count, or a CPU-bound
-	// sequential row that waited for a core): the figures may move on a
-	// second run.
+	// Noisy is set when a row the claim rests on (or its sequential
+	// baseline) waited for a core in most of its rounds (Row.Waited): the
+	// claim is then UNCLEAR, whatever its figures lean to.
 	Noisy bool `json:"noisy"`
+	// Leaning is what the figures alone would give (HoldsYes or HoldsNo)
+	// when noise made the claim UNCLEAR; empty otherwise.
+	Leaning string `json:"leaning,omitempty"`
+	// Noise names the measured noise that made the claim UNCLEAR.
+	Noise string `json:"noise,omitempty"`
 }
 
 // Evidence is one measured row a claim rests on.
@@ -72,6 +76,11 @@ type Evidence struct {
 	Workload          string  `json:"workload"`
 	Model             string  `json:"model"`
 	Speedup           float64 `json:"speedup"`
+	SpeedupLo         float64 `json:"speedup_lo"`
+	SpeedupHi         float64 `json:"speedup_hi"`
+	Waited            bool    `json:"waited"`
+	RunQueueMS        float64 `json:"run_queue_ms"`
+	OthersCPUShare    float64 `json:"others_cpu_share"`
 	WallMS            float64 `json:"wall_ms"`
 	CPUMS             float64 `json:"cpu_ms"`
 	Workers           int     `json:"workers"`
@@ -99,22 +108,51 @@ const (
 
 // claimer holds what the claims are judged on.
 type claimer struct {
-	rows    []Row
-	m       Machine
-	up      float64
-	noisy   bool // load average above the core count
-	seqWait map[string]bool
+	rows []Row
+	m    Machine
+	up   float64
 }
 
 func newClaimer(rows []Row, m Machine) *claimer {
-	c := &claimer{rows: rows, m: m, up: SpeedsUpAt(m.Cores), seqWait: map[string]bool{}}
-	c.noisy = m.Cores > 0 && (m.LoadAvg[0] > float64(m.Cores) || m.LoadAvg[1] > float64(m.Cores))
-	for _, r := range rows {
-		if r.Model == "sequential" && r.Workload == CPUBound && r.Error == "" && r.CPUMS > 0 && r.WallMS > r.CPUMS*1.15 {
-			c.seqWait[r.Runtime] = true
-		}
+	return &claimer{rows: rows, m: m, up: SpeedsUpAt(m.Cores)}
+}
+
+// lo and hi are a row's speedup interval (the median alone for a row
+// measured once).
+func lo(r Row) float64 {
+	if r.SpeedupLo > 0 {
+		return r.SpeedupLo
 	}
-	return c
+	return r.Speedup
+}
+
+func hi(r Row) float64 {
+	if r.SpeedupHi > 0 {
+		return r.SpeedupHi
+	}
+	return r.Speedup
+}
+
+// fmtSpeed is "1.63x (1.52-1.71)": the median and the spread over the
+// rounds.
+func fmtSpeed(r Row) string {
+	if len(r.Rounds) < 2 || lo(r) == hi(r) {
+		return fmt.Sprintf("%.2fx", r.Speedup)
+	}
+	return fmt.Sprintf("%.2fx (%.2f-%.2f)", r.Speedup, lo(r), hi(r))
+}
+
+// noiseOf describes the measured noise of the rows that waited, or "".
+func noiseOf(rows ...Row) string {
+	var parts []string
+	for _, r := range rows {
+		if !r.Waited {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s waited for a core in %d of %d rounds (run-queue wait %s, other programs used %.0f%% of the CPUs)",
+			r.Runtime, r.Workload, r.Model, r.WaitedRounds, len(r.Rounds), fmtMS(r.RunQueueMS), 100*r.OthersCPUShare))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // find returns the successful row, if it ran.
@@ -127,11 +165,15 @@ func (c *claimer) find(rt, wl, model string) (Row, bool) {
 	return Row{}, false
 }
 
-func (c *claimer) fit(s float64, expect string) string {
+// fit sets a row's speedup interval against an expectation: it fits or
+// contradicts only when the whole interval is on one side of the
+// threshold; otherwise it is unclear.
+func (c *claimer) fit(r Row, expect string) string {
+	l, h := lo(r), hi(r)
 	switch {
-	case expect == expectUp && s >= c.up, expect == expectFlat && s <= NoSpeedupAt:
+	case expect == expectUp && l >= c.up, expect == expectFlat && h <= NoSpeedupAt:
 		return HoldsYes
-	case expect == expectUp && s <= NoSpeedupAt, expect == expectFlat && s >= c.up:
+	case expect == expectUp && h <= NoSpeedupAt, expect == expectFlat && l >= c.up:
 		return HoldsNo
 	}
 	return HoldsUnclear
@@ -152,6 +194,8 @@ type building struct {
 	rowsBy  map[string]Row // key rt/wl/model
 	failed  []string       // deciding checks that did not fit
 	unclear []string
+	// noisyRows are rows deciding checks rest on that waited for a core.
+	noisyRows []Row
 }
 
 func (c *claimer) start(id, text string) *building {
@@ -176,11 +220,29 @@ func (b *building) row(rt, wl, model string) (Row, bool) {
 	}
 	b.rowsBy[k] = r
 	b.cl.Evidence = append(b.cl.Evidence, Evidence{Runtime: r.Runtime, Workload: r.Workload, Model: r.Model, Speedup: r.Speedup,
+		SpeedupLo: lo(r), SpeedupHi: hi(r), Waited: r.Waited, RunQueueMS: r.RunQueueMS, OthersCPUShare: r.OthersCPUShare,
 		WallMS: r.WallMS, CPUMS: r.CPUMS, Workers: r.Workers, PeakRSSKB: r.PeakRSSKB, OverheadUSPerTask: r.OverheadUSPerTask})
-	if b.c.noisy || (r.Workload == CPUBound && b.c.seqWait[r.Runtime]) {
-		b.cl.Noisy = true
-	}
 	return r, true
+}
+
+// noteNoise records the rows a deciding check rests on (the row and its
+// sequential baseline), for the noise test in finish.
+func (b *building) noteNoise(rs ...Row) {
+	for _, r := range rs {
+		if r.Waited && !slices.ContainsFunc(b.noisyRows, func(x Row) bool { return key(x.Runtime, x.Workload, x.Model) == key(r.Runtime, r.Workload, r.Model) }) {
+			b.noisyRows = append(b.noisyRows, r)
+		}
+	}
+}
+
+// baseline is the sequential row of r's runtime and workload.
+func (c *claimer) baseline(r Row) Row {
+	for _, x := range c.rows {
+		if x.Runtime == r.Runtime && x.Workload == r.Workload && x.Model == "sequential" {
+			return x
+		}
+	}
+	return Row{}
 }
 
 // expect checks one row's speedup against an expectation.
@@ -189,8 +251,11 @@ func (b *building) expect(rt, wl, model, expect string, side bool) (Row, string,
 	if !ok {
 		return r, "", false
 	}
-	res := b.c.fit(r.Speedup, expect)
-	b.add(fmt.Sprintf("%s %s on %s: %.2fx, expected %s (%s)", rt, model, wl, r.Speedup, expect, b.c.bound(expect)), res, side)
+	res := b.c.fit(r, expect)
+	if !side {
+		b.noteNoise(r, b.c.baseline(r))
+	}
+	b.add(fmt.Sprintf("%s %s on %s: %s over %d rounds, expected %s (%s)", rt, model, wl, fmtSpeed(r), max(1, len(r.Rounds)), expect, b.c.bound(expect)), res, side)
 	return r, res, true
 }
 
@@ -226,15 +291,23 @@ func (b *building) finish(yes, no, unclear string) Claim {
 	case len(b.failed) > 0:
 		b.cl.Holds, expl = HoldsNo, no+" Against the claim: "+strings.Join(b.failed, "; ")+"."
 	case len(b.unclear) > 0:
-		b.cl.Holds, expl = HoldsUnclear, unclear
+		b.cl.Holds, expl = HoldsUnclear, unclear+" Undecided: "+strings.Join(b.unclear, "; ")+"."
 	default:
 		b.cl.Holds, expl = HoldsYes, yes
 	}
 	if len(b.missing) > 0 {
 		expl += " Not in this run: " + strings.Join(b.missing, ", ") + "."
 	}
-	if b.cl.Noisy {
-		expl += " NOISY: the machine was busy while these rows ran (see the notes); run again to confirm."
+	if noise := noiseOf(b.noisyRows...); noise != "" {
+		b.cl.Noisy, b.cl.Noise = true, noise
+		if b.cl.Holds == HoldsYes || b.cl.Holds == HoldsNo {
+			b.cl.Leaning = b.cl.Holds
+			b.cl.Holds = HoldsUnclear
+			expl = fmt.Sprintf("UNCLEAR because of measured noise: %s. Without the noise the figures would say it %s: %s",
+				noise, map[string]string{HoldsYes: "holds", HoldsNo: "does not hold"}[b.cl.Leaning], expl)
+		} else {
+			expl += " Measured noise: " + noise + "."
+		}
 	}
 	b.cl.Explanation = expl
 	if b.cl.Evidence == nil {
@@ -364,10 +437,19 @@ func (c *claimer) processesCPU() Claim {
 		"Processes gained less than parallel computing should ("+figs+"): the start-up and copying ("+cost+") ate part of the gain, or other programs took the cores; a run with more work per task (without --quick) or a quieter machine shows more.")
 }
 
+// failedSpeedup explains, from each process row's measurements, why
+// processes did not speed the work up.
 func failedSpeedup(figs string, b *building) string {
 	for _, f := range b.failed {
 		if strings.Contains(f, "expected") {
-			return "processes did not speed CPU-bound work up here (" + figs + "): the work was too short to pay back starting processes and copying data"
+			var why []string
+			for _, ev := range b.cl.Evidence {
+				r := b.rowsBy[key(ev.Runtime, ev.Workload, ev.Model)]
+				if slices.Contains([]string{"multiprocessing", "process-pool", "procpool"}, r.Model) && hi(r) <= NoSpeedupAt {
+					why = append(why, r.Runtime+" "+costSentence(r, b.c.baseline(r)))
+				}
+			}
+			return "processes did not speed CPU-bound work up here (" + figs + "): " + strings.Join(why, "; ")
 		}
 	}
 	return ""
@@ -488,16 +570,16 @@ func (c *claimer) asyncioOffload() Claim {
 		b.row(p.rt, Mixed, p.off)
 		res := HoldsUnclear
 		switch {
-		case o.Speedup >= a.Speedup*(1+noiseMargin):
+		case lo(o) > hi(a):
 			res = HoldsYes
-		case o.Speedup <= a.Speedup*(1-noiseMargin):
+		case hi(o) < lo(a):
 			res = HoldsNo
 		}
-		b.add(fmt.Sprintf("%s %s beats %s on %s by more than %.0f%%: %.2fx vs %.2fx", p.rt, p.off, p.alone, Mixed, noiseMargin*100, o.Speedup, a.Speedup), res, true)
+		b.add(fmt.Sprintf("%s %s beats %s on %s (the spreads do not overlap): %s vs %s", p.rt, p.off, p.alone, Mixed, fmtSpeed(o), fmtSpeed(a)), res, true)
 		word := map[string]string{HoldsYes: "beat", HoldsNo: "lost to", HoldsUnclear: "tied with"}[res]
-		m := fmt.Sprintf("%s %.2fx %s %s %.2fx", p.off, o.Speedup, word, p.alone, a.Speedup)
+		m := fmt.Sprintf("%s %s %s %s %s", p.off, fmtSpeed(o), word, p.alone, fmtSpeed(a))
 		if res != HoldsYes {
-			m += " (likely because mixed's CPU part is small next to starting processes and sending them work)"
+			m += " (" + costSentence(o, c.baseline(o)) + ")"
 		}
 		mixed = append(mixed, m)
 	}

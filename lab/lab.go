@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -69,8 +70,14 @@ var (
 // Config selects and sizes a lab run. The zero value runs everything at full
 // size with python3 from PATH.
 type Config struct {
-	// Quick shrinks every workload so the whole run takes a few seconds.
+	// Quick runs fewer tasks per workload (tasks of the same size) in fewer
+	// rounds, so the whole run takes seconds; its verdicts agree with the
+	// full run's or are UNCLEAR.
 	Quick bool
+	// Rounds is how many interleaved rounds measure each row (0: 5, or 3
+	// with Quick). Every round runs every model of a workload once, in
+	// turn, so a change of load hits all of them alike.
+	Rounds int
 	// Workloads selects workloads by name (nil: all of WorkloadNames).
 	Workloads []string
 	// Models selects models by name, Go or CPython (nil: all). The
@@ -99,7 +106,35 @@ type Progress struct {
 	Label       string
 }
 
-// Row is one workload under one model, measured.
+// Round is one measurement of a row: one run of the workload under the
+// model, with the noise measured around it.
+type Round struct {
+	WallMS float64 `json:"wall_ms"`
+	CPUMS  float64 `json:"cpu_ms"`
+	// Speedup is the sequential row's wall time in the same round over
+	// this round's.
+	Speedup float64 `json:"speedup"`
+	// RunQueueMS is the time the row's measured threads were ready to run
+	// but waited for a core (/proc/PID/task/TID/schedstat): this process's
+	// threads, and the CPython interpreter's for a CPython row (threads that
+	// ended during the row and worker processes are not seen).
+	RunQueueMS float64 `json:"run_queue_ms"`
+	// StealMS is the hypervisor's steal time during the round (/proc/stat).
+	StealMS float64 `json:"steal_ms"`
+	// OthersCPUShare is the share of the machine's CPU capacity (cores x
+	// wall) that other programs used during the round: the machine's busy
+	// time from /proc/stat minus the row's own CPU time.
+	OthersCPUShare float64 `json:"others_cpu_share"`
+	// Waited marks a round whose work waited for a core: run-queue wait
+	// plus steal at least 10% of its CPU time (and at least 2 ms), or other
+	// programs using at least a quarter of the machine.
+	Waited bool `json:"waited"`
+}
+
+// Row is one workload under one model, measured in Rounds interleaved
+// rounds. The figures are medians over the rounds, with the spread (min-max)
+// beside them: for 5 rounds, the median lies within min-max with 94%
+// confidence, for 3 rounds 75%.
 type Row struct {
 	Workload string `json:"workload"`
 	Model    string `json:"model"`
@@ -107,14 +142,31 @@ type Row struct {
 	Family   string `json:"family"`
 	Workers  int    `json:"workers"`
 	Tasks    int    `json:"tasks"`
-	// WallMS is the wall time of the whole run, pools started and shut down
-	// included.
-	WallMS float64 `json:"wall_ms"`
-	// CPUMS is user+system time of the process and its waited-for children.
+	// WallMS is the median wall time of the whole run, pools started and
+	// shut down included; WallMinMS and WallMaxMS the spread.
+	WallMS    float64 `json:"wall_ms"`
+	WallMinMS float64 `json:"wall_min_ms"`
+	WallMaxMS float64 `json:"wall_max_ms"`
+	// CPUMS is the median user+system time of the process and its
+	// waited-for children.
 	CPUMS float64 `json:"cpu_ms"`
-	// Speedup is the sequential row's wall time (same workload and runtime)
-	// over this row's.
-	Speedup float64 `json:"speedup"`
+	// Speedup is the median over the rounds of the sequential row's wall
+	// time (same workload, runtime and round) over this row's; SpeedupLo
+	// and SpeedupHi are the smallest and largest.
+	Speedup   float64 `json:"speedup"`
+	SpeedupLo float64 `json:"speedup_lo"`
+	SpeedupHi float64 `json:"speedup_hi"`
+	// RunQueueMS and OthersCPUShare are the medians of the rounds' (see
+	// Round).
+	RunQueueMS     float64 `json:"run_queue_ms"`
+	OthersCPUShare float64 `json:"others_cpu_share"`
+	// Waited marks a row whose CPU work waited for a core in at least half
+	// of its rounds; claims and verdicts resting on it are not stated with
+	// confidence.
+	Waited       bool `json:"waited"`
+	WaitedRounds int  `json:"waited_rounds"`
+	// Rounds are the single measurements, in order.
+	Rounds []Round `json:"rounds"`
 	// PeakRSSKB is the peak resident memory of the measuring process during
 	// the row plus the peaks of the worker processes it used.
 	PeakRSSKB int64 `json:"peak_rss_kb"`
@@ -125,7 +177,8 @@ type Row struct {
 	OverheadUSPerTask float64 `json:"overhead_us_per_task"`
 	// GIL holds the emulated lock's counters (threads-gil rows only).
 	GIL *gil.Stats `json:"gil,omitempty"`
-	// Spans is the row's timeline.
+	// Spans is the row's timeline, from the round whose wall time is the
+	// median.
 	Spans        []Span `json:"spans"`
 	SpansDropped int    `json:"spans_dropped,omitempty"`
 	// Error is set when the model failed; its figures are then zero.
@@ -141,16 +194,30 @@ type Verdict struct {
 	BestSpeedup float64 `json:"best_speedup"`
 	// Rule is the articles' choice for this kind of work.
 	Rule string `json:"articles_rule"`
-	// Agrees reports whether the Go measurement agrees with the rule (the
-	// best model is of the rule's family, or one of that family is within
-	// 10% of the best).
-	Agrees bool   `json:"agrees"`
-	Reason string `json:"reason"`
+	// BestSpeedupLo and BestSpeedupHi are the best row's spread; Ties the
+	// models whose spread overlaps it.
+	BestSpeedupLo float64  `json:"best_speedup_lo"`
+	BestSpeedupHi float64  `json:"best_speedup_hi"`
+	Ties          []string `json:"ties,omitempty"`
+	// Outcome is OutcomeAgrees, OutcomeDisagrees or OutcomeUnclear for the
+	// Go rows; Agrees is Outcome == OutcomeAgrees.
+	Outcome string `json:"outcome"`
+	Agrees  bool   `json:"agrees"`
+	Reason  string `json:"reason"`
 	// The same for the CPython rows (empty when they did not run).
-	CPythonBestModel   string  `json:"cpython_best_model,omitempty"`
-	CPythonBestSpeedup float64 `json:"cpython_best_speedup,omitempty"`
-	CPythonAgrees      bool    `json:"cpython_agrees"`
-	CPythonReason      string  `json:"cpython_reason,omitempty"`
+	CPythonBestModel     string   `json:"cpython_best_model,omitempty"`
+	CPythonBestSpeedup   float64  `json:"cpython_best_speedup,omitempty"`
+	CPythonBestSpeedupLo float64  `json:"cpython_best_speedup_lo,omitempty"`
+	CPythonBestSpeedupHi float64  `json:"cpython_best_speedup_hi,omitempty"`
+	CPythonTies          []string `json:"cpython_ties,omitempty"`
+	CPythonOutcome       string   `json:"cpython_outcome,omitempty"`
+	CPythonAgrees        bool     `json:"cpython_agrees"`
+	CPythonReason        string   `json:"cpython_reason,omitempty"`
+	// AdviseAgrees reports whether advise's model is of the measured best
+	// model's kind (or tied with it) in every runtime; AdviseVsLab says so
+	// in words, naming where they differ.
+	AdviseAgrees bool   `json:"advise_agrees"`
+	AdviseVsLab  string `json:"advise_vs_lab,omitempty"`
 	// Advise is the advise package's classification of one task of the
 	// workload (run in Go), its recommended model and its reason.
 	Advise       string `json:"advise_class"`
@@ -165,6 +232,9 @@ type Machine struct {
 	GOARCH    string `json:"goarch"`
 	GoVersion string `json:"go_version"`
 	Python    string `json:"python,omitempty"`
+	// PythonNoGIL is set for a free-threaded CPython running without the
+	// GIL (sys._is_gil_enabled() false).
+	PythonNoGIL bool `json:"python_no_gil,omitempty"`
 	// GoNumbersPerMS and PythonNumbersPerMS are the calibrations: how many
 	// numbers each runtime tests for primality per millisecond.
 	GoNumbersPerMS     float64 `json:"go_numbers_per_ms"`
@@ -173,12 +243,21 @@ type Machine struct {
 	// and at the end of the run: above the core count, other programs were
 	// competing for the CPUs and the figures are noisier.
 	LoadAvg [2]float64 `json:"load_avg"`
+	// SpinBefore and SpinAfter are the calibration spins before the first
+	// and after the last measurement.
+	SpinBefore Spin `json:"spin_before"`
+	SpinAfter  Spin `json:"spin_after"`
+	// BusyBefore says, in words, whether the machine was busy before the
+	// run started (load average above the core count, or a spin that
+	// waited for a core); empty when it was quiet.
+	BusyBefore string `json:"busy_before,omitempty"`
 }
 
 // Result is a whole lab run.
 type Result struct {
 	Machine   Machine    `json:"machine"`
 	Quick     bool       `json:"quick"`
+	Rounds    int        `json:"rounds"`
 	Workloads []Workload `json:"workloads"`
 	Rows      []Row      `json:"rows"`
 	Verdicts  []Verdict  `json:"verdicts"`
@@ -398,13 +477,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			defer py.close()
 			res.Machine.Python = py.version
 			res.Machine.PythonNumbersPerMS = py.perMS
+			res.Machine.PythonNoGIL = !py.gil
 		}
 	}
 	if py == nil {
 		pyWanted = nil
 	}
 
-	l := &labRun{cfg: cfg, srv: srv, fetch: fetch, goPerMS: goPerMS, py: py, overhead: map[string]float64{}}
+	l := &labRun{cfg: cfg, srv: srv, fetch: fetch, goPerMS: goPerMS, py: py, overhead: map[string]float64{}, samples: map[string][]Row{}}
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 5
+		if cfg.Quick {
+			cfg.Rounds = 3
+		}
+	}
+	l.cfg.Rounds = cfg.Rounds
+	res.Rounds = cfg.Rounds
+	res.Machine.SpinBefore = spin(goPerMS, spinFor)
+	res.Machine.BusyBefore = busyBefore(res.Machine)
+	if res.Machine.BusyBefore != "" {
+		note("the machine was busy before the start: " + res.Machine.BusyBefore + "; figures will be noisier and claims resting on rows that waited for a core are marked UNCLEAR")
+	}
 	var steps []step
 	probeTasks := 200
 	if cfg.Quick {
@@ -423,6 +516,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil
 		}})
 	}
+	var order []string // row keys in display order
 	for _, name := range selected {
 		w := all[name]
 		w.About = w.describe(cfg.ServerDelay)
@@ -432,16 +526,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil
 		}})
 		for _, r := range runners {
-			steps = append(steps, step{label: name + " " + r.name + " (go)", do: func(ctx context.Context) error {
-				l.rows = append(l.rows, l.goRow(ctx, r, w))
-				return nil
-			}})
+			order = append(order, key(RuntimeGo, name, r.name))
 		}
 		for _, m := range pyWanted {
-			steps = append(steps, step{label: name + " " + m + " (cpython)", do: func(ctx context.Context) error {
-				l.rows = append(l.rows, l.pyRow(ctx, m, w))
-				return nil
-			}})
+			order = append(order, key(RuntimeCPython, name, m))
+		}
+		// Interleaved rounds: A, B, C, A, B, C, ...
+		for round := range cfg.Rounds {
+			tag := fmt.Sprintf(" [round %d/%d]", round+1, cfg.Rounds)
+			for _, r := range runners {
+				steps = append(steps, step{label: name + " " + r.name + " (go)" + tag, do: func(ctx context.Context) error {
+					k := key(RuntimeGo, name, r.name)
+					l.samples[k] = append(l.samples[k], l.goRow(ctx, r, w))
+					return nil
+				}})
+			}
+			for _, m := range pyWanted {
+				steps = append(steps, step{label: name + " " + m + " (cpython)" + tag, do: func(ctx context.Context) error {
+					k := key(RuntimeCPython, name, m)
+					l.samples[k] = append(l.samples[k], l.pyRow(ctx, m, w))
+					return nil
+				}})
+			}
 		}
 	}
 	for i, s := range steps {
@@ -461,11 +567,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(Progress{Done: len(steps), Total: len(steps), Label: "done"})
 	}
+	res.Machine.SpinAfter = spin(goPerMS, spinFor)
+	l.rows = aggregate(order, l.samples)
 	for i := range l.rows {
 		r := &l.rows[i]
 		r.OverheadUSPerTask = l.overhead[r.Runtime+"/"+r.Model]
 	}
-	computeSpeedups(l.rows)
 	res.Rows = l.rows
 	res.Verdicts = verdicts(selected, l.rows, l.advice)
 	if slices.ContainsFunc(l.rows, func(r Row) bool { return r.Model == "threads-gil" }) {
@@ -488,6 +595,7 @@ type labRun struct {
 	goPerMS  float64
 	py       *python
 	rows     []Row
+	samples  map[string][]Row // key(runtime, workload, model) -> one row per round
 	overhead map[string]float64
 	advice   map[string]advise.Advice
 }
@@ -506,11 +614,13 @@ func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
 	resetPeakRSS()
 	u0 := readUsage()
 	e.rec = newRecorder() // the timeline's zero is the start of the run
+	np := startNoise(0)
 	t0 := time.Now()
 	err := r.run(ctx, e)
 	wall := time.Since(t0)
 	u1 := readUsage()
 	peak := peakRSSKB()
+	var rd Round
 	row.Workers = e.workers
 	if err != nil {
 		row.Error = err.Error()
@@ -518,6 +628,9 @@ func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
 	}
 	row.WallMS = ms(wall)
 	row.CPUMS = ms((u1.self - u0.self) + (u1.children - u0.children))
+	rd.WallMS, rd.CPUMS = row.WallMS, row.CPUMS
+	np.stop(&rd, 0)
+	row.Rounds = []Round{rd}
 	for _, kb := range e.childRSS {
 		row.ChildrenRSSKB += kb
 	}
@@ -547,11 +660,15 @@ func (l *labRun) pyRow(ctx context.Context, model string, w Workload) Row {
 	}
 	row := Row{Workload: w.Name, Model: model, Runtime: RuntimeCPython, Family: fam, Tasks: w.Tasks}
 	numbers := int(l.py.perMS * float64(w.TaskCPU) / float64(time.Millisecond))
+	np := startNoise(l.py.pid)
 	r, err := l.py.run(ctx, model, w, w.Tasks, numbers, partsOf(w), l.srv.URL)
 	if err != nil {
 		row.Error = err.Error()
 		return row
 	}
+	rd := Round{WallMS: r.WallS * 1e3, CPUMS: r.CPUS * 1e3}
+	np.stop(&rd, rd.CPUMS)
+	row.Rounds = []Round{rd}
 	row.Workers = r.Workers
 	row.WallMS = r.WallS * 1e3
 	row.CPUMS = r.CPUS * 1e3
@@ -576,23 +693,34 @@ func (l *labRun) advise(ctx context.Context, w Workload) {
 		l.advice = map[string]advise.Advice{}
 	}
 	// The unit advise sees is the unit that waits: a whole task, except for
-	// fast-io, whose task is a string of short waits (the articles' "fast
-	// I/O" is about how long each wait is), so one request is profiled.
-	if w.Name == FastIO {
-		w.Reads = 1
-	}
+	// fast-io, whose task is a string of short waits on one connection (the
+	// articles' "fast I/O" is about how long each wait is), so one request
+	// on an open connection is profiled, as a thread of a pool would make
+	// it. Dialling is left out: a new TCP connection per profiled request
+	// (and the local server's accept) is CPU the workload does not spend
+	// per request, and made it look "mixed".
 	e := l.env(w)
 	runs := 3
 	if l.cfg.Quick {
-		runs = 1
+		runs = 2
 	}
-	if w.Name == FastIO {
-		runs = 5 // a request is short: more runs, still cheap
-	}
-	p, err := advise.ProfileFunc(ctx, func(ctx context.Context) error {
+	fn := func(ctx context.Context) error {
 		_, err := runPlain(ctx, e.spec(0, partsOf(w)), l.fetch)
 		return err
-	}, runs)
+	}
+	if w.Name == FastIO {
+		c, err := l.fetch.dial(ctx)
+		if err != nil {
+			return
+		}
+		defer c.close()
+		if err := c.get(ctx); err != nil { // warm the connection up
+			return
+		}
+		runs = 20 // a request is short: more runs, still cheap
+		fn = c.get
+	}
+	p, err := advise.ProfileFunc(ctx, fn, runs)
 	if err != nil {
 		return
 	}
@@ -601,19 +729,101 @@ func (l *labRun) advise(ctx context.Context, w Workload) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func computeSpeedups(rows []Row) {
-	seq := map[string]float64{}
-	for _, r := range rows {
-		if r.Model == "sequential" && r.Error == "" {
-			seq[r.Runtime+"/"+r.Workload] = r.WallMS
-		}
+// spinFor is the CPU time of a calibration spin.
+const spinFor = 30 * time.Millisecond
+
+// busyBefore says why the machine counted as busy before the run, or "".
+func busyBefore(m Machine) string {
+	var why []string
+	if m.Cores > 0 && m.LoadAvg[0] > float64(m.Cores)*0.75 {
+		why = append(why, fmt.Sprintf("load average %.1f over the last minute on %d cores", m.LoadAvg[0], m.Cores))
 	}
-	for i := range rows {
-		r := &rows[i]
-		if base, ok := seq[r.Runtime+"/"+r.Workload]; ok && r.WallMS > 0 && r.Error == "" {
-			r.Speedup = base / r.WallMS
-		}
+	if m.SpinBefore.Busy {
+		why = append(why, fmt.Sprintf("a %s calibration spin took %s of wall time and waited %s for a core",
+			fmtMS(m.SpinBefore.CPUMS), fmtMS(m.SpinBefore.WallMS), fmtMS(m.SpinBefore.RunQueueMS)))
 	}
+	return strings.Join(why, "; ")
+}
+
+// aggregate turns the rounds of every row into one row each: medians,
+// spreads and the paired speedups (each round's sequential wall time of
+// the same workload and runtime over the row's).
+func aggregate(order []string, samples map[string][]Row) []Row {
+	var out []Row
+	for _, k := range order {
+		rs := samples[k]
+		if len(rs) == 0 {
+			continue
+		}
+		seq := samples[key(rs[0].Runtime, rs[0].Workload, "sequential")]
+		row := rs[0]
+		row.Rounds = nil
+		var walls, cpus, sps, rqs, others []float64
+		failed := ""
+		for i, r := range rs {
+			if r.Error != "" {
+				failed = r.Error
+				continue
+			}
+			rd := r.Rounds[0]
+			if i < len(seq) && seq[i].Error == "" && rd.WallMS > 0 {
+				rd.Speedup = seq[i].WallMS / rd.WallMS
+				sps = append(sps, rd.Speedup)
+			}
+			row.Rounds = append(row.Rounds, rd)
+			walls, cpus = append(walls, rd.WallMS), append(cpus, rd.CPUMS)
+			rqs, others = append(rqs, rd.RunQueueMS), append(others, rd.OthersCPUShare)
+			if rd.Waited {
+				row.WaitedRounds++
+			}
+		}
+		if failed != "" || len(walls) == 0 {
+			out = append(out, Row{Workload: row.Workload, Model: row.Model, Runtime: row.Runtime, Family: row.Family,
+				Workers: row.Workers, Tasks: row.Tasks, Error: failed, Spans: []Span{}, Rounds: row.Rounds})
+			continue
+		}
+		// The timeline and the memory of the median round.
+		med := median(walls)
+		best := 0
+		for i, r := range rs {
+			if r.Error == "" && math.Abs(r.WallMS-med) < math.Abs(rs[best].WallMS-med) {
+				best = i
+			}
+		}
+		rounds := row.Rounds
+		row = rs[best]
+		row.Rounds = rounds
+		row.WallMS, row.WallMinMS, row.WallMaxMS = med, slices.Min(walls), slices.Max(walls)
+		row.CPUMS = median(cpus)
+		row.RunQueueMS, row.OthersCPUShare = median(rqs), median(others)
+		row.WaitedRounds = 0
+		for _, rd := range rounds {
+			if rd.Waited {
+				row.WaitedRounds++
+			}
+		}
+		row.Waited = 2*row.WaitedRounds >= len(rounds)
+		if len(sps) > 0 {
+			row.Speedup, row.SpeedupLo, row.SpeedupHi = median(sps), slices.Min(sps), slices.Max(sps)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// median of a non-empty slice (the mean of the middle two for an even
+// count).
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // loadAvg reads the 1-minute load average (0 where /proc is missing).
@@ -629,21 +839,24 @@ func loadAvg() float64 {
 	return v
 }
 
-// busyNotes flags what says the machine was busy: a CPU-bound sequential
-// row whose wall time exceeds its CPU time (it waited for a core), or a load
-// average above the core count.
+// busyNotes reports the measured noise: the rows that waited for a core in
+// most of their rounds, and a calibration spin after the run that waited.
 func busyNotes(rows []Row, m Machine) []string {
 	var out []string
+	var waited []string
 	for _, r := range rows {
-		if r.Model == "sequential" && r.Workload == CPUBound && r.CPUMS > 0 {
-			if r.WallMS > r.CPUMS*1.15 {
-				out = append(out, fmt.Sprintf("the %s sequential row (%s) took %.0f ms of wall time for %.0f ms of CPU: it waited for a core, so other programs were using the CPUs and this workload's %s speedups are inflated and noisy",
-					r.Workload, r.Runtime, r.WallMS, r.CPUMS, r.Runtime))
-			}
+		if r.Waited {
+			waited = append(waited, fmt.Sprintf("%s %s %s (%d/%d rounds, run-queue wait %s, others %.0f%%)", r.Runtime, r.Workload, r.Model,
+				r.WaitedRounds, len(r.Rounds), fmtMS(r.RunQueueMS), 100*r.OthersCPUShare))
 		}
 	}
-	if m.LoadAvg[0] > float64(m.Cores) || m.LoadAvg[1] > float64(m.Cores) {
-		out = append(out, fmt.Sprintf("load average %.1f at the start and %.1f at the end, on %d cores: other programs competed for the CPUs, so single-run figures are noisy; run again on a quiet machine to confirm", m.LoadAvg[0], m.LoadAvg[1], m.Cores))
+	if len(waited) > 0 {
+		out = append(out, fmt.Sprintf("%d of %d rows waited for a core in most of their rounds (measured from /proc: run-queue wait of their threads, or other programs using at least %.0f%% of the CPUs): %s. Claims and verdicts resting on them are UNCLEAR; run again on a quieter machine to decide them",
+			len(waited), len(rows), othersBusy*100, strings.Join(waited, "; ")))
+	}
+	if m.SpinAfter.Busy {
+		out = append(out, fmt.Sprintf("the calibration spin after the run waited %s for a core (%s of CPU in %s of wall): the machine was busy at the end",
+			fmtMS(m.SpinAfter.RunQueueMS), fmtMS(m.SpinAfter.CPUMS), fmtMS(m.SpinAfter.WallMS)))
 	}
 	return out
 }

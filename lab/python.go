@@ -1,17 +1,20 @@
 package lab
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,20 +41,31 @@ func pyModelNames() []string {
 	return out
 }
 
-// python runs the embedded scripts with one interpreter.
+// python runs the embedded script as one long-lived interpreter ("serve"):
+// one JSON request per line in, one JSON answer per line out, so that no row
+// pays for starting Python and importing its modules.
 type python struct {
 	exe     string
 	dir     string
 	script  string
 	version string
 	perMS   float64
+	gil     bool
+	pid     int
+
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *bufio.Reader
+	stderr *bytes.Buffer
+	mu     sync.Mutex
 }
 
 // ErrNoPython is returned (and reported on stderr by the CLI) when no usable
 // python3 is found; the Go rows still run.
 var ErrNoPython = errors.New("lab: python3 not found")
 
-// startPython finds the interpreter, writes the scripts out and calibrates.
+// startPython finds the interpreter, writes the scripts out, starts the
+// serving interpreter and calibrates.
 func startPython(ctx context.Context, exe string) (*python, error) {
 	if exe == "" {
 		p, err := exec.LookPath("python3")
@@ -76,11 +90,40 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 			return nil, err
 		}
 	}
+	py.cmd = exec.Command(exe, py.script, "serve")
+	py.cmd.Dir = dir
+	py.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	py.stderr = &bytes.Buffer{}
+	py.cmd.Stderr = py.stderr
+	py.stdin, err = py.cmd.StdinPipe()
+	if err == nil {
+		var rc io.ReadCloser
+		rc, err = py.cmd.StdoutPipe()
+		py.out = bufio.NewReaderSize(rc, 1<<20)
+	}
+	if err == nil {
+		err = py.cmd.Start()
+	}
+	if err != nil {
+		py.cmd = nil
+		py.close()
+		return nil, fmt.Errorf("lab: starting %s: %w", exe, err)
+	}
+	var hello struct {
+		Ready bool `json:"ready"`
+		Pid   int  `json:"pid"`
+	}
+	if err := py.call(ctx, &hello, map[string]any{}, true); err != nil {
+		py.close()
+		return nil, err
+	}
+	py.pid = hello.Pid
 	var cal struct {
 		NumbersPerMS float64 `json:"numbers_per_ms"`
 		Python       string  `json:"python"`
+		GIL          bool    `json:"gil"`
 	}
-	if _, err := py.call(ctx, &cal, "calibrate"); err != nil {
+	if err := py.call(ctx, &cal, map[string]any{"cmd": "calibrate"}, false); err != nil {
 		py.close()
 		return nil, err
 	}
@@ -88,31 +131,73 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 		py.close()
 		return nil, fmt.Errorf("lab: %s calibration returned %v", exe, cal.NumbersPerMS)
 	}
-	py.version, py.perMS = cal.Python, cal.NumbersPerMS
+	py.version, py.perMS, py.gil = cal.Python, cal.NumbersPerMS, cal.GIL
 	return py, nil
 }
 
-func (py *python) close() { os.RemoveAll(py.dir) }
-
-// call runs the script and decodes its one JSON object into out.
-func (py *python) call(ctx context.Context, out any, args ...string) (*os.ProcessState, error) {
-	cmd := exec.CommandContext(ctx, py.exe, append([]string{py.script}, args...)...)
-	cmd.Dir = py.dir
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
+// close ends the interpreter (closing its stdin ends its loop; its process
+// group is killed if it does not exit within 5 s) and removes the scripts.
+func (py *python) close() {
+	if py.cmd != nil && py.cmd.Process != nil {
+		py.stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = py.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-py.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
 		}
-		return cmd.ProcessState, fmt.Errorf("lab: %s %s: %w: %s", filepath.Base(py.exe), strings.Join(args[:min(len(args), 3)], " "), err, msg)
+		py.cmd = nil
 	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		return cmd.ProcessState, fmt.Errorf("lab: reading the CPython script's JSON: %w", err)
+	os.RemoveAll(py.dir)
+}
+
+// call sends one request (unless helloOnly) and decodes the one-line answer
+// into out. ctx ending kills the interpreter: a row cannot be abandoned
+// half-way in a live one.
+func (py *python) call(ctx context.Context, out any, req map[string]any, helloOnly bool) error {
+	py.mu.Lock()
+	defer py.mu.Unlock()
+	if py.cmd == nil {
+		return errors.New("lab: the CPython interpreter is not running")
 	}
-	return cmd.ProcessState, nil
+	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-py.cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	if !helloOnly {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		if _, err := py.stdin.Write(append(b, '\n')); err != nil {
+			return py.failed(ctx, err)
+		}
+	}
+	line, err := py.out.ReadBytes('\n')
+	if err != nil {
+		return py.failed(ctx, err)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(line, &e) == nil && e.Error != "" {
+		return fmt.Errorf("lab: CPython %v: %s", req["model"], e.Error)
+	}
+	if err := json.Unmarshal(line, out); err != nil {
+		return fmt.Errorf("lab: reading the CPython script's JSON: %w", err)
+	}
+	return nil
+}
+
+func (py *python) failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	msg := strings.TrimSpace(py.stderr.String())
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
+	}
+	return fmt.Errorf("lab: %s stopped answering: %w: %s", filepath.Base(py.exe), err, msg)
 }
 
 type pyRun struct {
@@ -129,13 +214,9 @@ type pyRun struct {
 // run runs one workload under one CPython model.
 func (py *python) run(ctx context.Context, model string, w Workload, tasks, numbers, parts int, url string) (pyRun, error) {
 	var r pyRun
-	_, err := py.call(ctx, &r, "run", "--model", model,
-		"--tasks", strconv.Itoa(tasks),
-		"--numbers", strconv.Itoa(numbers),
-		"--reads", strconv.Itoa(w.Reads),
-		"--url", url,
-		"--sleep-ms", strconv.FormatFloat(float64(w.Sleep)/float64(time.Millisecond), 'f', -1, 64),
-		"--parts", strconv.Itoa(parts))
+	err := py.call(ctx, &r, map[string]any{"model": model, "tasks": tasks, "numbers": numbers, "reads": w.Reads,
+		"url": url, "sleep_ms": float64(w.Sleep) / float64(time.Millisecond), "parts": parts,
+		"chunk": max(1, int(py.perMS))}, false)
 	return r, err
 }
 

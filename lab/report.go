@@ -50,13 +50,19 @@ func fmtUS(us float64) string {
 // tables for a terminal.
 func (r *Result) WriteTable(w io.Writer) error {
 	var b strings.Builder
+	if r.Machine.BusyBefore != "" {
+		fmt.Fprintf(&b, "trident lab: THE MACHINE WAS BUSY BEFORE THE START (%s): expect UNCLEAR claims\n", r.Machine.BusyBefore)
+	} else {
+		b.WriteString("trident lab: the machine was quiet before the start\n")
+	}
 	fmt.Fprintf(&b, "trident lab: %d cores, %s", r.Machine.Cores, r.Machine.GoVersion)
 	if r.Machine.Python != "" {
 		fmt.Fprintf(&b, ", CPython %s", r.Machine.Python)
 	}
 	fmt.Fprintf(&b, ", load average %.1f -> %.1f", r.Machine.LoadAvg[0], r.Machine.LoadAvg[1])
+	fmt.Fprintf(&b, ", %d interleaved rounds per row", r.Rounds)
 	if r.Quick {
-		b.WriteString(" (quick run: small workloads, noisy figures)")
+		b.WriteString(" (quick run: fewer tasks, fewer rounds)")
 	}
 	b.WriteString("\n\n")
 	for _, wl := range r.Workloads {
@@ -64,19 +70,26 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmodel\truntime\tworkers\twall\tcpu\tspeedup\tpeak mem\toverhead/task\t")
+	fmt.Fprintln(tw, "workload\tmodel\truntime\tworkers\twall (median)\tcpu\tspeedup\tspread\twaited\tpeak mem\toverhead/task\t")
 	last := ""
 	for _, row := range r.Rows {
 		if last != "" && row.Workload != last {
-			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t")
+			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
 		}
 		last = row.Workload
 		if row.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tFAILED\t\t\t\t\t\n", row.Workload, row.Model, row.Runtime, row.Workers)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tFAILED\t\t\t\t\t\t\t\n", row.Workload, row.Model, row.Runtime, row.Workers)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.2fx\t%s\t%s\t\n", row.Workload, row.Model, row.Runtime, row.Workers,
-			fmtMS(row.WallMS), fmtMS(row.CPUMS), row.Speedup, fmtKB(row.PeakRSSKB), fmtUS(row.OverheadUSPerTask))
+		waited := "-"
+		if row.WaitedRounds > 0 {
+			waited = fmt.Sprintf("%d/%d", row.WaitedRounds, len(row.Rounds))
+			if row.Waited {
+				waited += " WAITED"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%.2fx\t%.2f-%.2f\t%s\t%s\t%s\t\n", row.Workload, row.Model, row.Runtime, row.Workers,
+			fmtMS(row.WallMS), fmtMS(row.CPUMS), row.Speedup, lo(row), hi(row), waited, fmtKB(row.PeakRSSKB), fmtUS(row.OverheadUSPerTask))
 	}
 	tw.Flush()
 	for _, row := range r.Rows {
@@ -84,16 +97,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 			fmt.Fprintf(&b, "FAILED %s/%s (%s): %s\n", row.Workload, row.Model, row.Runtime, row.Error)
 		}
 	}
-	b.WriteString("\nVerdicts (best = highest speedup over sequential, same runtime)\n")
+	b.WriteString("\nVerdicts (best = highest median speedup over sequential, same runtime; spread = min-max over the rounds)\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\tbest (go)\tbest (cpython)\tarticles' rule\tadvise says\tgo agrees\tcpython agrees")
+	fmt.Fprintln(tw, "workload\tbest (go)\tbest (cpython)\tarticles' rule\tgo\tcpython\tadvise says\tadvise vs measured")
 	for _, v := range r.Verdicts {
 		cp, cpa := "-", "-"
 		if v.CPythonBestModel != "" {
-			cp, cpa = fmt.Sprintf("%s %.2fx", v.CPythonBestModel, v.CPythonBestSpeedup), yesNo(v.CPythonAgrees)
+			cp, cpa = fmt.Sprintf("%s %.2fx (%.2f-%.2f)", v.CPythonBestModel, v.CPythonBestSpeedup, v.CPythonBestSpeedupLo, v.CPythonBestSpeedupHi), outcomeWord(v.CPythonOutcome)
 		}
-		fmt.Fprintf(tw, "%s\t%s %.2fx\t%s\t%s\t%s -> %s\t%s\t%s\n", v.Workload, v.BestModel, v.BestSpeedup, cp,
-			rules[v.Workload].family, v.Advise, v.AdviseModel, yesNo(v.Agrees), cpa)
+		fmt.Fprintf(tw, "%s\t%s %.2fx (%.2f-%.2f)\t%s\t%s\t%s\t%s\t%s -> %s\t%s\n", v.Workload, v.BestModel, v.BestSpeedup, v.BestSpeedupLo, v.BestSpeedupHi, cp,
+			rules[v.Workload].family, outcomeWord(v.Outcome), cpa, v.Advise, v.AdviseModel, map[bool]string{true: "agrees", false: "DIFFERS"}[v.AdviseAgrees])
 	}
 	tw.Flush()
 	b.WriteString("\n")
@@ -101,6 +114,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "%s (go): %s\n", v.Workload, v.Reason)
 		if v.CPythonReason != "" {
 			fmt.Fprintf(&b, "%s (cpython): %s\n", v.Workload, v.CPythonReason)
+		}
+		if v.AdviseVsLab != "" {
+			fmt.Fprintf(&b, "%s (advise): %s\n", v.Workload, v.AdviseVsLab)
 		}
 	}
 	writeClaimsText(&b, r)
@@ -115,11 +131,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 	return err
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
+// outcomeWord is a verdict outcome for the terminal.
+func outcomeWord(o string) string {
+	switch o {
+	case OutcomeAgrees:
+		return "agrees"
+	case OutcomeDisagrees:
+		return "DISAGREES"
+	case OutcomeUnclear:
+		return "UNCLEAR"
 	}
-	return "NO"
+	return "-"
 }
 
 // claimMark is the one-word outcome of a claim in the terminal.
@@ -153,8 +175,10 @@ func writeClaimsText(b *strings.Builder, r *Result) {
 		r.ClaimThresholds.SpeedsUp, r.Machine.Cores, r.ClaimThresholds.NoSpeedup)
 	for i, c := range r.Claims {
 		fmt.Fprintf(b, "%d. %s: %s", i+1, c.Claim, claimMark(c.Holds))
-		if c.Noisy {
-			b.WriteString(" (noisy)")
+		if c.Leaning != "" {
+			fmt.Fprintf(b, " (noise; the figures lean to %s)", claimMark(c.Leaning))
+		} else if c.Noisy {
+			b.WriteString(" (noisy rows)")
 		}
 		b.WriteString("\n")
 		for _, ch := range c.Checks {

@@ -64,9 +64,11 @@ func aioTask(t *aio.T, e *env, i int, mode aioMode, offload offloadFunc) error {
 		switch {
 		case mode == aioPlain:
 			if s.Numbers > 0 {
-				t0 := time.Now()
-				countPrimesCtx(t.Context(), primeBase, primeBase+s.Numbers) // blocks the loop
-				add(KindRun, t0)
+				_, spans := computeSpans(t.Context(), s) // blocks the loop
+				for j := range spans {
+					spans[j].Lane = i
+				}
+				e.rec.add(spans...)
 			}
 		case mode == aioProcesses && offload != nil:
 			res, err := offload(t, taskSpec{Task: i, Numbers: s.Numbers, Epoch: s.Epoch, Parts: partCPU})

@@ -2,14 +2,21 @@ package lab
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/trident-go/trident/internal/rusage"
 )
 
 // Span kinds on a timeline.
 const (
 	// KindRun: the lane was computing.
 	KindRun = "run"
+	// KindReady: the lane had computing to do but waited for a core (or,
+	// in CPython, for the GIL): measured per chunk of work from the thread's
+	// CPU time.
+	KindReady = "ready"
 	// KindWait: the lane was waiting for I/O or a timer.
 	KindWait = "wait"
 	// KindGILHeld: an emulated-GIL thread held the lock (it was running bytecode).
@@ -86,9 +93,9 @@ func (s taskSpec) us(t time.Time) float64 { return float64(t.UnixNano()-s.Epoch)
 func runPlain(ctx context.Context, s taskSpec, f *fetcher) (taskResult, error) {
 	var res taskResult
 	if s.Parts&partCPU != 0 && s.Numbers > 0 {
-		t0 := time.Now()
-		res.Primes = countPrimesCtx(ctx, primeBase, primeBase+s.Numbers)
-		res.Spans = append(res.Spans, Span{Task: s.Task, Kind: KindRun, StartUS: s.us(t0), EndUS: s.us(time.Now())})
+		var spans []Span
+		res.Primes, spans = computeSpans(ctx, s)
+		res.Spans = append(res.Spans, spans...)
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
@@ -117,6 +124,40 @@ func runPlain(ctx context.Context, s taskSpec, f *fetcher) (taskResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// computeSpans counts the task's primes in chunks of about half a
+// millisecond on a goroutine locked to its OS thread, and returns the spans:
+// KindRun where the thread got CPU time for at least half of a chunk's wall
+// time, KindReady where it did not (it waited for a core: more runnable
+// goroutines than GOMAXPROCS, or other programs on the machine). A timeline
+// then draws computing apart from waiting to compute.
+func computeSpans(ctx context.Context, s taskSpec) (int, []Span) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	chunk := 4096
+	lo, hi := primeBase, primeBase+s.Numbers
+	primes := 0
+	var spans []Span
+	for lo < hi && ctx.Err() == nil {
+		end := min(lo+chunk, hi)
+		u0, err0 := rusage.Thread()
+		t0 := time.Now()
+		primes += countPrimes(lo, end)
+		t1 := time.Now()
+		u1, err1 := rusage.Thread()
+		kind := KindRun
+		if err0 == nil && err1 == nil && rusage.ThreadPrecise && u1.Sub(u0).CPU()*2 < t1.Sub(t0) {
+			kind = KindReady
+		}
+		if n := len(spans); n > 0 && spans[n-1].Kind == kind {
+			spans[n-1].EndUS = s.us(t1)
+		} else {
+			spans = append(spans, Span{Task: s.Task, Kind: kind, StartUS: s.us(t0), EndUS: s.us(t1)})
+		}
+		lo = end
+	}
+	return primes, spans
 }
 
 // countPrimesCtx counts in chunks so that a cancelled run stops promptly.

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/trident-go/trident/advise"
 )
@@ -47,30 +48,58 @@ func verdicts(workloads []string, rows []Row, adv map[string]advise.Advice) []Ve
 		} else {
 			v.Advise, v.AdviseModel, v.AdviseReason = "unknown", "unknown", "advise could not profile the workload"
 		}
-		if best, agrees, reason, ok := judge(w, RuntimeGo, rows); ok {
-			v.BestModel, v.BestFamily, v.BestSpeedup, v.Agrees, v.Reason = best.Model, best.Family, best.Speedup, agrees, reason
+		var bests []Row
+		if best, outcome, reason, ties, ok := judge(w, RuntimeGo, rows); ok {
+			v.BestModel, v.BestFamily, v.BestSpeedup, v.Outcome, v.Agrees, v.Reason = best.Model, best.Family, best.Speedup, outcome, outcome == OutcomeAgrees, reason
+			v.BestSpeedupLo, v.BestSpeedupHi, v.Ties = lo(best), hi(best), ties
+			bests = append(bests, best)
 		} else {
-			v.BestModel, v.Reason = "none", "no Go row of this workload succeeded"
+			v.BestModel, v.Outcome, v.Reason = "none", OutcomeUnclear, "no Go row of this workload succeeded"
 		}
-		if best, agrees, reason, ok := judge(w, RuntimeCPython, rows); ok {
-			v.CPythonBestModel, v.CPythonBestSpeedup, v.CPythonAgrees, v.CPythonReason = best.Model, best.Speedup, agrees, reason
+		if best, outcome, reason, ties, ok := judge(w, RuntimeCPython, rows); ok {
+			v.CPythonBestModel, v.CPythonBestSpeedup, v.CPythonOutcome, v.CPythonAgrees, v.CPythonReason = best.Model, best.Speedup, outcome, outcome == OutcomeAgrees, reason
+			v.CPythonBestSpeedupLo, v.CPythonBestSpeedupHi, v.CPythonTies = lo(best), hi(best), ties
+			bests = append(bests, best)
+		}
+		if a, ok := adv[w]; ok {
+			v.AdviseAgrees, v.AdviseVsLab = adviseVsLab(a, w, rows, bests)
 		}
 		out = append(out, v)
 	}
 	return out
 }
 
+// Verdict outcomes (Verdict.Outcome, CPythonOutcome).
+const (
+	// OutcomeAgrees: the rule's kind of model was the fastest, or tied
+	// with the fastest within the spread of the rounds.
+	OutcomeAgrees = "agrees"
+	// OutcomeDisagrees: another kind of model was faster and the spreads
+	// do not overlap, on rows that did not wait for a core.
+	OutcomeDisagrees = "disagrees"
+	// OutcomeUnclear: the spreads separate but the rows waited for a core,
+	// or no model of the rule's kind ran.
+	OutcomeUnclear = "unclear"
+)
+
 // judge picks the best row of one runtime for workload w and sets it against
-// the articles' rule.
-func judge(w, rt string, rows []Row) (best Row, agrees bool, reason string, ok bool) {
+// the articles' rule: it agrees when a model of the rule's kind is the best
+// or its speedup interval overlaps the best's, disagrees only when the
+// intervals separate on rows that did not wait for a core, and is unclear
+// otherwise.
+func judge(w, rt string, rows []Row) (best Row, outcome, reason string, ties []string, ok bool) {
 	var cand []Row
+	var seq Row
 	for _, r := range rows {
 		if r.Workload == w && r.Runtime == rt && r.Error == "" && r.Speedup > 0 {
 			cand = append(cand, r)
+			if r.Model == "sequential" {
+				seq = r
+			}
 		}
 	}
 	if len(cand) == 0 {
-		return Row{}, false, "", false
+		return Row{}, "", "", nil, false
 	}
 	slices.SortStableFunc(cand, func(a, b Row) int {
 		switch {
@@ -82,6 +111,11 @@ func judge(w, rt string, rows []Row) (best Row, agrees bool, reason string, ok b
 		return 0
 	})
 	best = cand[0]
+	for _, r := range cand[1:] {
+		if hi(r) >= lo(best) {
+			ties = append(ties, r.Model)
+		}
+	}
 	ru := rules[w]
 	var ruleBest *Row
 	for i := range cand {
@@ -90,50 +124,85 @@ func judge(w, rt string, rows []Row) (best Row, agrees bool, reason string, ok b
 			break
 		}
 	}
-	head := fmt.Sprintf("%s %.2fx", best.Model, best.Speedup)
-	if len(cand) > 1 && cand[1].Speedup >= best.Speedup*(1-noiseMargin) {
-		head += fmt.Sprintf(" (a tie within noise with %s %.2fx)", cand[1].Model, cand[1].Speedup)
+	head := fmt.Sprintf("%s %s", best.Model, fmtSpeed(best))
+	if len(ties) > 0 {
+		head += " (tied within the spread with " + strings.Join(ties, ", ") + ")"
 	}
 	switch {
 	case ru.fits(best):
-		agrees = true
+		outcome = OutcomeAgrees
 		reason = fmt.Sprintf("agrees: %s is the rule's kind of model", head)
 	case ruleBest == nil:
-		reason = fmt.Sprintf("cannot check the rule: no model of its kind ran; best was %s. %s", head, why(w, rt, best, nil))
-	case ruleBest.Speedup >= best.Speedup*(1-noiseMargin):
-		agrees = true
-		reason = fmt.Sprintf("agrees within noise: %s, and the rule's %s %.2fx is within %.0f%%. But %s was at least as fast: %s", head, ruleBest.Model, ruleBest.Speedup, noiseMargin*100, best.Model, why(w, rt, best, ruleBest))
+		outcome = OutcomeUnclear
+		reason = fmt.Sprintf("UNCLEAR: no model of the rule's kind ran; best was %s. %s", head, explainGap(best, nil, seq))
+	case hi(*ruleBest) >= lo(best):
+		outcome = OutcomeAgrees
+		reason = fmt.Sprintf("agrees within the spread: %s, and the rule's %s %s overlaps it. %s", head, ruleBest.Model, fmtSpeed(*ruleBest), explainGap(best, ruleBest, seq))
+	case noiseOf(best, *ruleBest, seq) != "":
+		outcome = OutcomeUnclear
+		reason = fmt.Sprintf("UNCLEAR: %s beat the rule's best, %s %s, but on rows that waited for a core. %s", head, ruleBest.Model, fmtSpeed(*ruleBest), explainGap(best, ruleBest, seq))
 	default:
-		reason = fmt.Sprintf("DISAGREES: %s beat the rule's best, %s %.2fx. %s", head, ruleBest.Model, ruleBest.Speedup, why(w, rt, best, ruleBest))
+		outcome = OutcomeDisagrees
+		reason = fmt.Sprintf("DISAGREES: %s beat the rule's best, %s %s. %s", head, ruleBest.Model, fmtSpeed(*ruleBest), explainGap(best, ruleBest, seq))
 	}
-	if best.Speedup < 1+noiseMargin {
-		reason += " No model beat sequential by more than 10% here (a busy machine, or too little work to share)."
+	if outcome == OutcomeAgrees {
+		rs := []Row{best, seq}
+		if ruleBest != nil {
+			rs = append(rs, *ruleBest)
+		}
+		if noise := noiseOf(rs...); noise != "" {
+			outcome = OutcomeUnclear
+			reason = "UNCLEAR because of measured noise (" + noise + "); the figures lean to: " + reason
+		}
 	}
-	return best, agrees, reason, true
+	return best, outcome, reason, ties, true
 }
 
-// why explains a disagreement in one sentence.
-func why(w, rt string, best Row, ruleBest *Row) string {
-	switch {
-	case best.Model == "sequential":
-		return "No model paid back its own overhead on this much work."
-	case best.Model == "threads-gil" && w == CPUBound:
-		return "The emulated GIL lets one thread compute at a time, so this win can only be noise: a busy machine slowed the sequential row (see the notes)."
-	case best.Model == "threads-gil":
-		return "Even under the emulated GIL, threads overlap their waits, and here the CPU part was too small (or the cores too busy) for parallel computing to pay off."
-	case rt == RuntimeGo && best.Family == FamilyThreads && rules[w].family == FamilyProcesses:
-		return "Go has no GIL: its threads (goroutines) compute in parallel like processes, without process start-up and argument copying, so the articles' GIL rule does not apply to the Go rows."
-	case rt == RuntimeCPython && best.Family == FamilyThreads && rules[w].family == FamilyProcesses:
-		return "CPython threads beat processes here: either this interpreter runs without the GIL, or the work was too small to pay for starting processes."
-	case rules[w].family == FamilyThreads && best.Family == FamilyEventLoop:
-		return "An event loop overlaps short waits as well as threads do, and starts no threads."
-	case rules[w].family == FamilyEventLoop && best.Family == FamilyThreads:
-		return fmt.Sprintf("With only %d waits, one thread per task overlaps them as well as an event loop; the loop's advantage (no thread per wait) shows at thousands of waits.", best.Tasks)
-	case best.Family == FamilyProcesses:
-		return "Processes overlap waits too, and here their start-up was paid back."
-	case best.Family == FamilyEventLoop && ruleBest != nil && ruleBest.Family == FamilyProcesses:
-		return "The event loop overlapped the waits, and its work per task was small enough to run on one core."
-	default:
-		return "Measured on this machine; the ranking may differ under less load or more cores."
+// adviseFamily is the lab family of an advise model.
+func adviseFamily(m advise.Model) string {
+	switch m {
+	case advise.Threads:
+		return FamilyThreads
+	case advise.EventLoop:
+		return FamilyEventLoop
 	}
+	return FamilyProcesses
+}
+
+// adviseVsLab says in words whether advise's recommendation matches the
+// measured best model of each runtime: it does when a model of advise's
+// family is the best or tied with it within the spread.
+func adviseVsLab(a advise.Advice, w string, rows []Row, bests []Row) (bool, string) {
+	fam := adviseFamily(a.Model)
+	agrees := true
+	var parts []string
+	for _, best := range bests {
+		var mine *Row
+		for _, r := range rows {
+			if r.Workload == w && r.Runtime == best.Runtime && r.Error == "" && r.Speedup > 0 && (r.Family == fam || (fam == FamilyProcesses && offloadsToProcesses(r.Model))) {
+				if mine == nil || r.Speedup > mine.Speedup {
+					rr := r
+					mine = &rr
+				}
+			}
+		}
+		switch {
+		case best.Family == fam:
+			parts = append(parts, fmt.Sprintf("%s: agrees, the best was %s %s", best.Runtime, best.Model, fmtSpeed(best)))
+		case mine != nil && hi(*mine) >= lo(best):
+			parts = append(parts, fmt.Sprintf("%s: agrees within the spread, %s %s against the best %s %s", best.Runtime, mine.Model, fmtSpeed(*mine), best.Model, fmtSpeed(best)))
+		case mine == nil:
+			agrees = false
+			parts = append(parts, fmt.Sprintf("%s: DIFFERS, no %s model ran; the best was %s %s", best.Runtime, fam, best.Model, fmtSpeed(best)))
+		default:
+			agrees = false
+			parts = append(parts, fmt.Sprintf("%s: DIFFERS, the best was %s %s (%s) and advise's kind did no better than %s %s",
+				best.Runtime, best.Model, fmtSpeed(best), best.Family, mine.Model, fmtSpeed(*mine)))
+		}
+	}
+	head := fmt.Sprintf("advise recommends %s (%s)", a.Model, a.Class)
+	if len(parts) == 0 {
+		return true, head + "; no row to compare with"
+	}
+	return agrees, head + "; measured: " + strings.Join(parts, "; ")
 }

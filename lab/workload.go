@@ -47,21 +47,20 @@ type Workload struct {
 	Sleep time.Duration `json:"sleep"`
 }
 
-// sizes returns the workloads for a quick or a full run.
+// sizes returns the workloads for a quick or a full run. A quick run has
+// fewer tasks (two per core), not smaller ones: each task still computes
+// long enough for a process pool's start-up to pay back, and slow-io's
+// sleeps stay above advise's LongWait.
 func sizes(quick bool) map[string]Workload {
+	tasks := 8
 	if quick {
-		return map[string]Workload{
-			CPUBound: {Name: CPUBound, Tasks: 4, TaskCPU: 12 * time.Millisecond},
-			FastIO:   {Name: FastIO, Tasks: 4, Reads: 4},
-			SlowIO:   {Name: SlowIO, Tasks: 4, Sleep: 30 * time.Millisecond},
-			Mixed:    {Name: Mixed, Tasks: 4, TaskCPU: 4 * time.Millisecond, Sleep: 20 * time.Millisecond},
-		}
+		tasks = 2 * min(max(runtime.NumCPU(), 2), 4)
 	}
 	return map[string]Workload{
-		CPUBound: {Name: CPUBound, Tasks: 8, TaskCPU: 80 * time.Millisecond},
-		FastIO:   {Name: FastIO, Tasks: 8, Reads: 40},
-		SlowIO:   {Name: SlowIO, Tasks: 8, Sleep: 200 * time.Millisecond},
-		Mixed:    {Name: Mixed, Tasks: 8, TaskCPU: 25 * time.Millisecond, Sleep: 120 * time.Millisecond},
+		CPUBound: {Name: CPUBound, Tasks: tasks, TaskCPU: 40 * time.Millisecond},
+		FastIO:   {Name: FastIO, Tasks: tasks, Reads: 15},
+		SlowIO:   {Name: SlowIO, Tasks: tasks, Sleep: 80 * time.Millisecond},
+		Mixed:    {Name: Mixed, Tasks: tasks, TaskCPU: 15 * time.Millisecond, Sleep: 50 * time.Millisecond},
 	}
 }
 

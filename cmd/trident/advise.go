@@ -20,7 +20,10 @@ var adviseCmd = &cobra.Command{
 	Short: "Measure a command (CPU time against wall time) and recommend a concurrency model and worker count",
 	Long: `Run COMMAND (RUNS times, one after the other; its output is discarded unless
 --show-output), measure each run's wall time and CPU time (user + sys, from
-the child's rusage), classify the work and recommend a concurrency model and
+the child's rusage) and the time its threads waited for a CPU on the run
+queue (/proc/PID/task/TID/schedstat, followed while it runs: that wait is
+left out of the ratio, and a note says when the machine was busy), classify
+the work and recommend a concurrency model and
 a worker count, naming the step of the flowchart that decided:
 
   step 1   CPU/wall >= 0.80              cpu-bound: processes, one per core
@@ -94,8 +97,11 @@ func adviseMain(stdout, stderr io.Writer, argv []string, n int, asJSON, show boo
 	}
 	fmt.Fprintf(stdout, "command:   %s\n", p.What)
 	fmt.Fprintf(stdout, "runs:      %d on %d core(s)\n", p.Runs(), p.Cores)
-	fmt.Fprintf(stdout, "per run:   wall %v, CPU %v (user+sys), wait %v, CPU/wall %.2f\n",
-		p.Wall(), p.CPU(), p.Wait(), a.Ratio)
+	fmt.Fprintf(stdout, "per run:   wall %v, CPU %v (user+sys), run-queue wait %v, other wait %v, CPU/(wall - run-queue wait) %.2f\n",
+		p.Wall(), p.CPU(), p.RunQueue(), p.Wait(), a.Ratio)
+	if a.Busy != "" {
+		fmt.Fprintf(stdout, "note:      %s\n", a.Busy)
+	}
 	fmt.Fprintf(stdout, "class:     %s\n", a.Class)
 	fmt.Fprintf(stdout, "advice:    %s, %d worker(s)\n", a.Model, a.Workers)
 	fmt.Fprintf(stdout, "step %-4s  %s\n", a.Step+":", a.Rule)

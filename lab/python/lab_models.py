@@ -81,9 +81,29 @@ def maxrss_kb():
 # ---- the parts of a task, blocking style -------------------------------------
 
 def cpu_part(spec):
-    t0 = now_us(spec["epoch"])
-    primes = count_primes(BASE, BASE + spec["numbers"])
-    return primes, [spec["task"], "run", t0, now_us(spec["epoch"])]
+    """Counts primes in chunks and returns the spans: "run" where this thread
+    got CPU time for at least half of a chunk's wall time, "ready" where it
+    did not (it waited for the GIL or for a core), so a timeline draws
+    computing apart from waiting to compute."""
+    epoch, task = spec["epoch"], spec["task"]
+    lo, hi = BASE, BASE + spec["numbers"]
+    chunk = max(1, int(spec.get("chunk", 500)))
+    primes = 0
+    spans = []
+    while lo < hi:
+        end = min(lo + chunk, hi)
+        w0, c0 = time.perf_counter(), time.thread_time()
+        t0 = now_us(epoch)
+        primes += count_primes(lo, end)
+        dc, dw = time.thread_time() - c0, time.perf_counter() - w0
+        t1 = now_us(epoch)
+        kind = "run" if dc >= 0.5 * dw else "ready"
+        if spans and spans[-1][1] == kind:
+            spans[-1][3] = t1
+        else:
+            spans.append([task, kind, t0, t1])
+        lo = end
+    return primes, spans
 
 
 def reads_part(spec):
@@ -129,7 +149,7 @@ def run_task(spec):
     parts = spec["parts"]
     if parts & PART_CPU and spec["numbers"] > 0:
         _, s = cpu_part(spec)
-        spans.append(s)
+        spans.extend(s)
     if parts & PART_READS and spec["reads"] > 0:
         spans.extend(reads_part(spec))
     if parts & PART_SLEEP and spec["sleep"] > 0:
@@ -142,7 +162,7 @@ def cpu_only(spec):
     if spec["numbers"] <= 0:
         return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": []}
     _, s = cpu_part(spec)
-    return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": [s]}
+    return {"pid": os.getpid(), "tid": threading.get_ident(), "maxrss": maxrss_kb(), "spans": s}
 
 
 def reads_only(spec):
@@ -187,7 +207,7 @@ async def async_task(spec, mode, executor):
         if mode == "asyncio":
             if spec["numbers"] > 0:
                 _, s = cpu_part(spec)  # blocks the loop: the articles' warning
-                spans.append(s)
+                spans.extend(s)
         elif mode == "asyncio-to-thread":
             infos.append(await asyncio.to_thread(cpu_only, spec))
         else:
@@ -306,9 +326,75 @@ def cpu_seconds():
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def reset_peak():
+    """Restarts this process's peak-RSS count (Linux), so that a long-lived
+    interpreter reports each row's own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_kb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return maxrss_kb()
+
+
+def run_one(req):
+    """Runs one row and returns its JSON-ready result."""
+    epoch = time.time_ns()
+    specs = [{"task": i, "numbers": req["numbers"], "reads": req["reads"], "url": req["url"],
+              "sleep": req["sleep_ms"] / 1000.0, "epoch": epoch, "parts": req["parts"],
+              "chunk": req.get("chunk", 500)} for i in range(req["tasks"])]
+    reset_peak()
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    res, workers, spans = run_model(req["model"], specs)
+    wall = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
+    return {
+        "wall_s": wall, "cpu_s": cpu, "workers": workers,
+        "self_maxrss_kb": peak_kb(), "children_maxrss_kb": children_rss(res),
+        "spans": spans(), "python": sys.version.split()[0],
+        "gil": getattr(sys, "_is_gil_enabled", lambda: True)(),
+    }
+
+
+def serve():
+    """One JSON request per line on stdin, one JSON answer per line on
+    stdout, until stdin closes: the lab keeps one interpreter for the whole
+    run, so no row pays for starting Python and importing its modules."""
+    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        req = json.loads(line)
+        try:
+            if req.get("cmd") == "calibrate":
+                out = {"numbers_per_ms": calibrate(), "python": sys.version.split()[0],
+                       "gil": getattr(sys, "_is_gil_enabled", lambda: True)()}
+            else:
+                out = run_one(req)
+        except Exception as e:  # reported to the lab as the row's error
+            out = {"error": "%s: %s" % (type(e).__name__, e)}
+        print(json.dumps(out), flush=True)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve()
+        return
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["calibrate", "run"])
+    ap.add_argument("cmd", choices=["calibrate", "run", "serve"])
     ap.add_argument("--model", default="sequential")
     ap.add_argument("--tasks", type=int, default=1)
     ap.add_argument("--numbers", type=int, default=0)
