@@ -32,9 +32,6 @@ var rules = map[string]rule{
 		fits: func(r Row) bool { return r.Family == FamilyProcesses || offloadsToProcesses(r.Model) }},
 }
 
-// noiseMargin: a model within this fraction of the best counts as a tie.
-const noiseMargin = 0.10
-
 func verdicts(workloads []string, rows []Row, adv map[string]advise.Advice) []Verdict {
 	var out []Verdict
 	for _, w := range workloads {
