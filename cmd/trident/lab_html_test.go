@@ -92,6 +92,39 @@ func TestLabHTMLRendersInChromium(t *testing.T) {
 	}
 	url := "file://" + page
 
+	// Threads under a GIL (CPython threading, Go's emulated GIL) are drawn in
+	// their own colour, apart from free threads (goroutines).
+	barFill := func(model string) string {
+		m := regexp.MustCompile(`<rect class="bar"[^>]*fill="(#[0-9a-f]{6})"><title>cpu-bound ` + model + `:`).FindStringSubmatch(string(src))
+		if m == nil {
+			t.Fatalf("no cpu-bound speedup bar for %s in the page", model)
+		}
+		return m[1]
+	}
+	gil, free := barFill("threading"), barFill("goroutines")
+	if barFill("threads-gil") != gil {
+		t.Fatalf("Go's threads-gil bar is %s, CPython threading's %s: both run under a GIL and share a colour", barFill("threads-gil"), gil)
+	}
+	if gil == free {
+		t.Fatalf("GIL-bound threads and free goroutines share the colour %s", gil)
+	}
+	// Every timeline of a workload is drawn on one time scale.
+	scales := map[string]map[string]bool{}
+	for _, m := range regexp.MustCompile(`<svg class="chart timeline" data-workload="([^"]+)" data-scale-us="(\d+)"`).FindAllStringSubmatch(string(src), -1) {
+		if scales[m[1]] == nil {
+			scales[m[1]] = map[string]bool{}
+		}
+		scales[m[1]][m[2]] = true
+	}
+	if len(scales) < 2 {
+		t.Fatalf("timelines of %d workloads carry a time scale, want 2", len(scales))
+	}
+	for w, sc := range scales {
+		if len(sc) != 1 {
+			t.Fatalf("the timelines of %s use %d different time scales: %v", w, len(sc), sc)
+		}
+	}
+
 	dom := string(chromium(t, bin, "--dump-dom", url))
 	m := regexp.MustCompile(`<body data-charts="(\d+)" data-charts-ok="(\d+)"`).FindStringSubmatch(dom)
 	if m == nil {
@@ -109,7 +142,7 @@ func TestLabHTMLRendersInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "lab.png")
-	chromium(t, bin, "--window-size=1100,2400", "--hide-scrollbars", "--screenshot="+shot, url)
+	chromium(t, bin, "--window-size=1100,6000", "--hide-scrollbars", "--screenshot="+shot, url)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +170,7 @@ func TestLabHTMLRendersInChromium(t *testing.T) {
 		t.Fatalf("screenshot is nearly blank: %d of %d sampled pixels inked", inked, samples)
 	}
 	// The bar colours of the speedup chart must be on screen.
-	for _, want := range []string{"#8c8c8c", "#b279a2", "#4c78a8"} {
+	for _, want := range []string{"#8c8c8c", gil, free} {
 		var c uint32
 		fmt.Sscanf(want, "#%06x", &c)
 		if colours[c] < 20 {
