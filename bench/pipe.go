@@ -50,9 +50,8 @@ func pipeSuite(cfg Config) (*Report, error) {
 	mb := float64(size) / (1 << 20)
 	rep := &Report{Ratios: map[string]float64{}}
 	type contender struct {
-		name  string
-		run   func() (rssKB int64, out string, err error)
-		peers bool
+		name string
+		run  func() (rssKB int64, out string, err error)
 	}
 	sh := func(script string) func() (int64, string, error) {
 		return func() (int64, string, error) { return runRSS("/bin/sh", "-c", script) }
