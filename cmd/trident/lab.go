@@ -124,7 +124,7 @@ few seconds.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&quick, "quick", false, "small workloads: a run of a few seconds (noisy figures)")
+	f.BoolVar(&quick, "quick", false, "small workloads: fewer tasks and rounds: about 25 s on 2 cores, less certain verdicts")
 	f.StringSliceVar(&workloads, "workload", nil, "workloads to run, comma-separated: "+strings.Join(lab.WorkloadNames, ", ")+" (default all)")
 	f.StringSliceVar(&models, "model", nil, "models to run, comma-separated, Go or CPython (default all; sequential always runs as the baseline); see --list-models")
 	f.StringVar(&jsonOut, "json", "", "write the result as JSON: bare --json to stdout, --json=FILE to a file")
