@@ -113,9 +113,12 @@ type Options struct {
 	// -k job's output waiting for its turn is moved from its file to memory;
 	// 0 means DefaultSpillLimit.
 	SpillLimit int
-	// ClusterURL is the --cluster URL, for a cluster backend; Run itself
-	// runs locally and ignores it.
-	ClusterURL string
+	// Backend runs the jobs; nil means as local processes (see Backend).
+	// With a Backend, Slots 0 (-j auto) means MaxJobs jobs in flight (the
+	// backend's workers bring their own concurrency); MaxLoad, MemFree and
+	// Nice are refused (ErrLocalOnly); LineBuffer and Ungroup print each
+	// job's output whole when it ends, since it arrives whole.
+	Backend Backend
 	// Cores is the core count -j auto and -j N% use; 0 means
 	// runtime.NumCPU().
 	Cores int

@@ -111,8 +111,11 @@ func (s *state) niced(path string, argv []string) (string, []string) {
 }
 
 // passThrough reports whether output goes through as it comes (--line-buffer
-// or -u) instead of being grouped per job.
-func (s *state) passThrough() bool { return s.opts.LineBuffer || s.opts.Ungroup }
+// or -u) instead of being grouped per job. A Backend's job output arrives
+// whole when the job ends, so it is always grouped.
+func (s *state) passThrough() bool {
+	return (s.opts.LineBuffer || s.opts.Ungroup) && s.opts.Backend == nil
+}
 
 // saveFile writes a job's stdout to a new file under os.TempDir() (--files)
 // and returns its name.

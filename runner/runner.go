@@ -63,6 +63,10 @@ type runningJob struct {
 	timedOut  bool
 	killTimer *time.Timer
 	killed    chan struct{} // closed once the group got its SIGKILL
+	// backend is set for a job run by Options.Backend: it is stopped by
+	// cancelling its context (cancel, nil until it runs), not by signals.
+	backend bool
+	cancel  context.CancelCauseFunc
 }
 
 // stop sends SIGTERM to the job's process group now and SIGKILL after grace,
@@ -79,6 +83,16 @@ func (rj *runningJob) stop(grace time.Duration, timeout bool) {
 		rj.timedOut = true
 	} else {
 		rj.stopping = true
+	}
+	if rj.backend {
+		if rj.cancel != nil {
+			if timeout {
+				rj.cancel(context.DeadlineExceeded)
+			} else {
+				rj.cancel(errStopped)
+			}
+		}
+		return
 	}
 	rj.signalLocked(syscall.SIGTERM)
 	killed := make(chan struct{})
@@ -115,6 +129,7 @@ type result struct {
 	lineErr  *lineWriter
 	received int64
 	startErr error
+	host     string // where a Backend ran it; "" means here (":")
 	stopped  bool // stopped by us before finishing: not logged
 	// linger is set for a stopped job whose process ended while some
 	// process of its group still ran: the run does not end before that
@@ -179,6 +194,11 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	if opts.Template.validate() != nil {
 		return Summary{}, ErrNoCommand
 	}
+	if opts.Backend != nil {
+		if err := CheckBackend(opts); err != nil {
+			return Summary{}, err
+		}
+	}
 	opts, src = Prepare(opts, src)
 	defer src.Close()
 	s := &state{opts: opts, src: src, results: make(chan *result, 64), running: map[*runningJob]bool{},
@@ -198,7 +218,9 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	if s.opts.MaxJobs <= 0 {
 		s.opts.MaxJobs = DefaultMaxJobs
 	}
-	s.opts.MaxJobs = min(s.opts.MaxJobs, fdLimitJobs())
+	if opts.Backend == nil {
+		s.opts.MaxJobs = min(s.opts.MaxJobs, fdLimitJobs())
+	}
 	stdout, stderr := opts.Stdout, opts.Stderr
 	if stdout == nil {
 		stdout = io.Discard
@@ -215,6 +237,9 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 	}
 	if opts.DryRun {
 		return s.dryRun()
+	}
+	if opts.Backend != nil {
+		return s.runBackend(ctx)
 	}
 	// Every job runs below a supervisor process, so that no process of a
 	// job's tree outlives the run, even when trident is killed with
@@ -249,6 +274,23 @@ func Run(ctx context.Context, opts Options, src JobSource) (Summary, error) {
 			defer sp.close()
 		}
 	}
+	return s.run(ctx)
+}
+
+// runBackend is Run with Options.Backend: no supervisor, spawner or -j auto.
+func (s *state) runBackend(ctx context.Context) (Summary, error) {
+	s.total = s.src.Total()
+	if s.opts.Bar || s.opts.ETA || s.opts.Progress {
+		s.prog = newProgress(s.opts, s.errw, s.opts.Cores)
+		defer func() {
+			s.prog.update(time.Now(), s.sum.Finished, 0, s.total, s.slots(), s.lastArgs, true)
+		}()
+	}
+	return s.run(ctx)
+}
+
+// run runs the jobs and sets the exit code.
+func (s *state) run(ctx context.Context) (Summary, error) {
 	s.loop(ctx)
 	if s.srcErr != nil {
 		return s.sum, s.srcErr
@@ -349,7 +391,7 @@ func (s *state) slots() int {
 	switch {
 	case s.opts.Slots > 0:
 		return s.opts.Slots
-	case s.opts.Slots < 0:
+	case s.opts.Slots < 0, s.opts.Backend != nil:
 		return s.opts.MaxJobs
 	}
 	return s.auto.slots
@@ -476,6 +518,11 @@ func (s *state) start(p pending) {
 	s.running[rj] = true
 	if s.opts.Verbose && s.passThrough() && !s.opts.JSON {
 		fmt.Fprintln(s.out, rj.cmdline)
+	}
+	if s.opts.Backend != nil {
+		rj.backend = true
+		go s.execBackend(rj)
+		return
 	}
 	if s.spawn != nil {
 		path, argv := s.argv(rj.cmdline)
@@ -751,7 +798,11 @@ func (s *state) finish(r *result) {
 	if timedOut && failed {
 		fmt.Fprintf(s.errw, "trident run: job %d timed out after %.3fs and was killed: %s\n", rj.p.job.Seq, r.wall.Seconds(), rj.cmdline)
 	}
-	e := JoblogEntry{Seq: rj.p.job.Seq, Host: ":", Start: rj.start, Runtime: r.wall, Receive: r.received,
+	host := r.host
+	if host == "" {
+		host = ":"
+	}
+	e := JoblogEntry{Seq: rj.p.job.Seq, Host: host, Start: rj.start, Runtime: r.wall, Receive: r.received,
 		Exitval: r.exitval, Signal: r.signal, Command: rj.cmdline}
 	if s.joblog != nil {
 		io.WriteString(s.joblog, e.String())
@@ -856,7 +907,11 @@ func (s *state) emit(r *result) {
 	}
 	switch {
 	case s.opts.JSON:
-		b, _ := json.Marshal(jsonJob{Seq: rj.p.job.Seq, Host: ":", Starttime: float64(rj.start.UnixNano()) / 1e9,
+		host := r.host
+		if host == "" {
+			host = ":"
+		}
+		b, _ := json.Marshal(jsonJob{Seq: rj.p.job.Seq, Host: host, Starttime: float64(rj.start.UnixNano()) / 1e9,
 			JobRuntime: r.wall.Seconds(), CPU: r.usage.CPU().Seconds(), Exitval: r.exitval, Signal: r.signal,
 			Slot: rj.slot, Command: rj.cmdline, Args: rj.p.job.Args,
 			Stdout: string(r.stdout.Bytes()), Stderr: string(r.stderr.Bytes())})

@@ -21,21 +21,11 @@ import (
 	"github.com/trident-go/trident/runner"
 )
 
-// runClusterHook runs jobs on a cluster (trident run --cluster URL). It is nil
-// in a build without cluster support, and then --cluster fails with "this
-// build has no cluster support".
-//
-// For the cluster backend (helper G): set it from an init function in your own
-// file of this package. You receive the parsed options (opts.Template renders
-// a job's command line with Template.Render(job.Args, job.Seq, slot); the
-// output, joblog, halt, retries and timeout settings are in opts, with
-// opts.Stdout/opts.Stderr set to the process's outputs) and the job source
-// (call jobs.Next() until io.EOF; jobs.Total() is -1 when unknown; you own
-// closing it, as runner.Run does). The --cluster flag's value is
-// opts.ClusterURL.
-// Return the exit status to use (GNU parallel's rules: failed jobs capped at
-// 101) or an error (exit 255). ctx is cancelled on SIGINT/SIGTERM.
-var runClusterHook func(ctx context.Context, opts runner.Options, jobs runner.JobSource) (exitCode int, err error)
+// runClusterHook connects to the cluster at url (trident run --cluster URL)
+// and returns the runner.Backend that runs the jobs on its workers and the
+// function that closes it. It is nil in a build without cluster support, and
+// then --cluster fails with "this build has no cluster support".
+var runClusterHook func(ctx context.Context, url string, stderr io.Writer) (b runner.Backend, closeFn func(), err error)
 
 const runLong = `Run a shell command for each input, in parallel, with GNU parallel's
 everyday interface, and -j auto choosing the number of job slots by measuring.
@@ -403,16 +393,20 @@ func runMain(stdout, stderr io.Writer, args []string) error {
 			src.Close()
 			return &exitError{code: 255, msg: "run: --cluster: this build has no cluster support"}
 		}
-		opts.ClusterURL = f.cluster
-		opts, src = runner.Prepare(opts, src)
-		code, err := runClusterHook(ctx, opts, src)
+		errw := &lockedWriter{w: stderr}
+		opts.Stderr = errw
+		err := runner.CheckBackend(opts)
+		if err == nil {
+			var closeBackend func()
+			opts.Backend, closeBackend, err = runClusterHook(ctx, f.cluster, errw)
+			if err == nil {
+				defer closeBackend()
+			}
+		}
 		if err != nil {
-			return &exitError{code: 255, msg: "run: " + err.Error()}
+			src.Close()
+			return &exitError{code: 255, msg: "run: --cluster: " + err.Error()}
 		}
-		if code != 0 {
-			return &exitError{code: code, msg: fmt.Sprintf("run: exit status %d", code)}
-		}
-		return nil
 	}
 
 	sum, err := runner.Run(ctx, opts, src)
