@@ -130,7 +130,7 @@ type result struct {
 	received int64
 	startErr error
 	host     string // where a Backend ran it; "" means here (":")
-	stopped  bool // stopped by us before finishing: not logged
+	stopped  bool   // stopped by us before finishing: not logged
 	// linger is set for a stopped job whose process ended while some
 	// process of its group still ran: the run does not end before that
 	// group has been killed (closed) or is empty.
