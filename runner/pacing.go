@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -98,7 +99,9 @@ func memAvailable() int64 {
 	return 1 << 62
 }
 
-// niced runs path/argv through nice(1) when Options.Nice is set.
+// niced runs path/argv through nice(1) when Options.Nice is set. The job
+// runs at niceness Options.Nice, whatever trident's own (GNU parallel sets
+// the niceness, it does not add to it): nice(1) is given the difference.
 func (s *state) niced(path string, argv []string) (string, []string) {
 	if s.opts.Nice == 0 {
 		return path, argv
@@ -107,7 +110,17 @@ func (s *state) niced(path string, argv []string) (string, []string) {
 	if err != nil {
 		nice = "/usr/bin/nice"
 	}
-	return nice, append([]string{"nice", "-n", strconv.Itoa(s.opts.Nice), path}, argv[1:]...)
+	return nice, append([]string{"nice", "-n", strconv.Itoa(s.opts.Nice - ownNiceness()), path}, argv[1:]...)
+}
+
+// ownNiceness is this process's niceness (0 if it cannot be read).
+func ownNiceness() int {
+	// The raw getpriority system call returns 20 - niceness.
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		return 0
+	}
+	return 20 - p
 }
 
 // passThrough reports whether output goes through as it comes (--line-buffer

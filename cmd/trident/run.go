@@ -236,12 +236,16 @@ func (s seps) is(a string) bool {
 
 // findSeps reads --arg-sep and --arg-file-sep ahead of the flag parser,
 // which needs to know where the options end.
-func findSeps(args []string) seps {
+func findSeps(fs *pflag.FlagSet, args []string) seps {
 	s := seps{":::", "::::"}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" || (!strings.HasPrefix(a, "-") && a != "") {
 			break
+		}
+		if takesValue(fs, a) && a != "--arg-sep" && a != "--arg-file-sep" {
+			i++ // its value (-j 2, --cluster URL) is not the command
+			continue
 		}
 		for _, o := range []struct {
 			name string
@@ -258,10 +262,25 @@ func findSeps(args []string) seps {
 	return s
 }
 
+// takesValue reports whether a is an option whose value is the next word
+// (--name or -x of a flag that is not a boolean, without =VALUE).
+func takesValue(fs *pflag.FlagSet, a string) bool {
+	var fl *pflag.Flag
+	switch {
+	case strings.Contains(a, "="):
+		return false
+	case strings.HasPrefix(a, "--"):
+		fl = fs.Lookup(a[2:])
+	case len(a) == 2:
+		fl = fs.ShorthandLookup(a[1:])
+	}
+	return fl != nil && fl.NoOptDefVal == ""
+}
+
 // parseRunArgs splits the command line into options, command and sources.
 func parseRunArgs(args []string) (*runFlags, []string, []runner.InputSpec, error) {
 	f := newRunFlags()
-	sp := findSeps(args)
+	sp := findSeps(f.fs, args)
 	cut := len(args)
 	for i := 0; i < len(args); i++ {
 		if a := args[i]; a == "--arg-sep" || a == "--arg-file-sep" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -149,15 +151,25 @@ func gnuCases(dir string) []gnuCase {
 	}
 }
 
-func TestRunMatchesGNUParallel(t *testing.T) {
-	gnu := gnuParallel(t)
-	home := []string{"PARALLEL_HOME=" + t.TempDir()}
-	type outcome struct {
-		name, args, want, gerr, got, terr string
-		wantCode, gotCode                 int
-	}
+// updateGNU re-records testdata/gnu_parallel.json by running every case
+// through GNU parallel (go test -run TestRunMatchesGNUParallel -update-gnu).
+var updateGNU = flag.Bool("update-gnu", false, "record GNU parallel's outputs of the golden cases in "+gnuGoldenFile)
+
+const gnuGoldenFile = "testdata/gnu_parallel.json"
+
+// gnuGolden is GNU parallel 20221122's stdout and exit status of one case,
+// with the case's temp directory written $DIR.
+type gnuGolden struct {
+	Name   string   `json:"name"`
+	Args   []string `json:"args"`
+	Stdout string   `json:"stdout"`
+	Code   int      `json:"code"`
+}
+
+// gnuRuns are the cases, each dry one twice (as is and with --dry-run).
+func gnuRuns(dir string) []gnuCase {
 	var runs []gnuCase
-	for _, c := range gnuCases(t.TempDir()) {
+	for _, c := range gnuCases(dir) {
 		runs = append(runs, c)
 		if c.dry {
 			d := c
@@ -166,9 +178,13 @@ func TestRunMatchesGNUParallel(t *testing.T) {
 			runs = append(runs, d)
 		}
 	}
-	// GNU parallel takes a good part of a second of CPU to start: the
-	// cases run side by side, 8 at a time, whatever -parallel says.
-	res := make([]outcome, len(runs))
+	return runs
+}
+
+// forEachCase runs f on every case, 8 at a time (GNU parallel takes a good
+// part of a second of CPU to start), and returns the results in order.
+func forEachCase[T any](runs []gnuCase, f func(gnuCase) T) []T {
+	res := make([]T, len(runs))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for i, c := range runs {
@@ -177,21 +193,119 @@ func TestRunMatchesGNUParallel(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := outcome{name: c.name, args: fmt.Sprintf("%q", c.args)}
-			r.want, r.gerr, r.wantCode = runProgram(gnu, c.stdin, home, append([]string{"--will-cite"}, c.args...)...)
-			r.got, r.terr, r.gotCode = runProgram(tridentBin, c.stdin, nil, append([]string{"run"}, c.args...)...)
-			if c.sorted {
-				r.want, r.got = sortLines(r.want), sortLines(r.got)
-			}
-			res[i] = r
+			res[i] = f(c)
 		}()
 	}
 	wg.Wait()
-	for _, r := range res {
-		t.Run(r.name, func(t *testing.T) {
-			if r.got != r.want || r.gotCode != r.wantCode {
-				t.Errorf("parallel %s\n  GNU:     exit %d, stdout %q (stderr %q)\n  trident: exit %d, stdout %q (stderr %q)",
-					r.args, r.wantCode, r.want, r.gerr, r.gotCode, r.got, r.terr)
+	return res
+}
+
+// runGNU runs c through GNU parallel, with dir written $DIR in its outcome.
+func runGNU(gnu, home, dir string, c gnuCase) gnuGolden {
+	out, _, code := runProgram(gnu, c.stdin, []string{"PARALLEL_HOME=" + home}, append([]string{"--will-cite"}, c.args...)...)
+	args := make([]string, len(c.args))
+	for i, a := range c.args {
+		args[i] = strings.ReplaceAll(a, dir, "$DIR")
+	}
+	return gnuGolden{Name: c.name, Args: args, Stdout: strings.ReplaceAll(out, dir, "$DIR"), Code: code}
+}
+
+// loadGNUGolden reads the recorded outputs of the cases, by name, and
+// checks that they were recorded for the cases as they are now.
+func loadGNUGolden(t *testing.T, dir string, runs []gnuCase) map[string]gnuGolden {
+	t.Helper()
+	b, err := os.ReadFile(gnuGoldenFile)
+	if err != nil {
+		t.Fatalf("%v (record it with -update-gnu)", err)
+	}
+	var gs []gnuGolden
+	if err := json.Unmarshal(b, &gs); err != nil {
+		t.Fatalf("%s: %v", gnuGoldenFile, err)
+	}
+	byName := map[string]gnuGolden{}
+	for _, g := range gs {
+		g.Stdout = strings.ReplaceAll(g.Stdout, "$DIR", dir)
+		byName[g.Name] = g
+	}
+	for _, c := range runs {
+		g, ok := byName[c.name]
+		want := make([]string, len(c.args))
+		for i, a := range c.args {
+			want[i] = strings.ReplaceAll(a, dir, "$DIR")
+		}
+		if !ok || fmt.Sprint(g.Args) != fmt.Sprint(want) {
+			t.Fatalf("case %q is not recorded as it is now in %s: rerun with -update-gnu (GNU parallel 20221122 installed)", c.name, gnuGoldenFile)
+		}
+	}
+	return byName
+}
+
+// trident run gives GNU parallel 20221122's stdout and exit status for every
+// case: against the outputs recorded in testdata (go test -update-gnu
+// records them again), and, when GNU parallel is installed, live for a few
+// cases, which also checks that the recording is still GNU's.
+func TestRunMatchesGNUParallel(t *testing.T) {
+	dir := t.TempDir()
+	runs := gnuRuns(dir)
+	if *updateGNU {
+		gnu := gnuParallel(t)
+		home := t.TempDir()
+		gs := forEachCase(runs, func(c gnuCase) gnuGolden { return runGNU(gnu, home, dir, c) })
+		b, err := json.MarshalIndent(gs, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(gnuGoldenFile, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := loadGNUGolden(t, dir, runs)
+	checkAgainstGolden(t, golden, runs, func(c gnuCase) (string, string, int) {
+		return runProgram(tridentBin, c.stdin, nil, append([]string{"run"}, c.args...)...)
+	})
+	t.Run("live", func(t *testing.T) {
+		gnu := gnuParallel(t)
+		home := t.TempDir()
+		var live []gnuCase
+		for _, c := range runs {
+			switch c.name {
+			case "--pipe -N", "-X spread --dry-run", "--plus --dry-run", "--link wraps", "--header : --colsep", "-u --tag":
+				live = append(live, c)
+			}
+		}
+		for i, g := range forEachCase(live, func(c gnuCase) gnuGolden { return runGNU(gnu, home, dir, c) }) {
+			rec := golden[live[i].name]
+			g.Stdout = strings.ReplaceAll(g.Stdout, "$DIR", dir)
+			if g.Stdout != rec.Stdout || g.Code != rec.Code {
+				t.Errorf("%s: GNU parallel now gives exit %d, stdout %q; recorded: exit %d, stdout %q (rerun with -update-gnu)",
+					live[i].name, g.Code, g.Stdout, rec.Code, rec.Stdout)
+			}
+		}
+	})
+}
+
+// checkAgainstGolden runs every case with run and compares its stdout and
+// exit status with GNU parallel's recorded ones.
+func checkAgainstGolden(t *testing.T, golden map[string]gnuGolden, runs []gnuCase, run func(gnuCase) (string, string, int)) {
+	t.Helper()
+	type outcome struct {
+		got, terr string
+		code      int
+	}
+	res := forEachCase(runs, func(c gnuCase) outcome {
+		o, e, code := run(c)
+		return outcome{o, e, code}
+	})
+	for i, c := range runs {
+		r, g := res[i], golden[c.name]
+		want, got := g.Stdout, r.got
+		if c.sorted {
+			want, got = sortLines(want), sortLines(got)
+		}
+		t.Run(c.name, func(t *testing.T) {
+			if got != want || r.code != g.Code {
+				t.Errorf("parallel %q\n  GNU:     exit %d, stdout %q\n  trident: exit %d, stdout %q (stderr %q)",
+					c.args, g.Code, want, r.code, got, r.terr)
 			}
 		})
 	}
