@@ -54,6 +54,26 @@
 // than 5%, add half as many slots again; when it does not, go back and stay.
 // Verbose prints every decision and its reason.
 //
+// # Backends
+//
+// Run is one engine with two backends. Scheduling (slots, --delay),
+// retries, --halt, --timeout, keep-order, the joblog and resume, --results,
+// --json, --files, dry-run, tags and output grouping, and the progress
+// displays exist once, here; a backend only runs one job and reports how it
+// ended. With Options.Backend nil, jobs are local process groups started by
+// the supervisor above (the local backend, built in: -j auto, --load,
+// --memfree, --nice, streaming output and the SIGTERM-then-SIGKILL stop need
+// the job's process). Any other Backend (trident run --cluster submits each
+// job as a cluster command job) gets a JobSpec per job from a goroutine of
+// its own and returns a JobEnd (exit status, signal, output bytes, host,
+// times). Run cancels the context it gives a job to stop it: on an
+// interrupt and --halt now (cause: stopped), and on --timeout (the context's
+// deadline, or cause context.DeadlineExceeded for --timeout N%); every
+// RunJob has returned when Run does, so no goroutine and no job outlives it.
+// With a Backend, -j auto means MaxJobs jobs in flight, -u and
+// --line-buffer print each job's output whole when it ends, and --load,
+// --memfree and --nice are refused (ErrLocalOnly).
+//
 // # Joblog and resume
 //
 // The joblog is GNU parallel's: a header, then per finished job Seq, Host,

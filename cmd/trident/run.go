@@ -72,7 +72,8 @@ leaves running is killed when the run ends.
 CPU time is set against their wall time (child rusage, or /proc for running
 jobs). CPU-bound jobs keep one slot per core; I/O-bound jobs start at
 cores x (1 + wait/compute) slots and then hill-climb on completions per
-second, never above --max-jobs. -v prints each choice and why.
+second, never above --max-jobs. --explain prints each choice and why on stderr
+(-v prints each job's command, as GNU parallel's -v).
 
 --cluster URL: the jobs go to the workers of a trident cluster (trident worker
 --cluster URL, on this or other machines). Each job runs on a worker, in the
@@ -83,6 +84,17 @@ stdout and stderr, which come back here. If no worker takes a job, or the
 server is unreachable, trident run says so on stderr after 10s (set
 $TRIDENT_CLUSTER_STALL_WARN to another duration, or to off) and keeps
 waiting until the jobs run or it is interrupted.
+The same engine runs the jobs as locally: -k, --tag, --tagstring, -v, --joblog,
+--resume, --retries, --halt, --timeout (enforced on the worker), --results,
+--json, --files, --dry-run, --pipe/--pipepart (each chunk travels as the job's
+stdin, so memory is bounded by -j x --block), --bar/--eta/--progress and the
+input options work the same. Differences: -j N is the number of jobs in flight
+(default --max-jobs; each worker's own -j sets how many run on it); -u and
+--line-buffer print each job's output whole when it ends (it comes back
+whole); a stopped job is killed at once on its worker (the worker's --grace
+applies when the worker itself is stopped). Refused, as they describe this
+machine, not the workers: --load, --memfree, --nice (start the workers under
+nice instead).
 
 Exit status (as GNU parallel):
   0        all jobs succeeded (or --halt ...,success=... was reached)
