@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // clusterRefused are the golden cases whose options describe this machine:
@@ -47,4 +52,28 @@ func TestRunArgSepAfterValuedOption(t *testing.T) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", pre, code, out, errOut)
 		}
 	}
+}
+
+// SIGTERM to trident run --cluster cancels its jobs on the workers: their
+// processes (a job's whole group) are gone soon after the run ends, which
+// is 143 with the usual interrupt message (all 3 jobs were in flight: 2
+// running on the worker, 1 queued).
+func TestRunClusterInterruptCancelsWorkerJobs(t *testing.T) {
+	url, _ := startClusterWorkers(t, 1, "-j", "2")
+	mark := newTreeMark(t)
+	cmd := exec.Command(tridentBin, "run", "--cluster", url, "env TRIDENT_TREE_MARK="+mark+" sh -c 'sleep 60 & sleep 60; : {}'", ":::", "1", "2", "3")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitTreeProcs(t, mark, 2*3)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	ended := time.Now()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 || !strings.Contains(errb.String(), "interrupted: 0 job(s) finished, 3 stopped") {
+		t.Fatalf("exit %v, stderr %q", err, errb.String())
+	}
+	checkTreeGone(t, mark, ended)
 }
