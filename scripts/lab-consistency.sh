@@ -4,9 +4,11 @@
 # Runs N full and M quick `trident lab --json` runs in a row (optionally the
 # same again with two busy loops beside them) and prints one table: a row per
 # workload verdict (Go and CPython) and per claim, a column per run. The
-# first full run is the reference; a cell whose outcome is the OPPOSITE of
-# the reference (agrees vs disagrees, yes vs no) is marked "!!"; UNCLEAR
-# cells show what the figures leaned to (e.g. "unclear(yes)").
+# first full run is the reference column; a cell is marked "!!" when its
+# outcome is the OPPOSITE of the reference's (agrees vs disagrees, yes vs
+# no), or, where the reference is UNCLEAR, of a decided outcome in any other
+# run of that row. UNCLEAR claim cells show what the figures leaned to
+# (e.g. "unclear(yes)"); leanings are not counted as outcomes.
 #
 # Usage: scripts/lab-consistency.sh [-n FULL] [-m QUICK] [-l] [-b TRIDENT] [-o DIR]
 #   -n FULL     full runs (default 5)
@@ -107,7 +109,7 @@ for _, c in table:
 ref_name, ref = table[0]
 w = max(len(k) for k in keys) + 2
 cw = max(14, max(len(n) for n, _ in table) + 1)
-print("reference: " + ref_name + "; '!!' marks an outcome opposite to it; unclear(x) = unclear, leaning to x")
+print("reference: " + ref_name + "; '!!' marks an outcome opposite to the reference's (or, where it is unclear, to another run's decided one); unclear(x) = unclear, leaning to x")
 print("".ljust(w) + "".join(n.ljust(cw) for n, _ in table))
 info = ["time (s)", "load start-end", "rounds"]
 for i, label in enumerate(info):
@@ -125,10 +127,15 @@ for i, label in enumerate(info):
 flips = 0
 for k in keys:
     row = k.ljust(w)
-    base = ref.get(k, "").split("(")[0]
+    base = ref.get(k, "")
+    decided = {c.get(k, "") for _, c in table} & set(opposite)
     for _, c in table:
         v = c.get(k, "-")
-        if opposite.get(base) == v.split("(")[0] and v.split("(")[0] != "unclear":
+        if base in opposite:
+            bad = opposite[base] == v
+        else:
+            bad = v in opposite and opposite[v] in decided
+        if bad:
             v += " !!"
             flips += 1
         row += v.ljust(cw)
