@@ -93,7 +93,6 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 	py.cmd = exec.Command(exe, py.script, "serve")
 	py.cmd.Dir = dir
 	py.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(py.cmd.SysProcAttr)
 	py.stderr = &bytes.Buffer{}
 	py.cmd.Stderr = py.stderr
 	py.stdin, err = py.cmd.StdinPipe()
