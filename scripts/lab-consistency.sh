@@ -10,24 +10,26 @@
 # run of that row. UNCLEAR claim cells show what the figures leaned to
 # (e.g. "unclear(yes)"); leanings are not counted as outcomes.
 #
-# Usage: scripts/lab-consistency.sh [-n FULL] [-m QUICK] [-l] [-b TRIDENT] [-o DIR]
+# Usage: scripts/lab-consistency.sh [-n FULL] [-m QUICK] [-l] [-a ARGS] [-b TRIDENT] [-o DIR]
 #   -n FULL     full runs (default 5)
 #   -m QUICK    quick runs (default 5)
 #   -l          also run the same with two busy loops on the side (killed after)
+#   -a ARGS     extra arguments for every run (e.g. "--workload cpu-bound")
 #   -b TRIDENT  the trident binary (default: go build ./cmd/trident into DIR)
 #   -o DIR      where the JSON of every run goes (default: a new temp dir)
 # Needs python3 (to read the JSON). Exit status 1 if any opposite outcome.
 set -euo pipefail
 
-full=5 quick=5 load=0 bin="" out=""
-while getopts "n:m:lb:o:h" o; do
+full=5 quick=5 load=0 bin="" out="" extra=""
+while getopts "n:m:la:b:o:h" o; do
 	case $o in
 	n) full=$OPTARG ;;
 	m) quick=$OPTARG ;;
 	l) load=1 ;;
+	a) extra=$OPTARG ;;
 	b) bin=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 2 ;;
 	esac
 done
 case "$full$quick" in *[!0-9]*) echo "lab-consistency: -n and -m take a number" >&2; exit 2 ;; esac
@@ -58,7 +60,8 @@ one() { # one LABEL ARGS...
 	local f="$out/$label.json"
 	printf '%s: trident lab %s (load %s) ... ' "$label" "$*" "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo ?)" >&2
 	local t0=$SECONDS
-	if "$bin" lab "$@" --json="$f" >/dev/null 2>"$out/$label.stderr"; then
+	# shellcheck disable=SC2086 # extra is split into arguments on purpose
+	if "$bin" lab "$@" $extra --json="$f" >/dev/null 2>"$out/$label.stderr"; then
 		echo "$((SECONDS - t0)) s" >&2
 		runs+=("$f")
 	else
