@@ -91,6 +91,12 @@ type Sample struct {
 	// (/proc/thread-self/schedstat); ProfileCommand follows the command's
 	// threads in /proc/PID/task/TID/schedstat while it runs.
 	RunQueue time.Duration `json:"run_queue_ns,omitempty"`
+	// UnseenRunQueue is the part of RunQueue that ProfileCommand estimated
+	// for processes that came and went between its readings (a launcher
+	// script's short-lived shells): their CPU time at the seen threads' rate
+	// of waiting per CPU second, at most the run's otherwise unexplained
+	// wait. Zero on an idle machine.
+	UnseenRunQueue time.Duration `json:"unseen_run_queue_ns,omitempty"`
 	// Others is the CPU time other work on the machine used during the run
 	// (the machine's busy time from /proc/stat minus the run's and this
 	// process's own); zero where /proc is missing.
@@ -148,6 +154,19 @@ func (p Profile) RunQueue() time.Duration {
 	var t time.Duration
 	for _, s := range p.Samples {
 		t += s.RunQueue
+	}
+	return t / time.Duration(len(p.Samples))
+}
+
+// UnseenRunQueue is the mean per run of Sample.UnseenRunQueue, the
+// estimated part of RunQueue.
+func (p Profile) UnseenRunQueue() time.Duration {
+	if len(p.Samples) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, s := range p.Samples {
+		t += s.UnseenRunQueue
 	}
 	return t / time.Duration(len(p.Samples))
 }
@@ -360,6 +379,9 @@ func Classify(p Profile) Advice {
 	}
 	nums := fmt.Sprintf("CPU %v of wall %v per run, %v of it waiting for a CPU (ratio CPU/(wall - run-queue wait) %.2f, wait %v) over %d run(s) on %d core(s)",
 		round(cpu), round(wall), round(p.RunQueue()), a.Ratio, round(wait), len(p.Samples), cores)
+	if u := p.UnseenRunQueue(); u > 0 {
+		nums += fmt.Sprintf(" (%v of that wait estimated for short-lived processes that ended between readings, from their CPU time at the rate the seen threads waited)", round(u))
+	}
 	switch {
 	case a.Ratio >= CPUBoundRatio:
 		a.Class, a.Model, a.Step = CPUBound, Processes, "1"

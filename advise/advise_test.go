@@ -267,3 +267,33 @@ func TestNamesAndJSON(t *testing.T) {
 		t.Fatalf("json: %s", b)
 	}
 }
+
+// TestUnfollowedWait covers the estimate of the run-queue wait of processes
+// the sampler did not see: a case shaped after the measured pyenv shim (at
+// load 26: CPU 896 ms, the interpreter's threads ran 254 ms and waited
+// 834 ms, 391 ms left unexplained), an idle machine, nothing unseen, and the cap.
+func TestUnfollowedWait(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		name                         string
+		wall, cpu, seenWait, seenRun time.Duration
+		want                         time.Duration
+	}{
+		{"shim under load: capped at the unexplained wait", 2121 * ms, 896 * ms, 834 * ms, 254 * ms, 391 * ms},
+		{"idle machine: seen threads did not wait", 300 * ms, 300 * ms, 0, 100 * ms, 0},
+		{"all CPU seen", 1200 * ms, 250 * ms, 900 * ms, 250 * ms, 0},
+		{"rate applied below the cap", 2000 * ms, 600 * ms, 400 * ms, 400 * ms, 200 * ms},
+		{"nothing unexplained", 1000 * ms, 600 * ms, 400 * ms, 400 * ms, 0},
+		{"no schedstat", 1000 * ms, 600 * ms, 0, 0, 0},
+	}
+	for _, c := range cases {
+		if got := unfollowedWait(c.wall, c.cpu, c.seenWait, c.seenRun); got != c.want {
+			t.Errorf("%s: unfollowedWait = %v, want %v", c.name, got, c.want)
+		}
+	}
+	// With the estimate counted as run-queue wait, the shim case is CPU-bound.
+	p := Profile{Cores: 2, Samples: []Sample{{Wall: 2121 * ms, User: 896 * ms, RunQueue: (834 + 391) * ms, UnseenRunQueue: 391 * ms}}}
+	if a := Classify(p); a.Class != CPUBound {
+		t.Errorf("shim case classed %v (ratio %.2f), want cpu-bound", a.Class, a.Ratio)
+	}
+}

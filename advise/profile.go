@@ -162,7 +162,7 @@ func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr 
 		_, pq0, pqOK := rusage.ThreadSched()
 		t0 := time.Now()
 		err := cmd.Start()
-		var rq time.Duration
+		var rq, seenRun time.Duration
 		wall := time.Duration(0)
 		if err == nil {
 			s := startRunQueueSampler(cmd.Process.Pid)
@@ -171,7 +171,7 @@ func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr 
 			if _, pq1, ok := rusage.ThreadSched(); ok && pqOK {
 				wall -= max(0, min(pq1-pq0, wall/2)) // this thread's own wait for a CPU is not the command's
 			}
-			rq, _ = s.finish()
+			rq, seenRun, _ = s.finish()
 			err = cmd.Wait()
 		} else {
 			wall = time.Since(t0)
@@ -182,6 +182,8 @@ func ProfileCommandIO(ctx context.Context, argv []string, n int, stdout, stderr 
 		if cmd.ProcessState != nil {
 			u := rusage.FromProcessState(cmd.ProcessState)
 			smp := Sample{Wall: wall, User: u.User, Sys: u.Sys, RunQueue: rq}
+			smp.UnseenRunQueue = unfollowedWait(wall, u.CPU(), rq, seenRun)
+			smp.RunQueue += smp.UnseenRunQueue
 			if busy1, ok := machineBusy(); ok && busyOK {
 				self1, _ := rusage.Self()
 				smp.Others = max(0, busy1-busy0-u.CPU()-self1.Sub(self0).CPU())

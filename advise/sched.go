@@ -36,10 +36,14 @@ func machineBusy() (time.Duration, bool) {
 	return time.Duration(t) * time.Second / ticksPerSec, true
 }
 
-// schedWait reads the run-queue wait (ns) of every thread of process pid
-// from /proc/PID/task/TID/schedstat into into, keyed "pid/tid"; it keeps
-// the largest value seen (the counters only grow).
-func schedWait(pid int, into map[string]int64) bool {
+// schedTimes are one thread's schedstat counters (ns): time on a CPU and
+// time ready but waiting for one.
+type schedTimes struct{ run, wait int64 }
+
+// schedWait reads the run time and run-queue wait (ns) of every thread of
+// process pid from /proc/PID/task/TID/schedstat into into, keyed
+// "pid/tid"; it keeps the largest values seen (the counters only grow).
+func schedWait(pid int, into map[string]schedTimes) bool {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -54,9 +58,11 @@ func schedWait(pid int, into map[string]int64) bool {
 		if len(f) < 2 {
 			continue
 		}
-		if w, err := strconv.ParseInt(string(f[1]), 10, 64); err == nil {
+		r, err1 := strconv.ParseInt(string(f[0]), 10, 64)
+		w, err2 := strconv.ParseInt(string(f[1]), 10, 64)
+		if err1 == nil && err2 == nil {
 			k := strconv.Itoa(pid) + "/" + e.Name()
-			into[k] = max(into[k], w)
+			into[k] = schedTimes{run: max(into[k].run, r), wait: max(into[k].wait, w)}
 		}
 	}
 	return true
@@ -99,14 +105,14 @@ type runQueueSampler struct {
 	pgid   int
 	mu     sync.Mutex
 	pids   map[int]bool
-	waits  map[string]int64
+	waits  map[string]schedTimes
 	stop   chan struct{}
 	done   chan struct{}
 	worked bool
 }
 
 func startRunQueueSampler(pid int) *runQueueSampler {
-	s := &runQueueSampler{pgid: pid, pids: map[int]bool{pid: true}, waits: map[string]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &runQueueSampler{pgid: pid, pids: map[int]bool{pid: true}, waits: map[string]schedTimes{}, stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample(false)
 	go func() {
 		defer close(s.done)
@@ -141,16 +147,37 @@ func (s *runQueueSampler) sample(scan bool) {
 
 // finish takes a last reading (call it while the command has exited but
 // is not yet reaped, so its threads are still readable), stops the sampler
-// and returns the total run-queue wait seen, and whether any was read.
-func (s *runQueueSampler) finish() (time.Duration, bool) {
+// and returns the total run-queue wait seen, the CPU time of the threads
+// it saw (their schedstat run time), and whether any was read.
+func (s *runQueueSampler) finish() (wait, ran time.Duration, ok bool) {
 	s.sample(false)
 	close(s.stop)
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var t int64
-	for _, w := range s.waits {
-		t += w
+	var w, r int64
+	for _, t := range s.waits {
+		w += t.wait
+		r += t.run
 	}
-	return time.Duration(t), s.worked
+	return time.Duration(w), time.Duration(r), s.worked
+}
+
+// unfollowedWait estimates the run-queue wait of the part of a command the
+// sampler did not see: processes that started and ended between two
+// readings (a launcher script such as pyenv's python3 shim runs several
+// short shells before the interpreter). Their CPU time is known (the
+// command's rusage counts every waited-for descendant, the sampler's
+// schedstat run time only the threads it saw); they are taken to have
+// waited for a CPU at the same rate per CPU second as the threads that were
+// seen, measured in the same run. The estimate never exceeds the wait the
+// run leaves unexplained (wall - CPU - seen run-queue wait). On an idle
+// machine the seen threads did not wait, and the estimate is zero.
+func unfollowedWait(wall, cpu, seenWait, seenRun time.Duration) time.Duration {
+	unseen := cpu - seenRun
+	if unseen <= 0 || seenRun <= 0 || seenWait <= 0 {
+		return 0
+	}
+	est := time.Duration(float64(unseen) * float64(seenWait) / float64(seenRun))
+	return max(0, min(est, wall-cpu-seenWait))
 }

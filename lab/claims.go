@@ -27,7 +27,7 @@ const NoSpeedupAt = 1.15
 
 // SpeedsUpAt is the smallest speedup over sequential that counts as "speeds
 // up" on a machine with this many cores: 1.3x on 2 cores, plus 0.3x per
-// further core, up to 1.9x from 4 cores on. The quick run has only 4 tasks,
+// further core, up to 1.9x from 4 cores on. A run has 8 CPU-bound tasks,
 // and pools pay their start-up inside the measured time, so the bar stays
 // well below the ideal (the core count). With one core no model can compute
 // in parallel, and the CPU-bound claims are reported as not measured.

@@ -3,6 +3,8 @@ package lab
 import (
 	"strings"
 	"testing"
+
+	"github.com/trident-go/trident/advise"
 )
 
 // xrow is a synthetic measured row with wall and CPU time in ms.
@@ -117,4 +119,24 @@ func TestProcessesClaimExplanation(t *testing.T) {
 		t.Fatalf("quiet: %+v", cl)
 	}
 	wantAll(t, "quiet explanation", cl.Explanation, []string{"cpython multiprocessing used 200ms more CPU than sequential"}, []string{"too short", "UNCLEAR"})
+}
+
+// TestAdviseVsLabOffloadIsProcesses: advise's "processes" agrees plainly
+// when the best row offloads to processes (aio-procpool), instead of
+// "agrees within the spread, aio-procpool ... against the best
+// aio-procpool" (seen in a quick run); a thread model that beats every
+// process row with separate spreads is a difference.
+func TestAdviseVsLabOffloadIsProcesses(t *testing.T) {
+	a := advise.Advice{Class: advise.CPUBound, Model: advise.Processes}
+	off := Row{Workload: CPUBound, Runtime: RuntimeGo, Model: "aio-procpool", Family: FamilyEventLoop, Speedup: 1.8, SpeedupLo: 1.7, SpeedupHi: 1.9}
+	seq := Row{Workload: CPUBound, Runtime: RuntimeGo, Model: "sequential", Family: FamilySequential, Speedup: 1, SpeedupLo: 1, SpeedupHi: 1}
+	ok, s := adviseVsLab(a, CPUBound, []Row{seq, off}, []Row{off})
+	if !ok || !strings.Contains(s, "go: agrees, the best was aio-procpool") {
+		t.Errorf("adviseVsLab = %v, %q", ok, s)
+	}
+	thr := Row{Workload: CPUBound, Runtime: RuntimeGo, Model: "goroutines", Family: FamilyThreads, Speedup: 2.5, SpeedupLo: 2.4, SpeedupHi: 2.6}
+	ok, s = adviseVsLab(a, CPUBound, []Row{seq, off, thr}, []Row{thr})
+	if ok || !strings.Contains(s, "DIFFERS") || !strings.Contains(s, "aio-procpool") {
+		t.Errorf("adviseVsLab with goroutines ahead = %v, %q", ok, s)
+	}
 }

@@ -89,7 +89,7 @@ figure{margin:0 0 10px 0}figcaption{font-size:13px;font-weight:600}
 	fmt.Fprintf(&b, "; started %s, took %.1f s; load average %.1f &rarr; %.1f", esc(r.Started), r.Duration, r.Machine.LoadAvg[0], r.Machine.LoadAvg[1])
 	fmt.Fprintf(&b, "; %d interleaved rounds per row", r.Rounds)
 	if r.Quick {
-		b.WriteString("; <b>quick run</b> (fewer tasks, fewer rounds)")
+		b.WriteString("; <b>quick run</b> (fewer models and rounds)")
 	}
 	b.WriteString("</p>\n")
 	b.WriteString(`<p>The articles' rule: <b>CPU-bound work to processes</b> (the GIL lets one thread run Python at a time),

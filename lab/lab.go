@@ -70,11 +70,12 @@ var (
 // Config selects and sizes a lab run. The zero value runs everything at full
 // size with python3 from PATH.
 type Config struct {
-	// Quick runs fewer tasks per workload (tasks of the same size) in fewer
-	// rounds, so the whole run takes seconds; its verdicts agree with the
-	// full run's or are UNCLEAR.
+	// Quick measures fewer models (those the claims and verdicts rest on,
+	// see quickModels) with fewer tasks where that keeps the outcome
+	// (tasks of the same size; cpu-bound keeps all of them) in 2 rounds,
+	// so that its verdicts agree with the full run's or are UNCLEAR.
 	Quick bool
-	// Rounds is how many interleaved rounds measure each row (0: 5, or 3
+	// Rounds is how many interleaved rounds measure each row (0: 5, or 2
 	// with Quick). Every round runs every model of a workload once, in
 	// turn, so a change of load hits all of them alike.
 	Rounds int
@@ -134,7 +135,7 @@ type Round struct {
 // Row is one workload under one model, measured in Rounds interleaved
 // rounds. The figures are medians over the rounds, with the spread (min-max)
 // beside them: for 5 rounds, the median lies within min-max with 94%
-// confidence, for 3 rounds 75%.
+// confidence, for 3 rounds 75%, for 2 (a quick run) 50%.
 type Row struct {
 	Workload string `json:"workload"`
 	Model    string `json:"model"`
@@ -488,7 +489,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 5
 		if cfg.Quick {
-			cfg.Rounds = 3
+			cfg.Rounds = 2
 		}
 	}
 	l.cfg.Rounds = cfg.Rounds
@@ -498,19 +499,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if res.Machine.BusyBefore != "" {
 		note("the machine was busy before the start: " + res.Machine.BusyBefore + "; figures will be noisier and claims resting on rows that waited for a core are marked UNCLEAR")
 	}
+	if cfg.Quick && len(cfg.Models) == 0 {
+		note("quick run: the same task sizes as the full run (cpu-bound also the same number of tasks), fewer tasks elsewhere, fewer rounds, and per workload only the models the claims and verdicts rest on; the full run measures every model")
+	}
 	var steps []step
 	probeTasks := 200
 	if cfg.Quick {
 		probeTasks = 40
 	}
-	// Per-task overhead: each model once, on empty tasks.
+	// Per-task overhead: each model once, on empty tasks (a quick run
+	// probes only the models the claim on processes' cost compares).
 	for _, r := range runners {
+		if !l.probes(r.name) {
+			continue
+		}
 		steps = append(steps, step{label: "overhead " + r.name + " (go)", do: func(ctx context.Context) error {
 			l.probeGo(ctx, r, probeTasks)
 			return nil
 		}})
 	}
 	for _, m := range pyWanted {
+		if !l.probes(m) {
+			continue
+		}
 		steps = append(steps, step{label: "overhead " + m + " (cpython)", do: func(ctx context.Context) error {
 			l.probePy(ctx, m, probeTasks)
 			return nil
@@ -525,6 +536,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			l.advise(ctx, w)
 			return nil
 		}})
+		runners := slices.DeleteFunc(slices.Clone(runners), func(r goRunner) bool { return !l.measures(name, r.name) })
+		pyWanted := slices.DeleteFunc(slices.Clone(pyWanted), func(m string) bool { return !l.measures(name, m) })
 		for _, r := range runners {
 			order = append(order, key(RuntimeGo, name, r.name))
 		}
@@ -585,6 +598,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Notes = append(res.Notes, "peak memory of a Go row is this whole lab process's peak during the row (plus its worker processes); a CPython row's is a fresh interpreter's (plus its workers)")
 	res.Duration = time.Since(start).Seconds()
 	return res, nil
+}
+
+// measures reports whether the run measures model on workload: every
+// selected model, except in a quick run without --model, which measures the
+// sequential baselines and quickModels.
+func (l *labRun) measures(workload, model string) bool {
+	if !l.cfg.Quick || len(l.cfg.Models) > 0 || model == "sequential" {
+		return true
+	}
+	return slices.Contains(quickModels[workload], model)
+}
+
+// quickProbes are the models whose per-task overhead a quick run measures:
+// those the claim "processes ..., at a cost" compares.
+var quickProbes = []string{"procpool", "goroutines", "multiprocessing", "threading"}
+
+// probes reports whether the run measures model's per-task overhead.
+func (l *labRun) probes(model string) bool {
+	return !l.cfg.Quick || len(l.cfg.Models) > 0 || slices.Contains(quickProbes, model)
 }
 
 // labRun holds the state of one Run.

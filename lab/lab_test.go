@@ -489,3 +489,46 @@ func TestAdviseFastIO(t *testing.T) {
 	}
 	t.Fatalf("fast-io: %s", got)
 }
+
+// TestQuickSelection checks what a quick run leaves out: cpu-bound keeps
+// the full run's tasks (fewer let process start-up eat the speedup and
+// flipped the claim on processes), every model the claims decide on is
+// measured, and --model overrides the quick selection.
+func TestQuickSelection(t *testing.T) {
+	full, quick := sizes(false), sizes(true)
+	if quick[CPUBound].Tasks != full[CPUBound].Tasks || quick[CPUBound].TaskCPU != full[CPUBound].TaskCPU {
+		t.Errorf("quick cpu-bound %+v, want the full run's %+v", quick[CPUBound], full[CPUBound])
+	}
+	for _, w := range WorkloadNames {
+		if quick[w].TaskCPU != full[w].TaskCPU || quick[w].Sleep != full[w].Sleep || quick[w].Reads != full[w].Reads {
+			t.Errorf("quick %s tasks are not the full run's size: %+v vs %+v", w, quick[w], full[w])
+		}
+	}
+	l := &labRun{cfg: Config{Quick: true}}
+	need := map[string][]string{
+		CPUBound: {"sequential", "threading", "goroutines", "procpool", "multiprocessing", "asyncio", "aio-procpool", "asyncio-processes"},
+		FastIO:   {"sequential", "threads-gil", "threading", "thread-pool"},
+		SlowIO:   {"sequential", "threads-gil", "threading", "aio", "asyncio"},
+		Mixed:    {"sequential", "aio", "aio-procpool", "asyncio", "asyncio-processes"},
+	}
+	for w, ms := range need {
+		for _, m := range ms {
+			if !l.measures(w, m) {
+				t.Errorf("quick run does not measure %s on %s", m, w)
+			}
+		}
+	}
+	if l.measures(CPUBound, "threads-gil") || l.measures(FastIO, "multiprocessing") {
+		t.Error("quick run measures models it should leave to the full run")
+	}
+	if !l.probes("multiprocessing") || l.probes("asyncio-processes") {
+		t.Error("quick run probes the wrong overheads")
+	}
+	l.cfg.Models = []string{"threads-gil"}
+	if !l.measures(CPUBound, "threads-gil") || !l.probes("asyncio") {
+		t.Error("--model does not override the quick selection")
+	}
+	if l := (&labRun{}); !l.measures(FastIO, "multiprocessing") || !l.probes("asyncio-processes") {
+		t.Error("a full run leaves a model out")
+	}
+}

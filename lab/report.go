@@ -62,7 +62,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, ", load average %.1f -> %.1f", r.Machine.LoadAvg[0], r.Machine.LoadAvg[1])
 	fmt.Fprintf(&b, ", %d interleaved rounds per row", r.Rounds)
 	if r.Quick {
-		b.WriteString(" (quick run: fewer tasks, fewer rounds)")
+		b.WriteString(" (quick run: fewer models and rounds)")
 	}
 	b.WriteString("\n\n")
 	for _, wl := range r.Workloads {

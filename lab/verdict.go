@@ -184,7 +184,7 @@ func adviseVsLab(a advise.Advice, w string, rows []Row, bests []Row) (bool, stri
 			}
 		}
 		switch {
-		case best.Family == fam:
+		case best.Family == fam || (fam == FamilyProcesses && offloadsToProcesses(best.Model)):
 			parts = append(parts, fmt.Sprintf("%s: agrees, the best was %s %s", best.Runtime, best.Model, fmtSpeed(best)))
 		case mine != nil && hi(*mine) >= lo(best):
 			parts = append(parts, fmt.Sprintf("%s: agrees within the spread, %s %s against the best %s %s", best.Runtime, mine.Model, fmtSpeed(*mine), best.Model, fmtSpeed(best)))

@@ -46,8 +46,8 @@ unclear, or not measured when its rows were not selected).
 
 Output: a table on stdout (progress on stderr); --json writes one JSON object
 (to stdout, or --json=FILE); --html FILE writes a self-contained page with SVG
-charts and timelines. The full run takes under a minute on 2 cores; --quick a
-few seconds.`,
+charts and timelines. The full run takes about 70 s on a quiet 2-core machine;
+--quick about a third of that (fewer models, 2 rounds, tasks of full size).`,
 		Example: `  trident lab --html lab.html
   trident lab --quick --json
   trident lab --workload cpu-bound,slow-io --model threads-gil,goroutines,threading`,
@@ -124,7 +124,7 @@ few seconds.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&quick, "quick", false, "small workloads: fewer tasks and rounds: about 25 s on 2 cores, less certain verdicts")
+	f.BoolVar(&quick, "quick", false, "only the models the claims and verdicts rest on, 2 rounds, tasks of full size: about a third of a full run, more UNCLEAR outcomes")
 	f.StringSliceVar(&workloads, "workload", nil, "workloads to run, comma-separated: "+strings.Join(lab.WorkloadNames, ", ")+" (default all)")
 	f.StringSliceVar(&models, "model", nil, "models to run, comma-separated, Go or CPython (default all; sequential always runs as the baseline); see --list-models")
 	f.StringVar(&jsonOut, "json", "", "write the result as JSON: bare --json to stdout, --json=FILE to a file")
