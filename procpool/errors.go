@@ -1,6 +1,9 @@
+// Errors of the pool, its workers and its tasks.
+
 package procpool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -103,3 +106,29 @@ func (e *CrashError) Is(target error) bool { return target == ErrWorkerCrashed }
 
 // Unwrap returns the cause.
 func (e *CrashError) Unwrap() error { return e.Cause }
+
+// DeadlineError is the error of a call that was still running when its
+// context's deadline passed: the pool stopped its worker (cancel, then
+// SIGTERM, then SIGKILL) and started another. It is also the error of a
+// call sent to a worker that had not answered by then, and of a call
+// waiting to be sent again after its worker crashed (Worker and PID are 0).
+// It matches context.DeadlineExceeded. A call still waiting for its first
+// worker when the deadline passes is cancelled instead, its error matching
+// future.ErrCancelled and context.DeadlineExceeded. Python's
+// ProcessPoolExecutor cannot stop a running call at all.
+type DeadlineError struct {
+	// Func is the call's registered name; Worker and PID its worker.
+	Func        string
+	Worker, PID int
+}
+
+// Error names the call and the worker.
+func (e *DeadlineError) Error() string {
+	if e.Worker == 0 {
+		return fmt.Sprintf("procpool: %q passed its deadline while waiting to be sent again after a crash", e.Func)
+	}
+	return fmt.Sprintf("procpool: %q passed its deadline on worker %d (pid %d)", e.Func, e.Worker, e.PID)
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *DeadlineError) Unwrap() error { return context.DeadlineExceeded }
