@@ -19,8 +19,9 @@ import (
 )
 
 // ErrClosed is the error of a Submit after Shutdown or Close, and of every
-// task still unfinished when Close is called.
-var ErrClosed = errors.New("cluster: executor is closed")
+// task still unfinished when Close is called. It matches future.ErrShutdown,
+// as the other executors' errors for a shut down executor do.
+var ErrClosed = future.Sentinel("cluster: executor is closed", future.ErrShutdown)
 
 // ErrMaxDeliveries is matched by the error of a task that was delivered to
 // workers more than the delivery limit without completing, typically because

@@ -54,3 +54,12 @@ func ExampleAsCompleted() {
 	// second submitted, first done
 	// first submitted, last done
 }
+
+// Each executor's error for a shut down executor matches the shared
+// future.ErrShutdown, so one check serves them all.
+func ExampleSentinel() {
+	errPoolDown := future.Sentinel("mypool: pool is shut down", future.ErrShutdown)
+	err := fmt.Errorf("submit: %w", errPoolDown)
+	fmt.Println(err, errors.Is(err, future.ErrShutdown), errors.Is(err, future.ErrBroken))
+	// Output: submit: mypool: pool is shut down true false
+}

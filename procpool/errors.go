@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
-// ErrShutdown is the error of a call submitted after Shutdown or Close, and
+// ErrShutdown matches future.ErrShutdown. It is the error of a call submitted after Shutdown or Close, and
 // of calls that Close stopped. Python raises RuntimeError("cannot schedule
 // new futures after shutdown") at submit; trident returns a failed future.
-var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("procpool: pool is shut down"))
+var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", future.Sentinel("procpool: pool is shut down", future.ErrShutdown))
 
 // ErrWorkerCrashed is matched by the error of a call whose worker process
 // died while running it (exit, signal, the OOM killer, a malformed frame).
@@ -24,9 +25,9 @@ var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("pro
 // a replacement (see WithBreakOnCrash for Python's behaviour).
 var ErrWorkerCrashed = registry.RegisterError("procpool.ErrWorkerCrashed", errors.New("procpool: worker crashed"))
 
-// ErrBrokenPool is matched by every error of a pool created with
+// ErrBrokenPool matches future.ErrBroken. It is matched by every error of a pool created with
 // WithBreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
-var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", errors.New("procpool: pool is broken"))
+var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", future.Sentinel("procpool: pool is broken", future.ErrBroken))
 
 // ErrProtocol is matched by the cause of a crash when a worker broke the
 // wire protocol: a malformed frame, a failed handshake, a version mismatch.

@@ -12,21 +12,23 @@ import (
 	"time"
 
 	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/syncx"
 )
 
-// ErrShutdown is returned (or carried by the returned future) when work is
+// ErrShutdown matches future.ErrShutdown. It is returned (or carried by the returned future) when work is
 // submitted after Shutdown or ShutdownNow began (Python raises RuntimeError
 // "cannot schedule new futures after shutdown").
-var ErrShutdown = errors.New("threadpool: pool is shut down")
+var ErrShutdown = future.Sentinel("threadpool: pool is shut down", future.ErrShutdown)
 
-// ErrBrokenPool is matched (errors.Is) by the error of every queued and later
+// ErrBrokenPool matches future.ErrBroken. It is matched (errors.Is) by the error of every queued and later
 // submit once a worker's initializer failed (Python's BrokenThreadPool). The
 // error also wraps the initializer's error.
-var ErrBrokenPool = errors.New("threadpool: pool is broken")
+var ErrBrokenPool = future.Sentinel("threadpool: pool is broken", future.ErrBroken)
 
 // ErrQueueFull is returned by TrySubmit when the queue bound set with
-// WithQueueSize is reached. Python's executor has no bounded queue.
-var ErrQueueFull = errors.New("threadpool: queue is full")
+// WithQueueSize is reached. It matches syncx.ErrQueueFull (Python's
+// queue.Full), the one error for a full queue across trident. Python's executor has no bounded queue.
+var ErrQueueFull = future.Sentinel("threadpool: queue is full", syncx.ErrQueueFull)
 
 // errCancelledByShutdown is the abort reason of tasks dropped by ShutdownNow.
 var errCancelledByShutdown = future.CancelledError(ErrShutdown)
@@ -36,8 +38,10 @@ type brokenError struct{ cause error }
 func (e *brokenError) Error() string {
 	return "threadpool: pool is broken: initializer failed: " + e.cause.Error()
 }
-func (e *brokenError) Is(target error) bool { return target == ErrBrokenPool }
-func (e *brokenError) Unwrap() error        { return e.cause }
+func (e *brokenError) Is(target error) bool {
+	return target == ErrBrokenPool || target == future.ErrBroken
+}
+func (e *brokenError) Unwrap() error { return e.cause }
 
 func nilFuncError(what string) error {
 	return fmt.Errorf("threadpool: %s: task function is nil", what)
