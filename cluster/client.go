@@ -96,6 +96,7 @@ type Executor struct {
 
 type call struct {
 	f       *future.Future[[]byte]
+	r       future.Resolver[[]byte] // completes f
 	ctx     context.Context // the submit context
 	name    string
 	payload []byte
@@ -175,25 +176,25 @@ func (e *Executor) Queue() string { return e.queue }
 // never returns nil, and blocks only while the client's window of publishes
 // awaiting the server's acknowledgement is full (backpressure). Typed
 // handles call it; use it directly only for custom protocols.
-func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	return e.submit(ctx, name, payload, false)
 }
 
-func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) *future.Future[[]byte] {
+func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[[]byte](ctx)
+	f, r := future.New[[]byte](ctx)
 	if f.Finished() {
-		return f
+		return r
 	}
 	id := nuid.Next()
-	c := &call{f: f, ctx: ctx, name: name, payload: payload, batch: batch}
+	c := &call{f: f, r: r, ctx: ctx, name: name, payload: payload, batch: batch}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		f.Complete(nil, ErrClosed)
-		return f
+		r.Complete(nil, ErrClosed)
+		return r
 	}
 	e.pending[id] = c
 	e.acks.Add(1) // under mu: Close waits only after setting closed
@@ -202,7 +203,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, batc
 
 	f.OnDone(func() { e.finished(id, c) })
 	e.publish(id, c, id)
-	return f
+	return r
 }
 
 // publish sends the task message of c; msgID deduplicates it in JetStream.
@@ -231,7 +232,7 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 		ack, err = e.conn.js.PublishMsgAsync(msg)
 	}
 	if err != nil {
-		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		c.r.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		e.acks.Done()
 		return
 	}
@@ -256,7 +257,7 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 				// pending: the reconnect hook publishes it again.
 				return
 			}
-			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+			c.r.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		case <-e.stop:
 			// Close failed the future already.
 		}
@@ -393,7 +394,7 @@ func (e *Executor) onResult(m *nats.Msg) {
 			err = re
 		}
 	}
-	if c.f.Complete(val, err) {
+	if c.r.Complete(val, err) {
 		e.completed.Add(1)
 	} else {
 		e.duplicates.Add(1)
@@ -475,7 +476,7 @@ func (e *Executor) Close() error {
 	delete(e.conn.onReconnect, e)
 	e.conn.mu.Unlock()
 	for _, c := range cs {
-		c.f.Complete(nil, ErrClosed)
+		c.r.Complete(nil, ErrClosed)
 	}
 	e.stopOnce.Do(func() { close(e.stop) })
 	_ = e.adv.Unsubscribe()
@@ -506,7 +507,7 @@ func (e *Executor) SubmitChunks(ctx context.Context, job registry.Chunks, chunk 
 			job.Deliver(lo, hi, nil, err)
 			continue
 		}
-		raw := e.submit(ctx, job.Name(), payload, true)
+		raw := e.submit(ctx, job.Name(), payload, true).Future()
 		raw.OnDone(func() {
 			b, err, _ := raw.Value()
 			job.Deliver(lo, hi, b, err)
@@ -537,5 +538,5 @@ func (e *Executor) onMaxDeliveries(m *nats.Msg) {
 	}
 	defer e.endComplete()
 	err := fmt.Errorf("%w: %s: delivered %d times to consumer %s without completing", ErrMaxDeliveries, c.name, adv.Deliveries, adv.Consumer)
-	c.f.Complete(nil, registry.EncodeError(c.name, err))
+	c.r.Complete(nil, registry.EncodeError(c.name, err))
 }

@@ -22,7 +22,7 @@ type unit struct {
 	name     string
 	flags    uint64
 	payloads [][]byte
-	futs     []*future.Future[[]byte]
+	futs     []future.Resolver[[]byte]
 	chunks   registry.Chunks
 	lo, hi   int
 	ctx      context.Context
@@ -78,7 +78,7 @@ func (u *unit) cancel() int {
 	}
 	n := 0
 	for _, f := range u.futs {
-		if f.Cancel() || f.Complete(nil, future.ErrCancelled) {
+		if f.Future().Cancel() || f.Complete(nil, future.ErrCancelled) {
 			n++
 		}
 	}
@@ -91,7 +91,7 @@ type mapJob struct {
 	name     string
 	ctx      context.Context
 	payloads [][]byte                 // MapRaw
-	futs     []*future.Future[[]byte] // MapRaw
+	futs     []future.Resolver[[]byte] // MapRaw
 	chunks   registry.Chunks          // SubmitChunks
 	n        int
 	next     int
@@ -134,7 +134,7 @@ func (p *Pool) sendLocked(w *worker, u *unit) {
 	}
 	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, flags: u.flags, payloads: u.payloads}.encode())
 	if len(u.futs) == 1 {
-		p.running[u.futs[0]] = u
+		p.running[u.futs[0].Future()] = u
 	}
 	if u.ctx.Done() != nil && u.stop == nil {
 		u.stop = context.AfterFunc(u.ctx, func() { p.onCtxDone(u) })
@@ -156,7 +156,7 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	}
 	w.inflight = slices.Delete(w.inflight, idx, idx+1)
 	if len(u.futs) == 1 {
-		delete(p.running, u.futs[0])
+		delete(p.running, u.futs[0].Future())
 	}
 	calls := u.calls()
 	now := time.Now()
@@ -427,11 +427,11 @@ func (u *unit) startable() bool {
 	if u.chunks != nil {
 		return true
 	}
-	f := u.futs[0]
-	if u.attempts == 0 && f.State() == future.Pending {
-		return f.Start()
+	r := u.futs[0]
+	if u.attempts == 0 && r.Future().State() == future.Pending {
+		return r.Start()
 	}
-	return !f.State().Final()
+	return !r.Future().State().Final()
 }
 
 // cutLocked takes the next chunk of a Map for worker w.

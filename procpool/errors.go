@@ -12,9 +12,10 @@ import (
 	"github.com/trident-go/trident/registry"
 )
 
-// ErrShutdown matches future.ErrShutdown. It is the error of a call submitted after Shutdown or Close, and
+// ErrShutdown is the error of a call submitted after Shutdown or Close, and
 // of calls that Close stopped. Python raises RuntimeError("cannot schedule
 // new futures after shutdown") at submit; trident returns a failed future.
+// It matches future.ErrShutdown.
 var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", future.Sentinel("procpool: pool is shut down", future.ErrShutdown))
 
 // ErrWorkerCrashed is matched by the error of a call whose worker process
@@ -25,8 +26,9 @@ var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", future.Sentinel
 // a replacement (see WithBreakOnCrash for Python's behaviour).
 var ErrWorkerCrashed = registry.RegisterError("procpool.ErrWorkerCrashed", errors.New("procpool: worker crashed"))
 
-// ErrBrokenPool matches future.ErrBroken. It is matched by every error of a pool created with
-// WithBreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
+// ErrBrokenPool is matched by every error of a pool created with
+// WithBreakOnCrash after one of its workers crashed: Python's
+// BrokenProcessPool. It matches future.ErrBroken.
 var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", future.Sentinel("procpool: pool is broken", future.ErrBroken))
 
 // ErrProtocol is matched by the cause of a crash when a worker broke the

@@ -124,38 +124,38 @@ func (p *Pool) Codec() registry.Codec { return p.codec }
 // SubmitRaw sends one call of the function registered under name with an
 // already encoded argument (registry.Executor). Typed handles call it; use
 // it directly only to call a function the parent does not know by type.
-func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[[]byte](ctx)
+	f, r := future.New[[]byte](ctx)
 	if f.Finished() {
-		return f
+		return r
 	}
 	p.mu.Lock()
 	if err := p.refuseLocked(); err != nil {
 		p.mu.Unlock()
-		f.Complete(nil, err)
-		return f
+		r.Complete(nil, err)
+		return r
 	}
 	p.st.submitted++
-	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []*future.Future[[]byte]{f}, ctx: ctx})
+	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []future.Resolver[[]byte]{r}, ctx: ctx})
 	p.queuedCalls++
 	p.dispatchLocked()
 	p.mu.Unlock()
-	return f
+	return r
 }
 
 // MapRaw sends one call per payload, in chunks of chunk calls (0: sized
 // automatically from the measured time of earlier calls; 1: no chunking),
 // and returns one future per payload (registry.BatchExecutor).
-func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte] {
+func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	futs := make([]*future.Future[[]byte], len(payloads))
+	futs := make([]future.Resolver[[]byte], len(payloads))
 	for i := range futs {
-		futs[i] = future.New[[]byte](ctx)
+		_, futs[i] = future.New[[]byte](ctx)
 	}
 	if len(payloads) == 0 {
 		return futs

@@ -54,7 +54,7 @@ func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
 	const n = 5
 	var ran atomic.Int32
 	for range n {
-		raw := p.SubmitRaw(ctx, square.Name(), payload)
+		raw := p.SubmitRaw(ctx, square.Name(), payload).Future()
 		raw.OnDone(func() {
 			time.Sleep(30 * time.Millisecond) // a slow callback after the pool's own
 			ran.Add(1)

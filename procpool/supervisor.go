@@ -392,7 +392,7 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	var requeue []*unit
 	for i, u := range units {
 		if len(u.futs) == 1 {
-			delete(p.running, u.futs[0])
+			delete(p.running, u.futs[0].Future())
 		}
 		u.w = nil
 		switch {

@@ -185,7 +185,7 @@ type mapChunks[A, R any] struct {
 	f      *Func[A, R]
 	c      Codec
 	inputs []A
-	outs   []*future.Future[R] // Map
+	outs   []future.Resolver[R] // Map
 	// MapAll:
 	mu      sync.Mutex
 	results []R
@@ -233,7 +233,7 @@ func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
 		for i := lo; i < hi; i++ {
 			switch {
 			case err == future.ErrCancelled:
-				m.outs[i].Cancel()
+				m.outs[i].Future().Cancel()
 			case errors.Is(err, future.ErrCancelled):
 				m.outs[i].CompleteCancelled(err) // a cancellation with a cause
 			case err != nil:
@@ -304,11 +304,12 @@ func (f *Func[A, R]) MapAll(ex Executor, ctx context.Context, inputs []A, opts .
 // mapViaChunks is Map on a ChunkExecutor.
 func (f *Func[A, R]) mapViaChunks(ce ChunkExecutor, ctx context.Context, inputs []A, chunk int) []*future.Future[R] {
 	outs := make([]*future.Future[R], len(inputs))
+	rs := make([]future.Resolver[R], len(inputs))
 	for i := range outs {
-		outs[i] = newOut[R](ctx, ce)
+		outs[i], rs[i] = newOut[R](ctx, ce)
 	}
 	if len(inputs) > 0 {
-		ce.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: ce.Codec(), inputs: inputs, outs: outs}, chunk)
+		ce.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: ce.Codec(), inputs: inputs, outs: rs}, chunk)
 	}
 	return outs
 }

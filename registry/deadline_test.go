@@ -25,11 +25,12 @@ type reportingExec struct {
 
 func (e reportingExec) ReportsDeadlines() bool { return true }
 
-func (e reportingExec) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+func (e reportingExec) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	if e.queued {
-		return future.New[[]byte](ctx) // never started: its own watcher cancels it
+		_, r := future.New[[]byte](ctx) // never started: its own watcher cancels it
+		return r
 	}
-	raw := future.New[[]byte](ctx)
+	_, raw := future.New[[]byte](ctx)
 	raw.Start()
 	context.AfterFunc(ctx, func() {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

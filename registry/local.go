@@ -27,10 +27,10 @@ func (l Local) Codec() Codec {
 
 // SubmitRaw implements Executor: it runs the call in a goroutine with the
 // future's context and reports failures as *RemoteError, like a worker.
-func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
-	f := future.New[[]byte](ctx)
+func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	_, r := future.New[[]byte](ctx)
 	c := l.Codec()
-	go f.Run(func(ctx context.Context) ([]byte, error) {
+	go r.Run(func(ctx context.Context) ([]byte, error) {
 		out, err := Invoke(ctx, c, name, payload)
 		if err != nil {
 			re := EncodeError(name, err)
@@ -44,7 +44,7 @@ func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *futu
 		}
 		return out, nil
 	})
-	return f
+	return r
 }
 
 // SubmitChunks implements ChunkExecutor: each chunk (chunk calls; 0 means

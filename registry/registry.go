@@ -18,11 +18,13 @@ type Executor interface {
 	// Codec returns the codec the executor's workers use.
 	Codec() Codec
 	// SubmitRaw runs the function registered under name on payload (the
-	// argument encoded with Codec) and returns a future of the encoded
-	// result. A failure of the function arrives as a *RemoteError; failures
+	// argument encoded with Codec) and returns the Resolver of a future of
+	// the encoded result: the typed handle that called it may cancel the
+	// queued call with a cause (Resolver.CancelCause) and reads the result
+	// through Resolver.Future. A failure of the function arrives as a *RemoteError; failures
 	// of the executor itself (a crashed worker, a shutdown) as the
 	// executor's own errors.
-	SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
+	SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte]
 }
 
 // BatchExecutor is an Executor that can send many calls of one function in
@@ -30,10 +32,10 @@ type Executor interface {
 // it when the executor offers it.
 type BatchExecutor interface {
 	Executor
-	// MapRaw submits one call per payload and returns one future per
-	// payload, in order. chunk is the number of calls sent together; 0
+	// MapRaw submits one call per payload and returns the Resolver of one
+	// future per payload, in order. chunk is the number of calls sent together; 0
 	// asks the executor to choose (and adapt) it, 1 disables chunking.
-	MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
+	MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []future.Resolver[[]byte]
 }
 
 // Invoker is the untyped side of a registered function, used by workers.
@@ -176,11 +178,11 @@ func (f *Func[A, R]) Submit(ex Executor, ctx context.Context, arg A) *future.Fut
 		var zero R
 		return future.Resolved(zero, err)
 	}
-	out := newOut[R](ctx, ex)
+	out, r := newOut[R](ctx, ex)
 	if out.Finished() {
 		return out
 	}
-	bridge(ctx, out, ex.SubmitRaw(ctx, f.name, b), ex, f.name)
+	bridge(ctx, r, ex.SubmitRaw(ctx, f.name, b), ex, f.name)
 	return out
 }
 
@@ -245,13 +247,13 @@ func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...M
 	}
 	raws := be.MapRaw(ctx, f.name, payloads, cfg.chunk)
 	for j, raw := range raws {
-		out := newOut[R](ctx, ex)
+		out, r := newOut[R](ctx, ex)
 		outs[idx[j]] = out
 		if out.Finished() {
-			raw.Cancel()
+			raw.Future().Cancel()
 			continue
 		}
-		bridge(ctx, out, raw, ex, f.name)
+		bridge(ctx, r, raw, ex, f.name)
 	}
 	return outs
 }
@@ -285,7 +287,7 @@ func reportsDeadlines(ex Executor) bool {
 // newOut returns the typed future of a call submitted with ctx to ex. For a
 // DeadlineReporter it does not watch ctx itself: bridge does, or the
 // executor for SubmitChunks.
-func newOut[R any](ctx context.Context, ex Executor) *future.Future[R] {
+func newOut[R any](ctx context.Context, ex Executor) (*future.Future[R], future.Resolver[R]) {
 	if ctx != nil && ctx.Done() != nil && ctx.Err() == nil && reportsDeadlines(ex) {
 		return future.New[R](unwatched{ctx})
 	}
@@ -299,10 +301,11 @@ type unwatched struct{ context.Context }
 func (unwatched) Done() <-chan struct{} { return nil }
 func (unwatched) Err() error            { return nil }
 
-// bridge completes the typed future out from the raw future, decoding the
-// result, and passes a cancellation of out on to raw.
-func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Future[[]byte], ex Executor, name string) {
+// bridge completes the typed future of outR from the raw future of rawR,
+// decoding the result, and passes a cancellation of out on to raw.
+func bridge[R any](ctx context.Context, outR future.Resolver[R], rawR future.Resolver[[]byte], ex Executor, name string) {
 	c := ex.Codec()
+	out, raw := outR.Future(), rawR.Future()
 	out.OnDone(func() {
 		if out.Cancelled() && !raw.Cancel() {
 			if cc, ok := ex.(Canceler); ok {
@@ -319,10 +322,10 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 		// watcher would.
 		stop = context.AfterFunc(ctx, func() {
 			err := ctx.Err()
-			if raw.CancelCause(err) || errors.Is(err, context.DeadlineExceeded) {
+			if rawR.CancelCause(err) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			out.CancelCause(err)
+			outR.CancelCause(err)
 		})
 	}
 	raw.OnDone(func() {
@@ -330,7 +333,7 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 		if raw.Cancelled() {
 			switch {
 			case reporter:
-				out.CompleteCancelled(raw.Err())
+				outR.CompleteCancelled(raw.Err())
 			case ctx == nil || ctx.Err() == nil:
 				out.Cancel()
 			default:
@@ -346,8 +349,8 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 				err = fmt.Errorf("%w: result of %q as %T: %v", ErrDecode, name, v, derr)
 			}
 		}
-		if out.Start() {
-			out.Complete(v, err)
+		if outR.Start() {
+			outR.Complete(v, err)
 		}
 	})
 }

@@ -147,13 +147,13 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("unknown function", func(t *testing.T) {
-		_, err := ex.SubmitRaw(ctx, "no.such.function", nil).Result(ctx)
+		_, err := ex.SubmitRaw(ctx, "no.such.function", nil).Future().Result(ctx)
 		if !errors.Is(err, registry.ErrUnknownFunction) || !strings.Contains(err.Error(), "no.such.function") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("undecodable argument", func(t *testing.T) {
-		_, err := ex.SubmitRaw(ctx, double.Name(), []byte("garbage")).Result(ctx)
+		_, err := ex.SubmitRaw(ctx, double.Name(), []byte("garbage")).Future().Result(ctx)
 		if !errors.Is(err, registry.ErrDecode) {
 			t.Fatalf("err = %v", err)
 		}

@@ -15,14 +15,15 @@ import (
 	"github.com/trident-go/trident/syncx"
 )
 
-// ErrShutdown matches future.ErrShutdown. It is returned (or carried by the returned future) when work is
+// ErrShutdown is returned (or carried by the returned future) when work is
 // submitted after Shutdown or ShutdownNow began (Python raises RuntimeError
-// "cannot schedule new futures after shutdown").
+// "cannot schedule new futures after shutdown"). It matches
+// future.ErrShutdown.
 var ErrShutdown = future.Sentinel("threadpool: pool is shut down", future.ErrShutdown)
 
-// ErrBrokenPool matches future.ErrBroken. It is matched (errors.Is) by the error of every queued and later
+// ErrBrokenPool is matched (errors.Is) by the error of every queued and later
 // submit once a worker's initializer failed (Python's BrokenThreadPool). The
-// error also wraps the initializer's error.
+// error also wraps the initializer's error. It matches future.ErrBroken.
 var ErrBrokenPool = future.Sentinel("threadpool: pool is broken", future.ErrBroken)
 
 // ErrQueueFull is returned by TrySubmit when the queue bound set with
@@ -70,7 +71,7 @@ type runner interface {
 
 // task is one queue entry: the function (as a runner) and what it needs
 // besides, a context.Context for Go, the *Group for Group.Go, the
-// *future.Future[T] for Submit. Both are pointer-shaped, so building a task
+// future.Resolver[T] for Submit. Both are pointer-shaped, so building a task
 // allocates nothing, and an entry is four words.
 type task struct {
 	r runner
