@@ -97,7 +97,7 @@ type Executor struct {
 type call struct {
 	f       *future.Future[[]byte]
 	r       future.Resolver[[]byte] // completes f
-	ctx     context.Context // the submit context
+	ctx     context.Context         // the submit context
 	name    string
 	payload []byte
 	seq     atomic.Uint64

@@ -90,9 +90,9 @@ func (u *unit) cancel() int {
 type mapJob struct {
 	name     string
 	ctx      context.Context
-	payloads [][]byte                 // MapRaw
+	payloads [][]byte                  // MapRaw
 	futs     []future.Resolver[[]byte] // MapRaw
-	chunks   registry.Chunks          // SubmitChunks
+	chunks   registry.Chunks           // SubmitChunks
 	n        int
 	next     int
 	chunk    int         // 0 = automatic
