@@ -165,6 +165,31 @@ func ctxOrTimeout(ctx context.Context) context.Context {
 	return c
 }
 
+// Backend returns the executor's side of the contract with typed handles
+// (registry.Executor): Submit, Map and MapAll of a registered function call
+// it for you. It allocates nothing.
+func (e *Executor) Backend() registry.Backend { return backend{e} }
+
+// backend is the registry.Backend of an Executor.
+type backend struct{ e *Executor }
+
+func (b backend) Codec() registry.Codec { return b.e.codec }
+func (b backend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	return b.e.SubmitRaw(ctx, name, payload)
+}
+func (b backend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	b.e.SubmitChunks(ctx, job, chunk)
+}
+
+// CancelRaw does nothing more than the typed handle already did: cancelling
+// the raw future is how this executor stops a call; no message reaches a
+// worker that is running it.
+func (backend) CancelRaw(*future.Future[[]byte]) {}
+
+// ReportsDeadlines reports false: a call's deadline travels to the worker
+// in a header, and the typed future's own context watcher ends it here.
+func (backend) ReportsDeadlines() bool { return false }
+
 // Codec returns the codec arguments and results are encoded with.
 func (e *Executor) Codec() registry.Codec { return e.codec }
 
@@ -488,7 +513,7 @@ func (e *Executor) Close() error {
 	return err
 }
 
-// SubmitChunks implements registry.ChunkExecutor: Map sends its inputs in
+// SubmitChunks is the Backend's SubmitChunks: Map sends its inputs in
 // chunks, one task message per chunk, which is what makes tiny calls cheap
 // on a cluster (one JetStream write, ack and result per chunk instead of
 // per call). chunk is the number of calls per message; 0 chooses one from

@@ -618,7 +618,7 @@ func TestMapInChunks(t *testing.T) {
 	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
 	ex := newExecutor(t, conn, ExecutorOptions{})
 	ctx := waitCtx(t)
-	var _ registry.ChunkExecutor = ex
+	var _ registry.Executor = ex
 	in := make([]int, 1000)
 	for i := range in {
 		in[i] = i

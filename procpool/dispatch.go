@@ -13,10 +13,10 @@ import (
 	"github.com/trident-go/trident/registry"
 )
 
-// unit is what travels in one call frame: one call (futs has one future),
-// a chunk of separately encoded calls (futs has one per call), or a chunk
-// encoded as one value (chunks with the range lo..hi). A unit with a job is
-// a placeholder in the queue that cuts units from a Map.
+// unit is what travels in one call frame: one call (futs has its one
+// future) or a chunk of a Map encoded as one value (chunks with the range
+// lo..hi). A unit with a job is a placeholder in the queue that cuts units
+// from a Map.
 type unit struct {
 	id       uint64
 	name     string
@@ -88,26 +88,19 @@ func (u *unit) cancel() int {
 // mapJob is a Map waiting in the queue; chunks are cut from it as workers
 // free up, so that their size can follow the measured call time.
 type mapJob struct {
-	name     string
-	ctx      context.Context
-	payloads [][]byte                  // MapRaw
-	futs     []future.Resolver[[]byte] // MapRaw
-	chunks   registry.Chunks           // SubmitChunks
-	n        int
-	next     int
-	chunk    int         // 0 = automatic
-	probe    int         // automatic size before a measurement exists
-	stop     func() bool // ends the watch of ctx while calls of SubmitChunks wait
+	name   string
+	ctx    context.Context
+	chunks registry.Chunks // the calls, cut into chunks
+	n      int
+	next   int
+	chunk  int         // 0 = automatic
+	probe  int         // automatic size before a measurement exists
+	stop   func() bool // ends the watch of ctx while calls of SubmitChunks wait
 }
 
 // rest returns the calls not cut yet as one unit, and marks them taken.
 func (j *mapJob) rest() *unit {
-	u := &unit{name: j.name, ctx: j.ctx}
-	if j.chunks != nil {
-		u.chunks, u.lo, u.hi = j.chunks, j.next, j.n
-	} else {
-		u.futs = j.futs[j.next:]
-	}
+	u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: j.next, hi: j.n}
 	j.next = j.n
 	j.unwatch()
 	return u
@@ -291,7 +284,7 @@ func (p *Pool) onCtxDone(u *unit) {
 			return
 		}
 		// The typed futures of a chunk do not watch their context (the
-		// pool is a registry.DeadlineReporter): cancel them now, as
+		// pool reports deadlines, see backend.ReportsDeadlines): cancel them now, as
 		// their own watcher would have; the worker's answer is dropped.
 		u.delivered = true
 		p.mu.Unlock()
@@ -461,43 +454,22 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	if j.ctx.Err() != nil {
 		n = remaining // the Map's context ended: fail the rest at once
 	}
-	if j.chunks != nil {
-		lo, hi := j.next, min(j.next+n, j.n)
-		j.next = hi
-		p.queuedCalls -= hi - lo
-		u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch, from: j}
-		err := j.ctx.Err()
-		if err != nil {
-			err = future.CancelledError(err)
-		} else {
-			var b []byte
-			if b, err = j.chunks.Encode(lo, hi); err == nil {
-				u.payloads = [][]byte{b}
-				return u
-			}
+	lo, hi := j.next, min(j.next+n, j.n)
+	j.next = hi
+	p.queuedCalls -= hi - lo
+	u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch, from: j}
+	err := j.ctx.Err()
+	if err != nil {
+		err = future.CancelledError(err)
+	} else {
+		var b []byte
+		if b, err = j.chunks.Encode(lo, hi); err == nil {
+			u.payloads = [][]byte{b}
+			return u
 		}
-		go u.fail(err) // never under the pool lock
-		return nil
 	}
-	u := &unit{name: j.name, ctx: j.ctx, from: j}
-	size := 0
-	for j.next < j.n && len(u.payloads) < n && size < 1<<20 {
-		i := j.next
-		j.next++
-		p.queuedCalls--
-		f, pl := j.futs[i], j.payloads[i]
-		j.payloads[i] = nil
-		if !f.Start() {
-			continue
-		}
-		u.futs = append(u.futs, f)
-		u.payloads = append(u.payloads, pl)
-		size += len(pl)
-	}
-	if len(u.futs) == 0 {
-		return nil
-	}
-	return u
+	go u.fail(err) // never under the pool lock
+	return nil
 }
 
 // capFor is how many frames of u's function a worker may hold: WithInFlight

@@ -118,13 +118,44 @@ func New(opts ...Option) (*Pool, error) {
 	return p, nil
 }
 
-// Codec returns the pool's codec (registry.Executor).
-func (p *Pool) Codec() registry.Codec { return p.codec }
+// Backend returns the pool's side of the contract with typed handles
+// (registry.Executor): Submit, Map and MapAll of a registered function call
+// it for you. Use it directly only to call a function the parent does not
+// know by type (Backend().SubmitRaw with an encoded argument). It allocates
+// nothing.
+func (p *Pool) Backend() registry.Backend { return backend{p} }
 
-// SubmitRaw sends one call of the function registered under name with an
-// already encoded argument (registry.Executor). Typed handles call it; use
-// it directly only to call a function the parent does not know by type.
-func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+// backend is the registry.Backend of a Pool.
+type backend struct{ p *Pool }
+
+// Codec implements registry.Backend: the pool's codec.
+func (b backend) Codec() registry.Codec { return b.p.codec }
+
+// SubmitRaw implements registry.Backend: it sends one call of the function
+// registered under name with an already encoded argument.
+func (b backend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	return b.p.submitRaw(ctx, name, payload)
+}
+
+// SubmitChunks implements registry.Backend: it queues a Map whose chunks
+// travel as one encoded value each; chunk is the calls per chunk, 0 for
+// sizes chosen from measured call times.
+func (b backend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	b.p.submitChunks(ctx, job, chunk)
+}
+
+// ReportsDeadlines implements registry.Backend and reports true: the pool
+// fails a call that is running when its context's deadline passes with a
+// *DeadlineError, and cancels the queued calls of a Map whose context
+// ends. Typed handles then leave that outcome to the pool.
+func (backend) ReportsDeadlines() bool { return true }
+
+// CancelRaw implements registry.Backend: it passes the cancellation of f,
+// a running call from SubmitRaw, on to its worker, which cancels the call's
+// context there.
+func (b backend) CancelRaw(f *future.Future[[]byte]) { b.p.cancelRaw(f) }
+
+func (p *Pool) submitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -146,46 +177,7 @@ func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) futur
 	return r
 }
 
-// MapRaw sends one call per payload, in chunks of chunk calls (0: sized
-// automatically from the measured time of earlier calls; 1: no chunking),
-// and returns one future per payload (registry.BatchExecutor).
-func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []future.Resolver[[]byte] {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	futs := make([]future.Resolver[[]byte], len(payloads))
-	for i := range futs {
-		_, futs[i] = future.New[[]byte](ctx)
-	}
-	if len(payloads) == 0 {
-		return futs
-	}
-	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
-		p.mu.Unlock()
-		for _, f := range futs {
-			f.Complete(nil, err)
-		}
-		return futs
-	}
-	p.st.submitted += uint64(len(payloads))
-	if chunk == 1 {
-		for i, pl := range payloads {
-			p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{pl}, futs: futs[i : i+1], ctx: ctx})
-		}
-	} else {
-		p.queue = append(p.queue, &unit{job: &mapJob{name: name, ctx: ctx, payloads: payloads, futs: futs, n: len(payloads), chunk: chunk, probe: 1}})
-	}
-	p.queuedCalls += len(payloads)
-	p.dispatchLocked()
-	p.mu.Unlock()
-	return futs
-}
-
-// SubmitChunks queues a Map whose chunks travel as one encoded value each
-// (registry.ChunkExecutor); chunk is the calls per chunk, 0 for sizes
-// chosen from measured call times. Typed handles' Map and MapAll use it.
-func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+func (p *Pool) submitChunks(ctx context.Context, job registry.Chunks, chunk int) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -217,17 +209,9 @@ func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int)
 	p.mu.Unlock()
 }
 
-// ReportsDeadlines reports true: the pool fails a call that is running when
-// its context's deadline passes with a *DeadlineError, and cancels the
-// queued calls of a Map whose context ends (registry.DeadlineReporter).
-// Typed handles then leave that outcome to the pool.
-func (p *Pool) ReportsDeadlines() bool { return true }
-
-// CancelRaw passes the cancellation of f, a running call from SubmitRaw,
-// on to its worker, which cancels the call's context there
-// (registry.Canceler). Future.Cancel alone cannot do it: it refuses once a
-// call runs, as in Python. Typed handles call CancelRaw for you.
-func (p *Pool) CancelRaw(f *future.Future[[]byte]) {
+// cancelRaw sends the cancellation of f, a running single call, to its
+// worker.
+func (p *Pool) cancelRaw(f *future.Future[[]byte]) {
 	p.mu.Lock()
 	if u := p.running[f]; u != nil && u.w != nil && u.w.state != wDead {
 		u.w.fw.send(encodeCancel(u.id))

@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 	pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 
 	t.Run("unknown function", func(t *testing.T) {
-		_, err := p.SubmitRaw(ctx, "t.noSuchFunction", nil).Future().Result(ctx)
+		_, err := p.Backend().SubmitRaw(ctx, "t.noSuchFunction", nil).Future().Result(ctx)
 		if !errors.Is(err, procpool.ErrUnknownFunction) || !strings.Contains(err.Error(), "t.noSuchFunction") {
 			t.Fatalf("err = %v", err)
 		}
@@ -113,7 +113,7 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("undecodable argument", func(t *testing.T) {
-		_, err := p.SubmitRaw(ctx, square.Name(), []byte{1, 2, 3}).Future().Result(ctx)
+		_, err := p.Backend().SubmitRaw(ctx, square.Name(), []byte{1, 2, 3}).Future().Result(ctx)
 		if !errors.Is(err, registry.ErrDecode) {
 			t.Fatalf("err = %v", err)
 		}
@@ -245,7 +245,7 @@ func TestDeadlineKillsEndlessLoop(t *testing.T) {
 	queued := square.Submit(p, ctx, 5) // behind the spinning call, must survive it
 	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	raw := p.SubmitRaw(dctx, spin.Name(), mustEncode(t, 0)).Future()
+	raw := p.Backend().SubmitRaw(dctx, spin.Name(), mustEncode(t, 0)).Future()
 	queued2 := square.Submit(p, ctx, 6)
 	_, err := raw.Result(ctx)
 	var de *procpool.DeadlineError
@@ -287,7 +287,7 @@ func TestCancelReachesWorker(t *testing.T) {
 	p := newPool(t, procpool.WithWorkers(1))
 	pid, _ := getpid.Submit(p, ctx, 0).Result(ctx)
 	cctx, cancel := context.WithCancel(ctx)
-	raw := p.SubmitRaw(cctx, waitCancel.Name(), mustEncode(t, 0)).Future()
+	raw := p.Backend().SubmitRaw(cctx, waitCancel.Name(), mustEncode(t, 0)).Future()
 	waitFor(t, "the call to be sent", func() bool { return raw.State() == future.Running })
 	cancel()
 	_, err := raw.Result(ctx)
