@@ -25,8 +25,7 @@ func Register[A, R any](name string, fn func(context.Context, A) (R, error)) *Fu
 // Pool is a pool of worker processes running registered functions: Python's
 // concurrent.futures.ProcessPoolExecutor. Submit work with a handle:
 // fib.Submit(pool, ctx, 30) or fib.Map(pool, ctx, inputs). A Pool is safe
-// for concurrent use. It implements registry.Executor and
-// registry.BatchExecutor.
+// for concurrent use. It implements registry.Executor (see Backend).
 type Pool struct {
 	cfg   config
 	path  string
