@@ -136,12 +136,15 @@ type Pool struct {
 // when an option is invalid (for example WithWorkers(0)).
 func New(opts ...Option) (*Pool, error) {
 	cfg := defaultConfig()
+	var errs []error
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			if err := o(&cfg); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	if err := cfg.validate(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, exited: make(chan struct{})}
