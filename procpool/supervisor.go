@@ -358,9 +358,11 @@ func (p *Pool) workerGone(w *worker, cause error) {
 		switch {
 		case alive:
 			// Other workers run the queue; start more only after a pause.
-			if p.started {
-				p.backoffLocked()
-			}
+			// The pause matters before any worker has started too: without
+			// it the replacement would start at once, and two workers
+			// failing in turn would each see the other one alive, forever,
+			// so the queued calls would never fail.
+			p.backoffLocked()
 		case !p.started:
 			// No worker has ever started (a binary that does not call
 			// Main, an initializer that always fails): nothing can run
