@@ -23,6 +23,7 @@ type unit struct {
 	flags    uint64
 	payloads [][]byte
 	futs     []future.Resolver[[]byte]
+	one      [1]future.Resolver[[]byte] // backs futs for a single call: no extra allocation
 	chunks   registry.Chunks
 	lo, hi   int
 	ctx      context.Context

@@ -169,7 +169,10 @@ func (p *Pool) submitRaw(ctx context.Context, name string, payload []byte) futur
 		return r
 	}
 	p.st.submitted++
-	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []future.Resolver[[]byte]{r}, ctx: ctx})
+	u := &unit{name: name, payloads: [][]byte{payload}, ctx: ctx}
+	u.one[0] = r
+	u.futs = u.one[:]
+	p.queue = append(p.queue, u)
 	p.queuedCalls++
 	p.dispatchLocked()
 	p.mu.Unlock()
