@@ -54,6 +54,16 @@ func TestSubmitAndMap(t *testing.T) {
 	if me, _ := getpid.Submit(p, ctx, 0).Result(ctx); me == os.Getpid() || me == 0 {
 		t.Fatalf("call ran in pid %d, the test's own pid is %d", me, os.Getpid())
 	}
+	// A worker started for the last burst may still be starting (seen on a
+	// loaded machine); the checks below are about workers that ran.
+	waitFor(t, "no worker still starting", func() bool {
+		for _, w := range p.Stats().Workers {
+			if w.State == "starting" {
+				return false
+			}
+		}
+		return true
+	})
 	st := p.Stats()
 	if st.Completed < 2005 || st.Crashed != 0 || len(st.Workers) == 0 {
 		t.Fatalf("stats: %+v", st)
