@@ -262,10 +262,10 @@ func TestCancelPropagatesToAwaitedTask(t *testing.T) {
 
 func TestWaitAndAsCompletedWithForeignFutures(t *testing.T) {
 	mk := func(d time.Duration, v int) *future.Future[int] {
-		f := future.New[int](context.Background())
+		f, r := future.New[int](context.Background())
 		go func() {
 			time.Sleep(d)
-			f.Run(func(context.Context) (int, error) { return v, nil })
+			r.Run(func(context.Context) (int, error) { return v, nil })
 		}()
 		return f
 	}

@@ -28,7 +28,7 @@ var (
 	// be called from a running event loop").
 	ErrNestedRun = errors.New("aio: Run called from inside a running event loop")
 	// ErrLoopClosed: work was submitted to a loop that has finished.
-	ErrLoopClosed = errors.New("aio: event loop is closed")
+	ErrLoopClosed = future.Sentinel("aio: event loop is closed", future.ErrShutdown)
 	// ErrNilFunc: a nil coroutine or function was passed.
 	ErrNilFunc = errors.New("aio: nil function")
 	// ErrAwaitSelf: a task awaited itself, which could never finish.

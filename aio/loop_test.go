@@ -267,13 +267,13 @@ func TestAwaitOutsideCoroutine(t *testing.T) {
 		// The goroutine must not call while the coroutine runs: that misuse
 		// cannot be detected (see T), so it waits for a callback that runs
 		// only once the coroutine has parked.
-		f := future.New[error](context.Background())
+		f, r := future.New[error](context.Background())
 		parked := make(chan struct{})
 		t.Loop().CallSoon(func() { close(parked) })
 		go func() {
 			<-parked
 			err := aio.Sleep(t, time.Second)
-			f.Complete(err, nil)
+			r.Complete(err, nil)
 		}()
 		gerr, err := aio.Await(t, f)
 		if err != nil {

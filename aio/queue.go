@@ -1,11 +1,16 @@
 package aio
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/syncx"
+)
 
 // Errors of Queue.
 var (
 	// ErrQueueFull is returned by PutNowait on a full queue (asyncio.QueueFull).
-	ErrQueueFull = errors.New("aio: queue full")
+	ErrQueueFull = future.Sentinel("aio: queue full", syncx.ErrQueueFull)
 	// ErrQueueEmpty is returned by GetNowait on an empty queue (asyncio.QueueEmpty).
 	ErrQueueEmpty = errors.New("aio: queue empty")
 	// ErrTaskDoneTooMany is returned by TaskDone called more often than items

@@ -450,13 +450,13 @@ func (k *Task[R]) Result(ctx context.Context) (R, error) {
 // Future returns a *future.Future[R] that completes with the task, for APIs
 // that need that exact type (future.Results, for instance).
 func (k *Task[R]) Future() *future.Future[R] {
-	f := future.New[R](context.Background())
+	f, r := future.New[R](context.Background())
 	k.OnDone(func() {
 		if k.State() == future.Cancelled {
-			f.CompleteCancelled(k.e)
+			r.CompleteCancelled(k.e)
 			return
 		}
-		f.Complete(k.v, k.e)
+		r.Complete(k.v, k.e)
 	})
 	return f
 }

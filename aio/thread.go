@@ -20,8 +20,8 @@ func ToThread[R any](t *T, fn func(ctx context.Context) (R, error)) (R, error) {
 	if fn == nil {
 		return zero, ErrNilFunc
 	}
-	f := future.New[R](t.loop.ctx)
-	t.loop.spawnGoroutine(func() { f.Run(fn) })
+	f, r := future.New[R](t.loop.ctx)
+	t.loop.spawnGoroutine(func() { r.Run(fn) })
 	return awaitStarted(t, f)
 }
 
@@ -59,9 +59,9 @@ func RunInExecutor[R any](t *T, ex Executor, fn func(ctx context.Context) (R, er
 	if ex == nil || fn == nil {
 		return zero, ErrNilFunc
 	}
-	f := future.New[R](t.loop.ctx)
+	f, r := future.New[R](t.loop.ctx)
 	if err := ex.Go(t.loop.ctx, func(context.Context) error {
-		f.Run(fn)
+		r.Run(fn)
 		return nil
 	}); err != nil {
 		f.Cancel()
@@ -85,7 +85,7 @@ func Submit[R any](l *Loop, ctx context.Context, fn func(t *T) (R, error)) *futu
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[R](ctx)
+	f, r := future.New[R](ctx)
 	ok := l.post(func() {
 		if f.State().Final() { // cancelled before it reached the loop
 			return
@@ -100,14 +100,14 @@ func Submit[R any](l *Loop, ctx context.Context, fn func(t *T) (R, error)) *futu
 			v, err, _ := task.Value()
 			task.t.retrieved = true
 			if task.Cancelled() {
-				f.CompleteCancelled(err)
+				r.CompleteCancelled(err)
 				return
 			}
-			f.Complete(v, err)
+			r.Complete(v, err)
 		})
 	})
 	if !ok {
-		f.Complete(zero, ErrLoopClosed)
+		r.Complete(zero, ErrLoopClosed)
 	}
 	return f
 }

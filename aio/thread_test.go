@@ -129,10 +129,10 @@ func TestRunInExecutor(t *testing.T) {
 }
 
 func TestAwaitForeignFuture(t *testing.T) {
-	f := future.New[int](context.Background())
+	f, r := future.New[int](context.Background())
 	go func() {
 		time.Sleep(5 * time.Millisecond)
-		f.Run(func(context.Context) (int, error) { return 9, nil })
+		r.Run(func(context.Context) (int, error) { return 9, nil })
 	}()
 	v, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
 		ready := future.Resolved(1, nil)

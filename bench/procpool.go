@@ -301,7 +301,7 @@ func startSmallWorker(ctx context.Context, starts int) time.Duration {
 		if err != nil {
 			return 0
 		}
-		_, err = p.SubmitRaw(ctx, "examplemain.fib", arg).Result(ctx)
+		_, err = p.Backend().SubmitRaw(ctx, "examplemain.fib", arg).Future().Result(ctx)
 		ds = append(ds, time.Since(t0))
 		p.Shutdown(ctx)
 		if err != nil {

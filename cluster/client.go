@@ -19,8 +19,9 @@ import (
 )
 
 // ErrClosed is the error of a Submit after Shutdown or Close, and of every
-// task still unfinished when Close is called.
-var ErrClosed = errors.New("cluster: executor is closed")
+// task still unfinished when Close is called. It matches future.ErrShutdown,
+// as the other executors' errors for a shut down executor do.
+var ErrClosed = future.Sentinel("cluster: executor is closed", future.ErrShutdown)
 
 // ErrMaxDeliveries is matched by the error of a task that was delivered to
 // workers more than the delivery limit without completing, typically because
@@ -95,7 +96,8 @@ type Executor struct {
 
 type call struct {
 	f       *future.Future[[]byte]
-	ctx     context.Context // the submit context
+	r       future.Resolver[[]byte] // completes f
+	ctx     context.Context         // the submit context
 	name    string
 	payload []byte
 	seq     atomic.Uint64
@@ -163,6 +165,31 @@ func ctxOrTimeout(ctx context.Context) context.Context {
 	return c
 }
 
+// Backend returns the executor's side of the contract with typed handles
+// (registry.Executor): Submit, Map and MapAll of a registered function call
+// it for you. It allocates nothing.
+func (e *Executor) Backend() registry.Backend { return backend{e} }
+
+// backend is the registry.Backend of an Executor.
+type backend struct{ e *Executor }
+
+func (b backend) Codec() registry.Codec { return b.e.codec }
+func (b backend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	return b.e.SubmitRaw(ctx, name, payload)
+}
+func (b backend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	b.e.SubmitChunks(ctx, job, chunk)
+}
+
+// CancelRaw does nothing more than the typed handle already did: cancelling
+// the raw future is how this executor stops a call; no message reaches a
+// worker that is running it.
+func (backend) CancelRaw(*future.Future[[]byte]) {}
+
+// ReportsDeadlines reports false: a call's deadline travels to the worker
+// in a header, and the typed future's own context watcher ends it here.
+func (backend) ReportsDeadlines() bool { return false }
+
 // Codec returns the codec arguments and results are encoded with.
 func (e *Executor) Codec() registry.Codec { return e.codec }
 
@@ -174,25 +201,25 @@ func (e *Executor) Queue() string { return e.queue }
 // never returns nil, and blocks only while the client's window of publishes
 // awaiting the server's acknowledgement is full (backpressure). Typed
 // handles call it; use it directly only for custom protocols.
-func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	return e.submit(ctx, name, payload, false)
 }
 
-func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) *future.Future[[]byte] {
+func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[[]byte](ctx)
+	f, r := future.New[[]byte](ctx)
 	if f.Finished() {
-		return f
+		return r
 	}
 	id := nuid.Next()
-	c := &call{f: f, ctx: ctx, name: name, payload: payload, batch: batch}
+	c := &call{f: f, r: r, ctx: ctx, name: name, payload: payload, batch: batch}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		f.Complete(nil, ErrClosed)
-		return f
+		r.Complete(nil, ErrClosed)
+		return r
 	}
 	e.pending[id] = c
 	e.acks.Add(1) // under mu: Close waits only after setting closed
@@ -201,7 +228,7 @@ func (e *Executor) submit(ctx context.Context, name string, payload []byte, batc
 
 	f.OnDone(func() { e.finished(id, c) })
 	e.publish(id, c, id)
-	return f
+	return r
 }
 
 // publish sends the task message of c; msgID deduplicates it in JetStream.
@@ -230,7 +257,7 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 		ack, err = e.conn.js.PublishMsgAsync(msg)
 	}
 	if err != nil {
-		f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+		c.r.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		e.acks.Done()
 		return
 	}
@@ -255,7 +282,7 @@ func (e *Executor) publish(id string, c *call, msgID string) {
 				// pending: the reconnect hook publishes it again.
 				return
 			}
-			f.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
+			c.r.Complete(nil, fmt.Errorf("cluster: submitting %s: %w", name, err))
 		case <-e.stop:
 			// Close failed the future already.
 		}
@@ -392,7 +419,7 @@ func (e *Executor) onResult(m *nats.Msg) {
 			err = re
 		}
 	}
-	if c.f.Complete(val, err) {
+	if c.r.Complete(val, err) {
 		e.completed.Add(1)
 	} else {
 		e.duplicates.Add(1)
@@ -474,7 +501,7 @@ func (e *Executor) Close() error {
 	delete(e.conn.onReconnect, e)
 	e.conn.mu.Unlock()
 	for _, c := range cs {
-		c.f.Complete(nil, ErrClosed)
+		c.r.Complete(nil, ErrClosed)
 	}
 	e.stopOnce.Do(func() { close(e.stop) })
 	_ = e.adv.Unsubscribe()
@@ -486,7 +513,7 @@ func (e *Executor) Close() error {
 	return err
 }
 
-// SubmitChunks implements registry.ChunkExecutor: Map sends its inputs in
+// SubmitChunks is the Backend's SubmitChunks: Map sends its inputs in
 // chunks, one task message per chunk, which is what makes tiny calls cheap
 // on a cluster (one JetStream write, ack and result per chunk instead of
 // per call). chunk is the number of calls per message; 0 chooses one from
@@ -505,7 +532,7 @@ func (e *Executor) SubmitChunks(ctx context.Context, job registry.Chunks, chunk 
 			job.Deliver(lo, hi, nil, err)
 			continue
 		}
-		raw := e.submit(ctx, job.Name(), payload, true)
+		raw := e.submit(ctx, job.Name(), payload, true).Future()
 		raw.OnDone(func() {
 			b, err, _ := raw.Value()
 			job.Deliver(lo, hi, b, err)
@@ -536,5 +563,5 @@ func (e *Executor) onMaxDeliveries(m *nats.Msg) {
 	}
 	defer e.endComplete()
 	err := fmt.Errorf("%w: %s: delivered %d times to consumer %s without completing", ErrMaxDeliveries, c.name, adv.Deliveries, adv.Consumer)
-	c.f.Complete(nil, registry.EncodeError(c.name, err))
+	c.r.Complete(nil, registry.EncodeError(c.name, err))
 }

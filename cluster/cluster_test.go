@@ -170,7 +170,7 @@ func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 	ctx := waitCtx(t)
 
 	// A corrupt argument for a real function.
-	_, err := ex.SubmitRaw(ctx, square.Name(), []byte("\xff\x00garbage")).Result(ctx)
+	_, err := ex.SubmitRaw(ctx, square.Name(), []byte("\xff\x00garbage")).Future().Result(ctx)
 	if !errors.Is(err, ErrUndecodable) || !errors.Is(err, registry.ErrDecode) {
 		t.Fatalf("corrupt argument: %v", err)
 	}
@@ -287,7 +287,7 @@ func TestDeadlineEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ex.SubmitRaw(dctx, sleepMs.Name(), arg).Result(ctx)
+	_, err = ex.SubmitRaw(dctx, sleepMs.Name(), arg).Future().Result(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want DeadlineExceeded", err)
 	}
@@ -618,7 +618,7 @@ func TestMapInChunks(t *testing.T) {
 	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
 	ex := newExecutor(t, conn, ExecutorOptions{})
 	ctx := waitCtx(t)
-	var _ registry.ChunkExecutor = ex
+	var _ registry.Executor = ex
 	in := make([]int, 1000)
 	for i := range in {
 		in[i] = i

@@ -63,20 +63,20 @@ func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Fu
 	if err != nil {
 		return future.Resolved(CommandResult{}, fmt.Errorf("%w: command job: %w", registry.ErrEncode, err))
 	}
-	raw := ex.SubmitRaw(ctx, CommandFunc, b)
-	out := future.New[CommandResult](context.Background())
+	raw := ex.SubmitRaw(ctx, CommandFunc, b).Future()
+	out, res := future.New[CommandResult](context.Background())
 	raw.OnDone(func() {
 		v, err := raw.Result(context.Background())
 		if err != nil {
-			out.Complete(CommandResult{}, err)
+			res.Complete(CommandResult{}, err)
 			return
 		}
 		var r CommandResult
 		if uerr := ex.codec.Unmarshal(v, &r); uerr != nil {
-			out.Complete(CommandResult{}, fmt.Errorf("%w: command result: %w", registry.ErrDecode, uerr))
+			res.Complete(CommandResult{}, fmt.Errorf("%w: command result: %w", registry.ErrDecode, uerr))
 			return
 		}
-		out.Complete(r, nil)
+		res.Complete(r, nil)
 	})
 	// Cancelling the returned future cancels the task.
 	out.OnDone(func() {

@@ -88,7 +88,7 @@ func TestListedButUnknownFunctionIsDeadLettered(t *testing.T) {
 	serveInProcess(t, conn, WorkerOptions{Queue: "nope", Functions: []string{"clustertest.nope"}})
 	ex := newExecutor(t, conn, ExecutorOptions{Queue: "nope"})
 	ctx := waitCtx(t)
-	_, err := ex.SubmitRaw(ctx, "clustertest.nope", nil).Result(ctx)
+	_, err := ex.SubmitRaw(ctx, "clustertest.nope", nil).Future().Result(ctx)
 	if !errors.Is(err, registry.ErrUnknownFunction) {
 		t.Fatalf("unknown function: %v", err)
 	}

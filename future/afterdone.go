@@ -7,27 +7,27 @@ import (
 )
 
 // doneCB is a registered done callback; id is 0 for callbacks that cannot
-// be removed (OnDone) and unique within the future otherwise (AfterDone).
+// be removed (OnDone) and unique within the future otherwise (onDoneStop).
 type doneCB struct {
 	fn func()
 	id uint64
 }
 
-// AfterDoner is implemented by waitables whose done callbacks can be
-// withdrawn. Wait and AsCompleted use it, when a waitable has it, to remove
-// their callbacks when they return, so that waiting again and again on the
-// same futures does not pile callbacks up. *Future implements it. Python's
-// Future has add_done_callback only, with no way to remove one.
-type AfterDoner interface {
-	// AfterDone is OnDone with a way back: it arranges for fn to be called
+// afterDoner is implemented by waitables whose done callbacks can be
+// withdrawn: *Future, and the types of other packages that embed one (the
+// method is promoted to them). Wait and AsCompleted use it, when a waitable
+// has it, to remove their callbacks when they return, so that waiting again
+// and again on the same futures does not pile callbacks up.
+type afterDoner interface {
+	// onDoneStop is OnDone with a way back: it arranges for fn to be called
 	// once the waitable is final (at once, in the caller's goroutine, if it
 	// already is) and returns stop, which withdraws fn. stop reports true
 	// if it withdrew fn before it was called, false if fn has been or is
 	// being called, or stop was called already.
-	AfterDone(fn func()) (stop func() bool)
+	onDoneStop(fn func()) (stop func() bool)
 }
 
-// AfterDone arranges for fn to be called once the future is final, like
+// onDoneStop arranges for fn to be called once the future is final, like
 // OnDone, and returns a stop function that withdraws fn (the shape of
 // context.AfterFunc). stop reports true if it withdrew fn before it was
 // called; false if fn has been called or is being called, or if stop was
@@ -35,7 +35,7 @@ type AfterDoner interface {
 // the caller's goroutine and stop always reports false. A panic in fn is
 // recovered and logged, as with AddDoneCallback. Python's Future has
 // add_done_callback but no remove_done_callback; asyncio's has one.
-func (f *Future[T]) AfterDone(fn func()) (stop func() bool) {
+func (f *Future[T]) onDoneStop(fn func()) (stop func() bool) {
 	f.mu.Lock()
 	if State(f.state.Load()).Final() {
 		f.mu.Unlock()
@@ -66,15 +66,15 @@ func (f *Future[T]) AfterDone(fn func()) (stop func() bool) {
 func stopNothing() bool { return false }
 
 // afterDone registers fn on w so that it can be withdrawn. Waitables that
-// implement AfterDoner do it themselves. For the others, each waitable gets
+// implement afterDoner do it themselves. For the others, each waitable gets
 // one OnDone callback for its whole life, which fans out to a set of
 // withdrawable subscribers kept in hubs until w is final: repeated waits
 // then cost one set entry each while they wait, nothing after. Waitables
 // whose dynamic type is not comparable (and so cannot key the set) fall
 // back to plain OnDone.
 func afterDone(w Waitable, fn func()) (stop func() bool) {
-	if ad, ok := w.(AfterDoner); ok {
-		return ad.AfterDone(fn)
+	if ad, ok := w.(afterDoner); ok {
+		return ad.onDoneStop(fn)
 	}
 	if w.State().Final() {
 		fn()
@@ -102,10 +102,10 @@ func afterDone(w Waitable, fn func()) (stop func() bool) {
 	}
 }
 
-// hubs maps a waitable without AfterDone to its *hub while it is pending.
+// hubs maps a waitable without a removable callback to its *hub while it is pending.
 var hubs sync.Map
 
-// hub is the one OnDone registration of a waitable without AfterDone; it
+// hub is the one OnDone registration of a waitable without a removable callback; it
 // calls the subscribers present when the waitable becomes final.
 type hub struct {
 	mu    sync.Mutex

@@ -15,11 +15,11 @@ func ncbs[T any](f *Future[T]) int {
 }
 
 func TestAfterDone(t *testing.T) {
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	var order []string
 	f.OnDone(func() { order = append(order, "a") })
-	stopB := f.AfterDone(func() { order = append(order, "b") })
-	stopC := f.AfterDone(func() { order = append(order, "c") })
+	stopB := f.onDoneStop(func() { order = append(order, "b") })
+	stopC := f.onDoneStop(func() { order = append(order, "c") })
 	f.OnDone(func() { order = append(order, "d") })
 	if !stopB() {
 		t.Fatal("stop of a pending callback reported false")
@@ -27,7 +27,7 @@ func TestAfterDone(t *testing.T) {
 	if stopB() {
 		t.Fatal("second stop reported true")
 	}
-	f.Complete(1, nil)
+	f.complete(1, nil)
 	if got := len(order); got != 3 || order[0] != "a" || order[1] != "c" || order[2] != "d" {
 		t.Fatalf("callbacks ran as %v, want [a c d]", order)
 	}
@@ -35,7 +35,7 @@ func TestAfterDone(t *testing.T) {
 		t.Fatal("stop after the callback ran reported true")
 	}
 	called := false
-	stop := f.AfterDone(func() { called = true })
+	stop := f.onDoneStop(func() { called = true })
 	if !called {
 		t.Fatal("AfterDone on a final future did not call fn at once")
 	}
@@ -69,7 +69,7 @@ func TestWaitDoesNotAccumulateCallbacks(t *testing.T) {
 	ctx := gctx(t)
 	rest := fs
 	for len(rest) > 0 {
-		go rest[len(rest)/2].Complete(1, nil)
+		go rest[len(rest)/2].complete(1, nil)
 		done, notDone, err := Wait(ctx, rest, FirstCompleted)
 		if err != nil || len(done) == 0 {
 			t.Fatalf("FirstCompleted: %d done, err %v", len(done), err)
@@ -87,7 +87,7 @@ func TestAsCompletedBreakLeavesNoCallbacks(t *testing.T) {
 	ctx := gctx(t)
 	for range 100 {
 		fs := pendings(20)
-		fs[3].Complete(3, nil)
+		fs[3].complete(3, nil)
 		for f, err := range AsCompleted(ctx, fs) {
 			if err != nil || f != fs[3] {
 				t.Fatalf("got %v, %v", f, err)
@@ -147,7 +147,7 @@ func (v valueWaitable) OnDone(fn func())      { v.f.OnDone(fn) }
 func TestWaitOtherWaitables(t *testing.T) {
 	ws := make([]*plainWaitable, 10)
 	for i := range ws {
-		ws[i] = &plainWaitable{f: New[int](context.Background())}
+		ws[i] = &plainWaitable{f: newFuture[int](context.Background())}
 	}
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -162,14 +162,14 @@ func TestWaitOtherWaitables(t *testing.T) {
 		}
 	}
 	ctx := gctx(t)
-	go ws[7].f.Complete(7, errors.New("boom"))
+	go ws[7].f.complete(7, errors.New("boom"))
 	done, _, err := Wait(ctx, ws, FirstError)
 	if err != nil || len(done) != 1 || done[0] != ws[7] {
 		t.Fatalf("FirstError on plain waitables: %v, %v", done, err)
 	}
 	for i, w := range ws {
 		if i != 7 {
-			go w.f.Complete(i, nil)
+			go w.f.complete(i, nil)
 		}
 	}
 	n := 0
@@ -188,12 +188,12 @@ func TestWaitOtherWaitables(t *testing.T) {
 		}
 	}
 
-	vs := []valueWaitable{{f: New[int](context.Background()), tag: []int{0}}, {f: New[int](context.Background()), tag: []int{1}}}
-	go vs[1].f.Complete(1, nil)
+	vs := []valueWaitable{{f: newFuture[int](context.Background()), tag: []int{0}}, {f: newFuture[int](context.Background()), tag: []int{1}}}
+	go vs[1].f.complete(1, nil)
 	if done, _, err := Wait(ctx, vs, FirstCompleted); err != nil || len(done) != 1 {
 		t.Fatalf("non-comparable waitables: %v %v", done, err)
 	}
-	vs[0].f.Complete(0, nil)
+	vs[0].f.complete(0, nil)
 }
 
 // TestWaitStress races many concurrent Waits and AsCompleted loops
@@ -234,7 +234,7 @@ func TestWaitStress(t *testing.T) {
 			})
 		}
 		for i, f := range fs {
-			wg.Go(func() { f.Complete(i, nil) })
+			wg.Go(func() { f.complete(i, nil) })
 		}
 		wg.Wait()
 	}

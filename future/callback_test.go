@@ -90,7 +90,7 @@ print(json.dumps({"ran": ran, "late": late, "result": f.result(), "logged": logg
 	h := captureLog(t)
 	var ran, late []string
 	bad := func(*Future[int]) { panic("boom") }
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	f.AddDoneCallback(func(*Future[int]) { ran = append(ran, "first") })
 	f.AddDoneCallback(bad)
 	f.AddDoneCallback(func(*Future[int]) { ran = append(ran, "third") })
@@ -99,7 +99,7 @@ print(json.dumps({"ran": ran, "late": late, "result": f.result(), "logged": logg
 		v, _ := f.Result(context.Background())
 		waiter <- v
 	}()
-	f.Complete(42, nil)
+	f.complete(42, nil)
 	f.AddDoneCallback(bad)
 	f.AddDoneCallback(func(*Future[int]) { late = append(late, "late") })
 	v, err := f.Result(context.Background())
@@ -133,11 +133,11 @@ print(json.dumps({"ran": ran, "late": late, "result": f.result(), "logged": logg
 // registered after it, nor those of OnDone and AfterDone.
 func TestCallbackPanicDoesNotStopWaiters(t *testing.T) {
 	h := captureLog(t)
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	f.OnDone(func() { panic(context.Canceled) })
 	var onDone, afterDone bool
 	f.OnDone(func() { onDone = true })
-	f.AfterDone(func() { afterDone = true })
+	f.onDoneStop(func() { afterDone = true })
 	f.OnDone(func() { panic("again") })
 	waited := make(chan error, 1)
 	go func() {
@@ -154,7 +154,7 @@ func TestCallbackPanicDoesNotStopWaiters(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	f.Complete(1, nil)
+	f.complete(1, nil)
 	if !onDone || !afterDone {
 		t.Errorf("callbacks after a panicking one: OnDone ran %v, AfterDone ran %v", onDone, afterDone)
 	}
@@ -175,9 +175,9 @@ func TestCallbackPanicDefaultLogger(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(h))
 	defer slog.SetDefault(old)
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	f.OnDone(func() { panic("default") })
-	f.Complete(1, nil)
+	f.complete(1, nil)
 	if len(h.records) != 1 || h.attr(0, "panic") != "default" {
 		t.Fatalf("slog.Default got %d records", len(h.records))
 	}

@@ -19,8 +19,10 @@
 //   - Errors work with errors.Is and errors.As: a cancelled future's error is
 //     ErrCancelled, which also matches context.Canceled.
 //
-// Executors create futures with New, move them along with Start and Complete
-// (or simply Run), and hand them to users. Users only read them.
+// Executors create a future with New, which also returns its Resolver: the
+// executor keeps the Resolver, moves the future along with it (Start and
+// Complete, or simply Run) and hands the Future to the user. A Future has no
+// method that completes it, so only the executor that made it can.
 package future
 
 import (
@@ -135,7 +137,7 @@ func NewPanicError(v any) *PanicError {
 
 // Waitable is what Wait and AsCompleted accept: any *Future[T], whatever T,
 // and the tasks of the other executors that embed one. A Waitable that also
-// implements AfterDoner lets Wait and AsCompleted withdraw their callbacks
+// embeds a *Future lets Wait and AsCompleted withdraw their callbacks
 // when they return; for the others they keep one shared OnDone registration
 // per waitable, so repeated waits do not pile callbacks up either way.
 type Waitable interface {
@@ -161,16 +163,24 @@ type Future[T any] struct {
 	val  T
 	err  error
 	cbs  []doneCB
-	cbID uint64 // last id given to a removable callback (AfterDone)
+	cbID uint64 // last id given to a removable callback (onDoneStop)
 	tctx taskCtx
 	stop func() bool // stops the parent-context watcher
 }
 
-// New returns a pending future for a task submitted with ctx. While the
-// future is pending, ctx ending cancels it (its error wraps ctx.Err()); while
-// it runs, ctx ending cancels the task's context. ctx may be nil, meaning
-// context.Background().
-func New[T any](ctx context.Context) *Future[T] {
+// New returns a pending future for a task submitted with ctx, and the
+// Resolver that completes it: the executor keeps the Resolver and hands the
+// Future to the user (Python's executors create a Future and call its
+// set_result themselves; here that half is a separate value). Neither costs
+// an allocation beyond the Future itself. While the future is pending, ctx
+// ending cancels it (its error wraps ctx.Err()); while it runs, ctx ending
+// cancels the task's context. ctx may be nil, meaning context.Background().
+func New[T any](ctx context.Context) (*Future[T], Resolver[T]) {
+	f := newFuture[T](ctx)
+	return f, Resolver[T]{f}
+}
+
+func newFuture[T any](ctx context.Context) *Future[T] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -223,23 +233,13 @@ func (f *Future[T]) parentDone() {
 	f.mu.Unlock()
 }
 
-// Context returns the context the task must run with. It carries the values
-// and deadline of the submit context and is cancelled when that context ends
-// or when Cancel is called on the running future. It is cheap: it allocates
-// nothing until its Done channel is asked for.
-func (f *Future[T]) Context() context.Context { return &f.tctx }
-
-// Start moves a pending future to Running and reports true. It reports false
-// if the future was cancelled (or is otherwise final) and must not be run:
-// Python's set_running_or_notify_cancel.
-func (f *Future[T]) Start() bool {
+// start: see Resolver.Start.
+func (f *Future[T]) start() bool {
 	return f.state.CompareAndSwap(int32(Pending), int32(Running))
 }
 
-// Complete makes the future final with v (err == nil) or err. It reports
-// false and changes nothing if the future was already final (for example
-// cancelled while pending).
-func (f *Future[T]) Complete(v T, err error) bool {
+// complete: see Resolver.Complete.
+func (f *Future[T]) complete(v T, err error) bool {
 	f.mu.Lock()
 	if State(f.state.Load()).Final() {
 		f.mu.Unlock()
@@ -254,11 +254,9 @@ func (f *Future[T]) Complete(v T, err error) bool {
 	return true
 }
 
-// Run executes fn for the future if it can still start: Start, then fn with
-// the task context, then Complete. A panic in fn is recovered into a
-// *PanicError. It reports whether fn ran.
-func (f *Future[T]) Run(fn func(context.Context) (T, error)) bool {
-	if !f.Start() {
+// run: see Resolver.Run.
+func (f *Future[T]) run(fn func(context.Context) (T, error)) bool {
+	if !f.start() {
 		return false
 	}
 	var v T
@@ -271,7 +269,7 @@ func (f *Future[T]) Run(fn func(context.Context) (T, error)) bool {
 		}()
 		v, err = fn(&f.tctx)
 	}()
-	f.Complete(v, err)
+	f.complete(v, err)
 	return true
 }
 

@@ -29,23 +29,23 @@ func TestStates(t *testing.T) {
 	}
 	ctx := gctx(t)
 	var nilCtx context.Context // nil means Background
-	f := New[int](nilCtx)
+	f := newFuture[int](nilCtx)
 	if f.State() != Pending || f.Finished() || f.Err() != nil {
 		t.Fatal(f.State())
 	}
 	if _, _, ok := f.Value(); ok {
 		t.Fatal("Value ok while pending")
 	}
-	if !f.Start() || f.State() != Running {
+	if !f.start() || f.State() != Running {
 		t.Fatal("Start")
 	}
-	if f.Start() {
+	if f.start() {
 		t.Fatal("second Start")
 	}
-	if !f.Complete(42, nil) || f.State() != Done || !f.Finished() {
+	if !f.complete(42, nil) || f.State() != Done || !f.Finished() {
 		t.Fatal("Complete")
 	}
-	if f.Complete(1, nil) {
+	if f.complete(1, nil) {
 		t.Fatal("second Complete")
 	}
 	if v, err := f.Result(ctx); v != 42 || err != nil {
@@ -58,8 +58,8 @@ func TestStates(t *testing.T) {
 		t.Error(f.String())
 	}
 	boom := errors.New("boom")
-	g := New[string](ctx)
-	g.Complete("ignored", boom)
+	g := newFuture[string](ctx)
+	g.complete("ignored", boom)
 	if g.State() != Failed || !errors.Is(g.Err(), boom) {
 		t.Fatal(g.State(), g.Err())
 	}
@@ -73,8 +73,8 @@ func TestStates(t *testing.T) {
 
 func TestRunAndPanic(t *testing.T) {
 	ctx := gctx(t)
-	f := New[int](ctx)
-	if !f.Run(func(c context.Context) (int, error) {
+	f := newFuture[int](ctx)
+	if !f.run(func(c context.Context) (int, error) {
 		if f.State() != Running {
 			t.Error("not running inside Run")
 		}
@@ -85,12 +85,12 @@ func TestRunAndPanic(t *testing.T) {
 	if v, _ := f.Result(ctx); v != 7 {
 		t.Fatal(v)
 	}
-	if f.Run(func(context.Context) (int, error) { t.Error("ran twice"); return 0, nil }) {
+	if f.run(func(context.Context) (int, error) { t.Error("ran twice"); return 0, nil }) {
 		t.Fatal("second Run true")
 	}
 
-	p := New[int](ctx)
-	p.Run(func(context.Context) (int, error) { panic("oops") })
+	p := newFuture[int](ctx)
+	p.run(func(context.Context) (int, error) { panic("oops") })
 	var pe *PanicError
 	if err := p.Err(); !errors.As(err, &pe) || pe.Value != "oops" || !strings.Contains(pe.Error(), "oops") || len(pe.Stack) == 0 {
 		t.Fatalf("%v", err)
@@ -99,8 +99,8 @@ func TestRunAndPanic(t *testing.T) {
 		t.Error("Unwrap of a non-error panic")
 	}
 	sentinel := errors.New("sentinel")
-	q := New[int](ctx)
-	q.Run(func(context.Context) (int, error) { panic(sentinel) })
+	q := newFuture[int](ctx)
+	q.run(func(context.Context) (int, error) { panic(sentinel) })
 	if !errors.Is(q.Err(), sentinel) {
 		t.Fatalf("panic(err) not unwrapped: %v", q.Err())
 	}
@@ -109,25 +109,25 @@ func TestRunAndPanic(t *testing.T) {
 func TestCancelSemantics(t *testing.T) {
 	ctx := gctx(t)
 	// Pending: Cancel wins, returns true, the task never runs.
-	f := New[int](ctx)
+	f := newFuture[int](ctx)
 	if !f.Cancel() || f.State() != Cancelled || !f.Cancelled() {
 		t.Fatal("cancel pending")
 	}
 	if f.Cancel() {
 		t.Fatal("second Cancel true")
 	}
-	if f.Run(func(context.Context) (int, error) { t.Error("cancelled ran"); return 0, nil }) {
+	if f.run(func(context.Context) (int, error) { t.Error("cancelled ran"); return 0, nil }) {
 		t.Fatal("Run after cancel")
 	}
 	if _, err := f.Result(ctx); !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) || !IsCancelled(err) {
 		t.Fatal(err)
 	}
 	// Running: Cancel returns false but cancels the task's context.
-	g := New[int](ctx)
+	g := newFuture[int](ctx)
 	started := make(chan struct{})
 	res := make(chan bool)
 	go func() {
-		res <- g.Run(func(c context.Context) (int, error) {
+		res <- g.run(func(c context.Context) (int, error) {
 			close(started)
 			<-c.Done()
 			return -1, c.Err()
@@ -149,8 +149,8 @@ func TestCancelSemantics(t *testing.T) {
 		t.Fatal("cancel final")
 	}
 	// CancelCause keeps the reason.
-	c := New[int](ctx)
-	if !c.CancelCause(context.DeadlineExceeded) || !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(c.Err(), ErrCancelled) {
+	c := newFuture[int](ctx)
+	if !(Resolver[int]{c}).CancelCause(context.DeadlineExceeded) || !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(c.Err(), ErrCancelled) {
 		t.Fatal(c.Err())
 	}
 	if CancelledError(nil) != ErrCancelled {
@@ -165,11 +165,11 @@ func TestCancelSemantics(t *testing.T) {
 // never reported cancelled.
 func TestCancelStartRace(t *testing.T) {
 	for range 2000 {
-		f := New[int](context.Background())
+		f := newFuture[int](context.Background())
 		var wg sync.WaitGroup
 		var ran, cancelled bool
 		wg.Add(2)
-		go func() { defer wg.Done(); ran = f.Run(func(context.Context) (int, error) { return 1, nil }) }()
+		go func() { defer wg.Done(); ran = f.run(func(context.Context) (int, error) { return 1, nil }) }()
 		go func() { defer wg.Done(); cancelled = f.Cancel() }()
 		wg.Wait()
 		if ran == cancelled {
@@ -185,23 +185,23 @@ func TestParentCtx(t *testing.T) {
 	// Already ended: born cancelled with the cause.
 	dead, cancel := context.WithCancel(context.Background())
 	cancel()
-	if f := New[int](dead); f.State() != Cancelled || !errors.Is(f.Err(), context.Canceled) {
+	if f := newFuture[int](dead); f.State() != Cancelled || !errors.Is(f.Err(), context.Canceled) {
 		t.Fatal(f.State())
 	}
 	// Ends while pending: cancelled at once, wrapping the ctx error.
 	ctx := gctx(t)
 	pctx, pcancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer pcancel()
-	f := New[int](pctx)
+	f := newFuture[int](pctx)
 	<-f.Done()
 	if f.State() != Cancelled || !errors.Is(f.Err(), context.DeadlineExceeded) || !errors.Is(f.Err(), ErrCancelled) {
 		t.Fatal(f.State(), f.Err())
 	}
 	// Ends while running: the task's context is cancelled, the future is not.
 	rctx, rcancel := context.WithCancel(context.Background())
-	g := New[int](rctx)
+	g := newFuture[int](rctx)
 	started := make(chan struct{})
-	go g.Run(func(c context.Context) (int, error) {
+	go g.run(func(c context.Context) (int, error) {
 		close(started)
 		<-c.Done()
 		return 0, c.Err()
@@ -215,8 +215,8 @@ func TestParentCtx(t *testing.T) {
 	type key struct{}
 	dctx, dcancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), time.Now().Add(time.Hour))
 	defer dcancel()
-	h := New[int](dctx)
-	tc := h.Context()
+	h := newFuture[int](dctx)
+	tc := (Resolver[int]{h}).Context()
 	if tc.Value(key{}) != "v" {
 		t.Error("value lost")
 	}
@@ -226,7 +226,7 @@ func TestParentCtx(t *testing.T) {
 	if tc.Err() != nil {
 		t.Error("task ctx err while pending")
 	}
-	h.Run(func(context.Context) (int, error) { return 1, nil })
+	h.run(func(context.Context) (int, error) { return 1, nil })
 	if tc.Err() == nil {
 		t.Error("task ctx not cancelled after completion")
 	}
@@ -241,7 +241,7 @@ func TestParentCtx(t *testing.T) {
 }
 
 func TestResultCtx(t *testing.T) {
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	wctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(2 * time.Millisecond); cancel() }()
 	if _, err := f.Result(wctx); !errors.Is(err, context.Canceled) {
@@ -250,7 +250,7 @@ func TestResultCtx(t *testing.T) {
 	if f.State() != Pending {
 		t.Fatal("waiting is not owning")
 	}
-	go func() { time.Sleep(time.Millisecond); f.Complete(3, nil) }()
+	go func() { time.Sleep(time.Millisecond); f.complete(3, nil) }()
 	//lint:ignore SA1012 nil ctx means Background
 	if v, err := f.Result(nil); v != 3 || err != nil { //nolint:staticcheck
 		t.Fatal(v, err)
@@ -258,7 +258,7 @@ func TestResultCtx(t *testing.T) {
 }
 
 func TestCallbacks(t *testing.T) {
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	var order []int
 	for i := range 3 {
 		f.AddDoneCallback(func(g *Future[int]) {
@@ -271,7 +271,7 @@ func TestCallbacks(t *testing.T) {
 	if len(order) != 0 {
 		t.Fatal("callback ran early")
 	}
-	f.Complete(1, nil)
+	f.complete(1, nil)
 	if fmt.Sprint(order) != "[0 1 2]" {
 		t.Fatalf("order %v", order)
 	}
@@ -282,7 +282,7 @@ func TestCallbacks(t *testing.T) {
 		t.Fatal("not called at once")
 	}
 	// Cancellation runs callbacks too.
-	g := New[int](context.Background())
+	g := newFuture[int](context.Background())
 	n := 0
 	g.OnDone(func() { n++ })
 	g.Cancel()
@@ -292,7 +292,7 @@ func TestCallbacks(t *testing.T) {
 }
 
 func TestDoneChannel(t *testing.T) {
-	f := New[int](context.Background())
+	f := newFuture[int](context.Background())
 	d := f.Done()
 	if d != f.Done() {
 		t.Fatal("Done not stable")
@@ -302,7 +302,7 @@ func TestDoneChannel(t *testing.T) {
 		t.Fatal("closed early")
 	default:
 	}
-	f.Complete(1, nil)
+	f.complete(1, nil)
 	<-d
 	<-Resolved(1, nil).Done()
 }
@@ -312,7 +312,7 @@ func TestStress(t *testing.T) {
 	ctx := gctx(t)
 	for range 200 {
 		pctx, cancel := context.WithCancel(ctx)
-		f := New[int](pctx)
+		f := newFuture[int](pctx)
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Add(1)
@@ -320,7 +320,7 @@ func TestStress(t *testing.T) {
 				defer wg.Done()
 				switch i % 4 {
 				case 0:
-					f.Run(func(context.Context) (int, error) { return 1, nil })
+					f.run(func(context.Context) (int, error) { return 1, nil })
 				case 1:
 					f.Cancel()
 				case 2:

@@ -14,7 +14,7 @@ import (
 func pendings(n int) []*Future[int] {
 	fs := make([]*Future[int], n)
 	for i := range fs {
-		fs[i] = New[int](context.Background())
+		fs[i] = newFuture[int](context.Background())
 	}
 	return fs
 }
@@ -33,7 +33,7 @@ func TestWaitModes(t *testing.T) {
 
 	// FirstCompleted returns when one is final.
 	fs := pendings(3)
-	go func() { time.Sleep(time.Millisecond); fs[1].Complete(1, nil) }()
+	go func() { time.Sleep(time.Millisecond); fs[1].complete(1, nil) }()
 	done, notDone, err := Wait(ctx, fs, FirstCompleted)
 	if err != nil || len(done) != 1 || done[0] != fs[1] || len(notDone) != 2 || notDone[0] != fs[0] || notDone[1] != fs[2] {
 		t.Fatalf("FirstCompleted: %v %v %v", done, notDone, err)
@@ -41,8 +41,8 @@ func TestWaitModes(t *testing.T) {
 
 	// FirstError returns at the first failure (or cancellation).
 	fs = pendings(3)
-	fs[0].Complete(1, nil)
-	go func() { time.Sleep(time.Millisecond); fs[2].Complete(0, errors.New("x")) }()
+	fs[0].complete(1, nil)
+	go func() { time.Sleep(time.Millisecond); fs[2].complete(0, errors.New("x")) }()
 	done, notDone, err = Wait(ctx, fs, FirstError)
 	if err != nil || len(done) != 2 || len(notDone) != 1 || notDone[0] != fs[1] {
 		t.Fatalf("FirstError: %v %v %v", done, notDone, err)
@@ -51,20 +51,20 @@ func TestWaitModes(t *testing.T) {
 	// cancelled futures): the wait goes on until a failure or the end.
 	fs = pendings(3)
 	fs[1].Cancel()
-	go func() { time.Sleep(time.Millisecond); fs[2].Complete(0, errors.New("x")) }()
+	go func() { time.Sleep(time.Millisecond); fs[2].complete(0, errors.New("x")) }()
 	if done, notDone, _ := Wait(ctx, fs, FirstError); len(done) != 2 || len(notDone) != 1 || notDone[0] != fs[0] {
 		t.Fatalf("FirstError stopped at a cancellation: done %d, not done %d", len(done), len(notDone))
 	}
 	fs = pendings(2)
 	fs[0].Cancel()
-	go func() { time.Sleep(time.Millisecond); fs[1].Complete(1, nil) }()
+	go func() { time.Sleep(time.Millisecond); fs[1].complete(1, nil) }()
 	if done, notDone, _ := Wait(ctx, fs, FirstError); len(done) != 2 || len(notDone) != 0 {
 		t.Fatal("FirstError with only a cancellation did not wait for all")
 	}
 	// FirstError with no error waits for all.
 	fs = pendings(3)
 	for i, f := range fs {
-		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.Complete(i, nil) }()
+		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.complete(i, nil) }()
 	}
 	if done, notDone, err := Wait(ctx, fs, FirstError); len(done) != 3 || len(notDone) != 0 || err != nil {
 		t.Fatal("FirstError without errors")
@@ -73,7 +73,7 @@ func TestWaitModes(t *testing.T) {
 	// AllCompleted waits for all, keeping input order.
 	fs = pendings(4)
 	for i, f := range slices.Backward(fs) {
-		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.Complete(i, nil) }()
+		go func() { time.Sleep(time.Duration(i) * time.Millisecond); f.complete(i, nil) }()
 	}
 	done, notDone, err = Wait(ctx, fs, AllCompleted)
 	if err != nil || !slices.Equal(done, fs) || len(notDone) != 0 {
@@ -82,7 +82,7 @@ func TestWaitModes(t *testing.T) {
 
 	// ctx ends first: the split at that moment and ctx.Err(); futures untouched.
 	fs = pendings(2)
-	fs[0].Complete(1, nil)
+	fs[0].complete(1, nil)
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
 	defer cancel()
 	done, notDone, err = Wait(tctx, fs, AllCompleted)
@@ -107,12 +107,12 @@ func TestWaitMixedTypes(t *testing.T) {
 func TestAsCompletedOrder(t *testing.T) {
 	ctx := gctx(t)
 	fs := pendings(4)
-	fs[2].Complete(2, nil) // already final: comes first
+	fs[2].complete(2, nil) // already final: comes first
 	order := []int{3, 0, 1}
 	go func() {
 		for _, i := range order {
 			time.Sleep(time.Millisecond)
-			fs[i].Complete(i, nil)
+			fs[i].complete(i, nil)
 		}
 	}()
 	var got []int
@@ -130,7 +130,7 @@ func TestAsCompletedOrder(t *testing.T) {
 	// Early break is fine.
 	fs = pendings(3)
 	for _, f := range fs {
-		f.Complete(1, nil)
+		f.complete(1, nil)
 	}
 	n := 0
 	for range AsCompleted(ctx, fs) {
@@ -143,7 +143,7 @@ func TestAsCompletedOrder(t *testing.T) {
 
 	// ctx ends: one error, then stop; futures untouched.
 	fs = pendings(2)
-	fs[0].Complete(1, nil)
+	fs[0].complete(1, nil)
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
 	defer cancel()
 	var errs, oks int
@@ -170,9 +170,9 @@ func TestResults(t *testing.T) {
 	fs := pendings(3)
 	boom := errors.New("boom")
 	go func() {
-		fs[2].Complete(2, nil)
-		fs[0].Complete(0, nil)
-		fs[1].Complete(0, boom)
+		fs[2].complete(2, nil)
+		fs[0].complete(0, nil)
+		fs[1].complete(0, boom)
 	}()
 	vals, err := Results(ctx, fs)
 	if !errors.Is(err, boom) || vals[0] != 0 || vals[2] != 2 {
@@ -221,9 +221,9 @@ print(json.dumps({"as_completed": order, "again": again, "done": len(done), "not
 `, &py)
 
 	ctx := gctx(t)
-	a, b, c := New[string](ctx), New[string](ctx), New[string](ctx)
-	time.AfterFunc(300*time.Millisecond, func() { a.Complete("a", nil) })
-	time.AfterFunc(50*time.Millisecond, func() { b.Complete("b", nil) })
+	a, b, c := newFuture[string](ctx), newFuture[string](ctx), newFuture[string](ctx)
+	time.AfterFunc(300*time.Millisecond, func() { a.complete("a", nil) })
+	time.AfterFunc(50*time.Millisecond, func() { b.complete("b", nil) })
 	results := func(fs []*Future[string]) []string {
 		var out []string
 		for f, err := range AsCompleted(ctx, fs) {
@@ -264,7 +264,7 @@ func TestDistinctLongAndUncomparable(t *testing.T) {
 	fs := pendings(20)
 	long := append(slices.Clone(fs), fs[3], fs[19], fs[0])
 	for _, f := range fs {
-		f.Complete(1, nil)
+		f.complete(1, nil)
 	}
 	done, notDone, err := Wait(gctx(t), long, AllCompleted)
 	if err != nil || !slices.Equal(done, fs) || len(notDone) != 0 {

@@ -29,7 +29,7 @@ func TestWorkerBinary(t *testing.T) {
 	ctx := ctxT(t)
 	p := newPool(t, procpool.WithWorkers(1), procpool.WithWorkerCommand(bin))
 	b, _ := registry.Gob.Marshal(21)
-	res, err := p.SubmitRaw(ctx, "examplemain.fib", b).Result(ctx)
+	res, err := p.Backend().SubmitRaw(ctx, "examplemain.fib", b).Future().Result(ctx)
 	var v int
 	if err != nil || registry.Gob.Unmarshal(res, &v) != nil || v != 10946 {
 		t.Fatalf("fib(21) in the example binary: %v %v", v, err)

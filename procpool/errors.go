@@ -1,17 +1,22 @@
+// Errors of the pool, its workers and its tasks.
+
 package procpool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
 
+	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
 // ErrShutdown is the error of a call submitted after Shutdown or Close, and
 // of calls that Close stopped. Python raises RuntimeError("cannot schedule
 // new futures after shutdown") at submit; trident returns a failed future.
-var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("procpool: pool is shut down"))
+// It matches future.ErrShutdown.
+var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", future.Sentinel("procpool: pool is shut down", future.ErrShutdown))
 
 // ErrWorkerCrashed is matched by the error of a call whose worker process
 // died while running it (exit, signal, the OOM killer, a malformed frame).
@@ -22,8 +27,9 @@ var ErrShutdown = registry.RegisterError("procpool.ErrShutdown", errors.New("pro
 var ErrWorkerCrashed = registry.RegisterError("procpool.ErrWorkerCrashed", errors.New("procpool: worker crashed"))
 
 // ErrBrokenPool is matched by every error of a pool created with
-// WithBreakOnCrash after one of its workers crashed: Python's BrokenProcessPool.
-var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", errors.New("procpool: pool is broken"))
+// WithBreakOnCrash after one of its workers crashed: Python's
+// BrokenProcessPool. It matches future.ErrBroken.
+var ErrBrokenPool = registry.RegisterError("procpool.ErrBrokenPool", future.Sentinel("procpool: pool is broken", future.ErrBroken))
 
 // ErrProtocol is matched by the cause of a crash when a worker broke the
 // wire protocol: a malformed frame, a failed handshake, a version mismatch.
@@ -103,3 +109,29 @@ func (e *CrashError) Is(target error) bool { return target == ErrWorkerCrashed }
 
 // Unwrap returns the cause.
 func (e *CrashError) Unwrap() error { return e.Cause }
+
+// DeadlineError is the error of a call that was still running when its
+// context's deadline passed: the pool stopped its worker (cancel, then
+// SIGTERM, then SIGKILL) and started another. It is also the error of a
+// call sent to a worker that had not answered by then, and of a call
+// waiting to be sent again after its worker crashed (Worker and PID are 0).
+// It matches context.DeadlineExceeded. A call still waiting for its first
+// worker when the deadline passes is cancelled instead, its error matching
+// future.ErrCancelled and context.DeadlineExceeded. Python's
+// ProcessPoolExecutor cannot stop a running call at all.
+type DeadlineError struct {
+	// Func is the call's registered name; Worker and PID its worker.
+	Func        string
+	Worker, PID int
+}
+
+// Error names the call and the worker.
+func (e *DeadlineError) Error() string {
+	if e.Worker == 0 {
+		return fmt.Sprintf("procpool: %q passed its deadline while waiting to be sent again after a crash", e.Func)
+	}
+	return fmt.Sprintf("procpool: %q passed its deadline on worker %d (pid %d)", e.Func, e.Worker, e.PID)
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *DeadlineError) Unwrap() error { return context.DeadlineExceeded }

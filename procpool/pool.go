@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -26,8 +25,7 @@ func Register[A, R any](name string, fn func(context.Context, A) (R, error)) *Fu
 // Pool is a pool of worker processes running registered functions: Python's
 // concurrent.futures.ProcessPoolExecutor. Submit work with a handle:
 // fib.Submit(pool, ctx, 30) or fib.Map(pool, ctx, inputs). A Pool is safe
-// for concurrent use. It implements registry.Executor and
-// registry.BatchExecutor.
+// for concurrent use. It implements registry.Executor (see Backend).
 type Pool struct {
 	cfg   config
 	path  string
@@ -119,74 +117,69 @@ func New(opts ...Option) (*Pool, error) {
 	return p, nil
 }
 
-// Codec returns the pool's codec (registry.Executor).
-func (p *Pool) Codec() registry.Codec { return p.codec }
+// Backend returns the pool's side of the contract with typed handles
+// (registry.Executor): Submit, Map and MapAll of a registered function call
+// it for you. Use it directly only to call a function the parent does not
+// know by type (Backend().SubmitRaw with an encoded argument). It allocates
+// nothing.
+func (p *Pool) Backend() registry.Backend { return backend{p} }
 
-// SubmitRaw sends one call of the function registered under name with an
-// already encoded argument (registry.Executor). Typed handles call it; use
-// it directly only to call a function the parent does not know by type.
-func (p *Pool) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+// backend is the registry.Backend of a Pool.
+type backend struct{ p *Pool }
+
+// Codec implements registry.Backend: the pool's codec.
+func (b backend) Codec() registry.Codec { return b.p.codec }
+
+// SubmitRaw implements registry.Backend: it sends one call of the function
+// registered under name with an already encoded argument.
+func (b backend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	return b.p.submitRaw(ctx, name, payload)
+}
+
+// SubmitChunks implements registry.Backend: it queues a Map whose chunks
+// travel as one encoded value each; chunk is the calls per chunk, 0 for
+// sizes chosen from measured call times.
+func (b backend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	b.p.submitChunks(ctx, job, chunk)
+}
+
+// ReportsDeadlines implements registry.Backend and reports true: the pool
+// fails a call that is running when its context's deadline passes with a
+// *DeadlineError, and cancels the queued calls of a Map whose context
+// ends. Typed handles then leave that outcome to the pool.
+func (backend) ReportsDeadlines() bool { return true }
+
+// CancelRaw implements registry.Backend: it passes the cancellation of f,
+// a running call from SubmitRaw, on to its worker, which cancels the call's
+// context there.
+func (b backend) CancelRaw(f *future.Future[[]byte]) { b.p.cancelRaw(f) }
+
+func (p *Pool) submitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[[]byte](ctx)
+	f, r := future.New[[]byte](ctx)
 	if f.Finished() {
-		return f
+		return r
 	}
 	p.mu.Lock()
 	if err := p.refuseLocked(); err != nil {
 		p.mu.Unlock()
-		f.Complete(nil, err)
-		return f
+		r.Complete(nil, err)
+		return r
 	}
 	p.st.submitted++
-	p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{payload}, futs: []*future.Future[[]byte]{f}, ctx: ctx})
+	u := &unit{name: name, payloads: [][]byte{payload}, ctx: ctx}
+	u.one[0] = r
+	u.futs = u.one[:]
+	p.queue = append(p.queue, u)
 	p.queuedCalls++
 	p.dispatchLocked()
 	p.mu.Unlock()
-	return f
+	return r
 }
 
-// MapRaw sends one call per payload, in chunks of chunk calls (0: sized
-// automatically from the measured time of earlier calls; 1: no chunking),
-// and returns one future per payload (registry.BatchExecutor).
-func (p *Pool) MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte] {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	futs := make([]*future.Future[[]byte], len(payloads))
-	for i := range futs {
-		futs[i] = future.New[[]byte](ctx)
-	}
-	if len(payloads) == 0 {
-		return futs
-	}
-	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
-		p.mu.Unlock()
-		for _, f := range futs {
-			f.Complete(nil, err)
-		}
-		return futs
-	}
-	p.st.submitted += uint64(len(payloads))
-	if chunk == 1 {
-		for i, pl := range payloads {
-			p.queue = append(p.queue, &unit{name: name, payloads: [][]byte{pl}, futs: futs[i : i+1], ctx: ctx})
-		}
-	} else {
-		p.queue = append(p.queue, &unit{job: &mapJob{name: name, ctx: ctx, payloads: payloads, futs: futs, n: len(payloads), chunk: chunk, probe: 1}})
-	}
-	p.queuedCalls += len(payloads)
-	p.dispatchLocked()
-	p.mu.Unlock()
-	return futs
-}
-
-// SubmitChunks queues a Map whose chunks travel as one encoded value each
-// (registry.ChunkExecutor); chunk is the calls per chunk, 0 for sizes
-// chosen from measured call times. Typed handles' Map and MapAll use it.
-func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+func (p *Pool) submitChunks(ctx context.Context, job registry.Chunks, chunk int) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -218,37 +211,9 @@ func (p *Pool) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int)
 	p.mu.Unlock()
 }
 
-// onJobCtxDone cancels the calls of a SubmitChunks Map still in the queue
-// when its context ends; chunks already sent are onCtxDone's.
-func (p *Pool) onJobCtxDone(j *mapJob) {
-	p.mu.Lock()
-	i := slices.IndexFunc(p.queue, func(u *unit) bool { return u.job == j })
-	if i < 0 || j.next >= j.n {
-		p.mu.Unlock()
-		return
-	}
-	p.queue = slices.Delete(p.queue, i, i+1)
-	if len(p.queue) == 0 {
-		p.queue = nil
-	}
-	u := j.rest()
-	p.queuedCalls -= u.calls()
-	p.checkIdleLocked()
-	p.mu.Unlock()
-	u.fail(future.CancelledError(j.ctx.Err()))
-}
-
-// ReportsDeadlines reports true: the pool fails a call that is running when
-// its context's deadline passes with a *DeadlineError, and cancels the
-// queued calls of a Map whose context ends (registry.DeadlineReporter).
-// Typed handles then leave that outcome to the pool.
-func (p *Pool) ReportsDeadlines() bool { return true }
-
-// CancelRaw passes the cancellation of f, a running call from SubmitRaw,
-// on to its worker, which cancels the call's context there
-// (registry.Canceler). Future.Cancel alone cannot do it: it refuses once a
-// call runs, as in Python. Typed handles call CancelRaw for you.
-func (p *Pool) CancelRaw(f *future.Future[[]byte]) {
+// cancelRaw sends the cancellation of f, a running single call, to its
+// worker.
+func (p *Pool) cancelRaw(f *future.Future[[]byte]) {
 	p.mu.Lock()
 	if u := p.running[f]; u != nil && u.w != nil && u.w.state != wDead {
 		u.w.fw.send(encodeCancel(u.id))
@@ -264,188 +229,4 @@ func (p *Pool) refuseLocked() error {
 		return ErrShutdown
 	}
 	return nil
-}
-
-// dispatchLocked sends queued work to workers with free slots, and starts
-// workers when there is more work than slots.
-func (p *Pool) dispatchLocked() {
-	for len(p.queue) > 0 {
-		w := p.pickWorkerLocked(p.capFor(p.queue[0]))
-		if w == nil {
-			p.maybeSpawnLocked()
-			return
-		}
-		head := p.queue[0]
-		var u *unit
-		if head.job != nil {
-			u = p.cutLocked(head.job, w)
-			if head.job.next >= head.job.n {
-				head.job.unwatch()
-				p.popLocked()
-			}
-			if u == nil {
-				continue
-			}
-		} else {
-			p.popLocked()
-			p.queuedCalls -= head.calls()
-			if !head.startable() {
-				continue
-			}
-			u = head
-		}
-		p.sendLocked(w, u)
-	}
-}
-
-func (p *Pool) popLocked() {
-	p.queue[0] = nil
-	p.queue = p.queue[1:]
-	if len(p.queue) == 0 {
-		p.queue = nil
-	}
-}
-
-// startable moves a single call's future to Running; false means it was
-// cancelled while queued (or ended otherwise) and must not be sent.
-func (u *unit) startable() bool {
-	if u.chunks != nil {
-		return true
-	}
-	f := u.futs[0]
-	if u.attempts == 0 && f.State() == future.Pending {
-		return f.Start()
-	}
-	return !f.State().Final()
-}
-
-// cutLocked takes the next chunk of a Map for worker w.
-func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
-	n := j.chunk
-	remaining := j.n - j.next
-	if n <= 0 {
-		if est, ok := p.est[j.name]; ok && est > 0 {
-			ideal := max(int(float64(p.cfg.chunkTarget)/est), 1)
-			n = ideal
-			// Near the end, cut smaller chunks (about two per worker for
-			// what is left) so the last ones balance, but not below an
-			// eighth of the ideal size, which would mostly pay round trips.
-			if bal := (remaining + 2*p.cfg.workers - 1) / (2 * p.cfg.workers); n > bal {
-				n = max(bal, ideal/8)
-			}
-		} else {
-			// No measurement yet: probe. The size grows as answers come
-			// back too fast to measure (see onResult).
-			n = j.probe
-		}
-		n = max(n, 1)
-	}
-	if p.cfg.maxTasks > 0 {
-		n = max(1, min(n, p.cfg.maxTasks-w.callsSent))
-	}
-	if j.ctx.Err() != nil {
-		n = remaining // the Map's context ended: fail the rest at once
-	}
-	if j.chunks != nil {
-		lo, hi := j.next, min(j.next+n, j.n)
-		j.next = hi
-		p.queuedCalls -= hi - lo
-		u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch, from: j}
-		err := j.ctx.Err()
-		if err != nil {
-			err = future.CancelledError(err)
-		} else {
-			var b []byte
-			if b, err = j.chunks.Encode(lo, hi); err == nil {
-				u.payloads = [][]byte{b}
-				return u
-			}
-		}
-		go u.fail(err) // never under the pool lock
-		return nil
-	}
-	u := &unit{name: j.name, ctx: j.ctx, from: j}
-	size := 0
-	for j.next < j.n && len(u.payloads) < n && size < 1<<20 {
-		i := j.next
-		j.next++
-		p.queuedCalls--
-		f, pl := j.futs[i], j.payloads[i]
-		j.payloads[i] = nil
-		if !f.Start() {
-			continue
-		}
-		u.futs = append(u.futs, f)
-		u.payloads = append(u.payloads, pl)
-		size += len(pl)
-	}
-	if len(u.futs) == 0 {
-		return nil
-	}
-	return u
-}
-
-// capFor is how many frames of u's function a worker may hold: WithInFlight
-// when its frames are measured under a millisecond, where overlapping round
-// trips matters, and at most 2 otherwise (slow frames, or not measured
-// yet), where holding more in one worker's pipe would only unbalance the
-// load.
-func (p *Pool) capFor(u *unit) int {
-	name := u.name
-	if u.job != nil {
-		name = u.job.name
-	}
-	if ns, ok := p.frameNs[name]; ok && ns < float64(time.Millisecond) {
-		return p.cfg.inflight
-	}
-	return min(p.cfg.inflight, 2)
-}
-
-func (p *Pool) pickWorkerLocked(limit int) *worker {
-	var best *worker
-	for _, w := range p.workers {
-		if w.state != wReady || len(w.inflight) >= limit {
-			continue
-		}
-		if p.cfg.maxTasks > 0 && w.callsSent >= p.cfg.maxTasks {
-			continue
-		}
-		if best == nil || len(w.inflight) < len(best.inflight) {
-			best = w
-		}
-	}
-	return best
-}
-
-func (p *Pool) maybeSpawnLocked() {
-	if p.killed || p.broken != nil || p.backoff != nil {
-		return
-	}
-	live, starting := 0, 0
-	for _, w := range p.workers {
-		switch w.state {
-		case wStarting:
-			live++
-			starting++
-		case wReady:
-			if p.cfg.maxTasks == 0 || w.callsSent < p.cfg.maxTasks {
-				live++
-			}
-		}
-	}
-	if live >= p.cfg.workers {
-		return
-	}
-	// Start one more worker per calls waiting beyond what the workers
-	// being started will take: each takes as many frames as capFor allows
-	// (WithInFlight for calls measured fast, at most 2 otherwise), so a burst of
-	// slow or unmeasured calls does not queue behind one starting worker.
-	per := p.cfg.inflight
-	if len(p.queue) > 0 {
-		per = p.capFor(p.queue[0])
-	}
-	if starting > 0 && p.queuedCalls <= starting*per {
-		return
-	}
-	p.spawnLocked()
 }

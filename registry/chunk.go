@@ -30,18 +30,6 @@ type Chunks interface {
 	Deliver(lo, hi int, payload []byte, err error)
 }
 
-// ChunkExecutor is an executor that runs Map in chunks encoded as one
-// value each, which is what makes tiny calls cheap: one frame, one encoder
-// and one round trip per chunk instead of per call. Map and MapAll use it
-// when the executor offers it, and BatchExecutor otherwise.
-type ChunkExecutor interface {
-	Executor
-	// SubmitChunks queues the chunks of job. chunk is the number of
-	// calls per chunk; 0 lets the executor size chunks from measured call
-	// times. It does not block.
-	SubmitChunks(ctx context.Context, job Chunks, chunk int)
-}
-
 // BatchInvoker is the worker side of a chunk: implemented by every
 // registered function.
 type BatchInvoker interface {
@@ -185,7 +173,7 @@ type mapChunks[A, R any] struct {
 	f      *Func[A, R]
 	c      Codec
 	inputs []A
-	outs   []*future.Future[R] // Map
+	outs   []future.Resolver[R] // Map
 	// MapAll:
 	mu      sync.Mutex
 	results []R
@@ -233,7 +221,7 @@ func (m *mapChunks[A, R]) Deliver(lo, hi int, payload []byte, err error) {
 		for i := lo; i < hi; i++ {
 			switch {
 			case err == future.ErrCancelled:
-				m.outs[i].Cancel()
+				m.outs[i].Future().Cancel()
 			case errors.Is(err, future.ErrCancelled):
 				m.outs[i].CompleteCancelled(err) // a cancellation with a cause
 			case err != nil:
@@ -278,16 +266,13 @@ func (f *Func[A, R]) MapAll(ex Executor, ctx context.Context, inputs []A, opts .
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ce, ok := ex.(ChunkExecutor)
-	if !ok {
-		return future.Results(ctx, f.Map(ex, ctx, inputs, opts...))
-	}
 	if len(inputs) == 0 {
 		return nil, nil
 	}
-	m := &mapChunks[A, R]{f: f, c: ex.Codec(), inputs: inputs, results: make([]R, len(inputs)),
+	be := ex.Backend()
+	m := &mapChunks[A, R]{f: f, c: be.Codec(), inputs: inputs, results: make([]R, len(inputs)),
 		errs: make([]error, len(inputs)), left: len(inputs), done: make(chan struct{})}
-	ce.SubmitChunks(ctx, m, cfg.chunk)
+	be.SubmitChunks(ctx, m, cfg.chunk)
 	select {
 	case <-m.done:
 	case <-ctx.Done():
@@ -301,14 +286,15 @@ func (f *Func[A, R]) MapAll(ex Executor, ctx context.Context, inputs []A, opts .
 	return m.results, nil
 }
 
-// mapViaChunks is Map on a ChunkExecutor.
-func (f *Func[A, R]) mapViaChunks(ce ChunkExecutor, ctx context.Context, inputs []A, chunk int) []*future.Future[R] {
+// mapViaChunks is Map with chunks encoded as one value each.
+func (f *Func[A, R]) mapViaChunks(be Backend, ctx context.Context, inputs []A, chunk int) []*future.Future[R] {
 	outs := make([]*future.Future[R], len(inputs))
+	rs := make([]future.Resolver[R], len(inputs))
 	for i := range outs {
-		outs[i] = newOut[R](ctx, ce)
+		outs[i], rs[i] = newOut[R](ctx, be)
 	}
 	if len(inputs) > 0 {
-		ce.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: ce.Codec(), inputs: inputs, outs: outs}, chunk)
+		be.SubmitChunks(ctx, &mapChunks[A, R]{f: f, c: be.Codec(), inputs: inputs, outs: rs}, chunk)
 	}
 	return outs
 }

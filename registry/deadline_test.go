@@ -14,7 +14,7 @@ import (
 // deadline, as procpool does with its *DeadlineError.
 var errReported = errors.New("reported by the executor")
 
-// reportingExec is a registry.DeadlineReporter: a call starts at once
+// reportingExec is a registry.Backend that reports deadlines: a call starts at once
 // unless queued is set, and fails with errReported (wrapping
 // context.DeadlineExceeded) when its context's deadline passes; otherwise it
 // runs until its context ends.
@@ -25,11 +25,14 @@ type reportingExec struct {
 
 func (e reportingExec) ReportsDeadlines() bool { return true }
 
-func (e reportingExec) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+func (e reportingExec) Backend() registry.Backend { return e }
+
+func (e reportingExec) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
 	if e.queued {
-		return future.New[[]byte](ctx) // never started: its own watcher cancels it
+		_, r := future.New[[]byte](ctx) // never started: its own watcher cancels it
+		return r
 	}
-	raw := future.New[[]byte](ctx)
+	_, raw := future.New[[]byte](ctx)
 	raw.Start()
 	context.AfterFunc(ctx, func() {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -63,7 +66,7 @@ func (c *deadlineCtx) Err() error {
 	}
 }
 
-// For a DeadlineReporter, the executor's error of a call running at its
+// For a Backend that reports deadlines, the executor's error of a call running at its
 // deadline is what the typed future ends with, every time: before, the
 // typed future's own context watcher won about half of the races and ended
 // it Cancelled.

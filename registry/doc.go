@@ -15,31 +15,21 @@
 //	var Fib = registry.Register("fib", func(ctx context.Context, n int) (int, error) { ... })
 //	var ErrOdd = registry.RegisterError("example.ErrOdd", errors.New("odd"))
 //
-//	// Calling, with any Executor (procpool.Pool, a cluster executor, Local):
+//	// Calling, with any Executor (procpool.Pool, cluster.Executor, Local):
 //	f := Fib.Submit(ex, ctx, 30)                         // *future.Future[int]
 //	fs := Fib.Map(ex, ctx, []int{1, 2, 3}, registry.ChunkSize(0)) // []*future.Future[int]
 //	v, err := f.Result(ctx)
 //
-//	// Executors implement:
-//	type Executor interface {
+//	// Executors implement one contract, with no optional parts:
+//	type Executor interface { Backend() Backend } // what typed handles take
+//	type Backend interface {
 //		Codec() Codec
-//		SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
+//		SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] // one call
+//		SubmitChunks(ctx context.Context, job Chunks, chunk int) // Map: job.Encode(lo, hi) -> worker:
+//		                                                         // InvokeBatch -> job.Deliver(lo, hi, out, err)
+//		CancelRaw(raw *future.Future[[]byte]) // pass a Cancel on to a running call (may do nothing)
+//		ReportsDeadlines() bool               // the executor fails a running call at its deadline
 //	}
-//	// and, to support chunked Map, optionally one of (Map prefers the first):
-//	type ChunkExecutor interface { // a chunk's inputs travel as ONE encoded value
-//		Executor
-//		SubmitChunks(ctx context.Context, job Chunks, chunk int) // job.Encode(lo, hi) -> worker:
-//	}                                                           // InvokeBatch -> job.Deliver(lo, hi, out, err)
-//	type BatchExecutor interface { // one payload per call, sent in chunks
-//		Executor
-//		MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
-//	}
-//
-//	// Optional: pass a typed future's Cancel on to a running call.
-//	type Canceler interface { CancelRaw(f *future.Future[[]byte]) }
-//	// Optional: the executor fails a running call itself at its deadline
-//	// (its error wins over the typed future's own context watcher).
-//	type DeadlineReporter interface { ReportsDeadlines() bool }
 //
 //	// Python's Pool.map: all results or the first error, no future per call:
 //	vs, err := Fib.MapAll(ex, ctx, inputs)

@@ -17,7 +17,10 @@ type Local struct {
 	C Codec
 }
 
-// Codec implements Executor.
+// Backend implements Executor: Local is its own Backend.
+func (l Local) Backend() Backend { return l }
+
+// Codec implements Backend.
 func (l Local) Codec() Codec {
 	if l.C == nil {
 		return Gob
@@ -25,12 +28,12 @@ func (l Local) Codec() Codec {
 	return l.C
 }
 
-// SubmitRaw implements Executor: it runs the call in a goroutine with the
+// SubmitRaw implements Backend: it runs the call in a goroutine with the
 // future's context and reports failures as *RemoteError, like a worker.
-func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
-	f := future.New[[]byte](ctx)
+func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	_, r := future.New[[]byte](ctx)
 	c := l.Codec()
-	go f.Run(func(ctx context.Context) ([]byte, error) {
+	go r.Run(func(ctx context.Context) ([]byte, error) {
 		out, err := Invoke(ctx, c, name, payload)
 		if err != nil {
 			re := EncodeError(name, err)
@@ -44,10 +47,10 @@ func (l Local) SubmitRaw(ctx context.Context, name string, payload []byte) *futu
 		}
 		return out, nil
 	})
-	return f
+	return r
 }
 
-// SubmitChunks implements ChunkExecutor: each chunk (chunk calls; 0 means
+// SubmitChunks implements Backend: each chunk (chunk calls; 0 means
 // 16) runs in its own goroutine through Encode, InvokeBatch and Deliver.
 func (l Local) SubmitChunks(ctx context.Context, job Chunks, chunk int) {
 	if ctx == nil {
@@ -71,3 +74,11 @@ func (l Local) SubmitChunks(ctx context.Context, job Chunks, chunk int) {
 		}()
 	}
 }
+
+// CancelRaw implements Backend. It has nothing to do: the call runs in this
+// process with the raw future's task context, which Future.Cancel cancels.
+func (Local) CancelRaw(*future.Future[[]byte]) {}
+
+// ReportsDeadlines implements Backend: Local leaves a call's deadline to
+// the call's context, so it reports false.
+func (Local) ReportsDeadlines() bool { return false }

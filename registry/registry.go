@@ -10,30 +10,54 @@ import (
 	"github.com/trident-go/trident/future"
 )
 
-// Executor is what a typed handle submits to: anything that can run a named
-// function on encoded bytes and deliver encoded bytes back. procpool.Pool
-// implements it with worker processes; a cluster executor with remote
-// workers; Local in the calling process.
+// Executor is what a typed handle (Func.Submit, Map, MapAll) submits to:
+// procpool.Pool, cluster.Executor, or Local. Its one method hands over the
+// executor's raw side, the Backend, so that the executor's own public type
+// does not show that plumbing. Python's concurrent.futures.Executor is the
+// counterpart; there submit takes the function itself.
 type Executor interface {
+	// Backend returns the executor's raw side. Typed handles call it; users
+	// do not need to.
+	Backend() Backend
+}
+
+// Backend is the contract between typed handles and an executor that runs
+// registered functions on encoded bytes, usually in another process. It is
+// the one interface an executor implements (no optional interfaces are
+// looked for): a single call goes through SubmitRaw, the calls of a Map
+// through SubmitChunks.
+type Backend interface {
 	// Codec returns the codec the executor's workers use.
 	Codec() Codec
 	// SubmitRaw runs the function registered under name on payload (the
-	// argument encoded with Codec) and returns a future of the encoded
-	// result. A failure of the function arrives as a *RemoteError; failures
-	// of the executor itself (a crashed worker, a shutdown) as the
-	// executor's own errors.
-	SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte]
-}
-
-// BatchExecutor is an Executor that can send many calls of one function in
-// chunks, paying one round trip per chunk instead of one per call. Map uses
-// it when the executor offers it.
-type BatchExecutor interface {
-	Executor
-	// MapRaw submits one call per payload and returns one future per
-	// payload, in order. chunk is the number of calls sent together; 0
-	// asks the executor to choose (and adapt) it, 1 disables chunking.
-	MapRaw(ctx context.Context, name string, payloads [][]byte, chunk int) []*future.Future[[]byte]
+	// argument encoded with Codec) and returns the Resolver of a future of
+	// the encoded result: the typed handle that called it may cancel the
+	// queued call with a cause (Resolver.CancelCause) and reads the result
+	// through Resolver.Future. A failure of the function arrives as a
+	// *RemoteError; failures of the executor itself (a crashed worker, a
+	// shutdown) as the executor's own errors.
+	SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte]
+	// SubmitChunks queues the calls of job in chunks, each chunk's inputs
+	// encoded as one value, which is what makes tiny calls cheap: one
+	// frame, one encoder and one round trip per chunk instead of per call.
+	// chunk is the number of calls per chunk; 0 lets the executor size
+	// chunks (from measured call times, or a fixed size). It does not
+	// block.
+	SubmitChunks(ctx context.Context, job Chunks, chunk int)
+	// CancelRaw stops raw, a running call from SubmitRaw, where it runs:
+	// it cancels the call's context in the worker. Future.Cancel alone
+	// cannot, since it refuses once a call runs, as in Python. An executor
+	// that cannot reach a running call does nothing.
+	CancelRaw(raw *future.Future[[]byte])
+	// ReportsDeadlines reports whether the executor ends a running call
+	// itself, with an error of its own, when its context's deadline passes
+	// (procpool fails it with a *procpool.DeadlineError), and cancels the
+	// queued calls of SubmitChunks when their context ends. For such an
+	// executor the typed futures of Submit and Map leave a running call's
+	// deadline to it, so that its documented error is the one the caller
+	// sees, every time: otherwise the typed future's own context watcher
+	// races the executor's report and may end the future Cancelled instead.
+	ReportsDeadlines() bool
 }
 
 // Invoker is the untyped side of a registered function, used by workers.
@@ -170,17 +194,20 @@ func (f *Func[A, R]) Encode(c Codec, arg A) ([]byte, error) {
 // cancelled in the worker. (Python's Future.cancel refuses once the call
 // runs.)
 func (f *Func[A, R]) Submit(ex Executor, ctx context.Context, arg A) *future.Future[R] {
-	c := ex.Codec()
-	b, err := f.Encode(c, arg)
+	return f.submit(ex.Backend(), ctx, arg)
+}
+
+func (f *Func[A, R]) submit(be Backend, ctx context.Context, arg A) *future.Future[R] {
+	b, err := f.Encode(be.Codec(), arg)
 	if err != nil {
 		var zero R
 		return future.Resolved(zero, err)
 	}
-	out := newOut[R](ctx, ex)
+	out, r := newOut[R](ctx, be)
 	if out.Finished() {
 		return out
 	}
-	bridge(ctx, out, ex.SubmitRaw(ctx, f.name, b), ex, f.name)
+	bridge(ctx, r, be.SubmitRaw(ctx, f.name, b), be, f.name)
 	return out
 }
 
@@ -216,77 +243,22 @@ func (f *Func[A, R]) Map(ex Executor, ctx context.Context, inputs []A, opts ...M
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if ce, ok := ex.(ChunkExecutor); ok && cfg.chunk != 1 {
-		return f.mapViaChunks(ce, ctx, inputs, cfg.chunk)
+	be := ex.Backend()
+	if cfg.chunk != 1 {
+		return f.mapViaChunks(be, ctx, inputs, cfg.chunk)
 	}
-	c := ex.Codec()
 	outs := make([]*future.Future[R], len(inputs))
-	be, batching := ex.(BatchExecutor)
-	if !batching {
-		for i, a := range inputs {
-			outs[i] = f.Submit(ex, ctx, a)
-		}
-		return outs
-	}
-	payloads := make([][]byte, 0, len(inputs))
-	idx := make([]int, 0, len(inputs))
 	for i, a := range inputs {
-		b, err := f.Encode(c, a)
-		if err != nil {
-			var zero R
-			outs[i] = future.Resolved(zero, err)
-			continue
-		}
-		payloads = append(payloads, b)
-		idx = append(idx, i)
-	}
-	if len(payloads) == 0 {
-		return outs
-	}
-	raws := be.MapRaw(ctx, f.name, payloads, cfg.chunk)
-	for j, raw := range raws {
-		out := newOut[R](ctx, ex)
-		outs[idx[j]] = out
-		if out.Finished() {
-			raw.Cancel()
-			continue
-		}
-		bridge(ctx, out, raw, ex, f.name)
+		outs[i] = f.submit(be, ctx, a)
 	}
 	return outs
 }
 
-// Canceler is implemented by executors that can stop a call that is
-// already running in a worker: CancelRaw cancels the call's context there.
-// Typed handles call it when their future is cancelled, since
-// Future.Cancel on a running raw future only cancels the local context.
-type Canceler interface {
-	CancelRaw(f *future.Future[[]byte])
-}
-
-// DeadlineReporter is implemented by executors that end a running call
-// themselves, with an error of their own, when its context's deadline passes
-// (procpool fails it with a *procpool.DeadlineError), and that cancel the
-// queued calls of SubmitChunks when their context ends. For such an executor
-// the typed futures of Submit and Map leave a running call's deadline to it,
-// so that its documented error is the one the caller sees, every time:
-// otherwise the typed future's own context watcher races the executor's
-// report and may end the future Cancelled instead.
-type DeadlineReporter interface {
-	// ReportsDeadlines reports whether the executor does so.
-	ReportsDeadlines() bool
-}
-
-func reportsDeadlines(ex Executor) bool {
-	dr, ok := ex.(DeadlineReporter)
-	return ok && dr.ReportsDeadlines()
-}
-
 // newOut returns the typed future of a call submitted with ctx to ex. For a
-// DeadlineReporter it does not watch ctx itself: bridge does, or the
+// Backend that reports deadlines it does not watch ctx itself: bridge does, or the
 // executor for SubmitChunks.
-func newOut[R any](ctx context.Context, ex Executor) *future.Future[R] {
-	if ctx != nil && ctx.Done() != nil && ctx.Err() == nil && reportsDeadlines(ex) {
+func newOut[R any](ctx context.Context, be Backend) (*future.Future[R], future.Resolver[R]) {
+	if ctx != nil && ctx.Done() != nil && ctx.Err() == nil && be.ReportsDeadlines() {
 		return future.New[R](unwatched{ctx})
 	}
 	return future.New[R](ctx)
@@ -299,18 +271,17 @@ type unwatched struct{ context.Context }
 func (unwatched) Done() <-chan struct{} { return nil }
 func (unwatched) Err() error            { return nil }
 
-// bridge completes the typed future out from the raw future, decoding the
-// result, and passes a cancellation of out on to raw.
-func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Future[[]byte], ex Executor, name string) {
-	c := ex.Codec()
+// bridge completes the typed future of outR from the raw future of rawR,
+// decoding the result, and passes a cancellation of out on to raw.
+func bridge[R any](ctx context.Context, outR future.Resolver[R], rawR future.Resolver[[]byte], be Backend, name string) {
+	c := be.Codec()
+	out, raw := outR.Future(), rawR.Future()
 	out.OnDone(func() {
 		if out.Cancelled() && !raw.Cancel() {
-			if cc, ok := ex.(Canceler); ok {
-				cc.CancelRaw(raw)
-			}
+			be.CancelRaw(raw)
 		}
 	})
-	reporter := ctx != nil && ctx.Done() != nil && reportsDeadlines(ex)
+	reporter := ctx != nil && ctx.Done() != nil && be.ReportsDeadlines()
 	stop := func() bool { return false }
 	if reporter {
 		// out does not watch ctx (newOut): a queued call is cancelled here,
@@ -319,10 +290,10 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 		// watcher would.
 		stop = context.AfterFunc(ctx, func() {
 			err := ctx.Err()
-			if raw.CancelCause(err) || errors.Is(err, context.DeadlineExceeded) {
+			if rawR.CancelCause(err) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			out.CancelCause(err)
+			outR.CancelCause(err)
 		})
 	}
 	raw.OnDone(func() {
@@ -330,7 +301,7 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 		if raw.Cancelled() {
 			switch {
 			case reporter:
-				out.CompleteCancelled(raw.Err())
+				outR.CompleteCancelled(raw.Err())
 			case ctx == nil || ctx.Err() == nil:
 				out.Cancel()
 			default:
@@ -346,8 +317,8 @@ func bridge[R any](ctx context.Context, out *future.Future[R], raw *future.Futur
 				err = fmt.Errorf("%w: result of %q as %T: %v", ErrDecode, name, v, derr)
 			}
 		}
-		if out.Start() {
-			out.Complete(v, err)
+		if outR.Start() {
+			outR.Complete(v, err)
 		}
 	})
 }

@@ -63,7 +63,7 @@ func ctxT(t *testing.T) context.Context {
 func TestSubmitAndMap(t *testing.T) {
 	ctx := ctxT(t)
 	for _, ex := range []registry.Executor{registry.Local{}, registry.Local{C: registry.JSON}} {
-		t.Run(ex.Codec().Name(), func(t *testing.T) {
+		t.Run(ex.Backend().Codec().Name(), func(t *testing.T) {
 			v, err := double.Submit(ex, ctx, 21).Result(ctx)
 			if err != nil || v != 42 {
 				t.Fatalf("double(21) = %v, %v", v, err)
@@ -147,13 +147,13 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("unknown function", func(t *testing.T) {
-		_, err := ex.SubmitRaw(ctx, "no.such.function", nil).Result(ctx)
+		_, err := ex.Backend().SubmitRaw(ctx, "no.such.function", nil).Future().Result(ctx)
 		if !errors.Is(err, registry.ErrUnknownFunction) || !strings.Contains(err.Error(), "no.such.function") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("undecodable argument", func(t *testing.T) {
-		_, err := ex.SubmitRaw(ctx, double.Name(), []byte("garbage")).Result(ctx)
+		_, err := ex.Backend().SubmitRaw(ctx, double.Name(), []byte("garbage")).Future().Result(ctx)
 		if !errors.Is(err, registry.ErrDecode) {
 			t.Fatalf("err = %v", err)
 		}

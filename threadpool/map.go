@@ -24,9 +24,12 @@ func Map[In, Out any](p *Pool, ctx context.Context, inputs iter.Seq[In], fn func
 	return func(yield func(Out, error) bool) {
 		var zero Out
 		var cfg mapConfig
+		var errs []error
 		for _, o := range opts {
 			if o != nil {
-				o(&cfg)
+				if err := o(&cfg); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 		switch {
@@ -36,8 +39,8 @@ func Map[In, Out any](p *Pool, ctx context.Context, inputs iter.Seq[In], fn func
 		case fn == nil:
 			yield(zero, nilFuncError("Map"))
 			return
-		case len(cfg.errs) > 0:
-			yield(zero, errors.Join(cfg.errs...))
+		case len(errs) > 0:
+			yield(zero, errors.Join(errs...))
 			return
 		case inputs == nil:
 			return

@@ -14,7 +14,7 @@ const DefaultIdleTimeout = 10 * time.Second
 
 // Option configures a Pool in New (Python's ThreadPoolExecutor keyword
 // arguments max_workers, initializer, ...).
-type Option func(*config)
+type Option func(*config) error
 
 type config struct {
 	workers     int
@@ -23,7 +23,6 @@ type config struct {
 	lockThread  bool
 	init        func(ctx context.Context) error
 	onError     func(error)
-	errs        []error
 }
 
 func defaultConfig() config {
@@ -33,21 +32,17 @@ func defaultConfig() config {
 	}
 }
 
-func (c *config) validate() error {
-	return errors.Join(c.errs...)
-}
-
 // WithWorkers sets the most workers the pool runs at once (Python's
 // max_workers). The default is min(32, NumCPU+4), as in Python. Workers are
 // started lazily, one per submit that finds no idle worker, as Python does.
 // n must be at least 1.
 func WithWorkers(n int) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if n < 1 {
-			c.errs = append(c.errs, fmt.Errorf("threadpool: WithWorkers(%d): need at least 1 worker", n))
-			return
+			return fmt.Errorf("threadpool: WithWorkers(%d): need at least 1 worker", n)
 		}
 		c.workers = n
+		return nil
 	}
 }
 
@@ -57,12 +52,12 @@ func WithWorkers(n int) Option {
 // there is room or their context ends, and TrySubmit fails at once with
 // ErrQueueFull. n must not be negative.
 func WithQueueSize(n int) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if n < 0 {
-			c.errs = append(c.errs, fmt.Errorf("threadpool: WithQueueSize(%d): queue size must not be negative (0 means unbounded)", n))
-			return
+			return fmt.Errorf("threadpool: WithQueueSize(%d): queue size must not be negative (0 means unbounded)", n)
 		}
 		c.queueSize = n
+		return nil
 	}
 }
 
@@ -70,12 +65,12 @@ func WithQueueSize(n int) Option {
 // exits (DefaultIdleTimeout when not given). 0 means workers never retire,
 // which is what Python's ThreadPoolExecutor does. d must not be negative.
 func WithIdleTimeout(d time.Duration) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if d < 0 {
-			c.errs = append(c.errs, fmt.Errorf("threadpool: WithIdleTimeout(%v): must not be negative (0 means never retire)", d))
-			return
+			return fmt.Errorf("threadpool: WithIdleTimeout(%v): must not be negative (0 means never retire)", d)
 		}
 		c.idleTimeout = d
+		return nil
 	}
 }
 
@@ -85,7 +80,7 @@ func WithIdleTimeout(d time.Duration) Option {
 // every task the worker runs. When such a worker retires its thread exits
 // with it. Python threads are always OS threads; Go needs this option.
 func WithLockOSThread() Option {
-	return func(c *config) { c.lockThread = true }
+	return func(c *config) error { c.lockThread = true; return nil }
 }
 
 // WithInitializer runs fn in each worker before its first task (Python's
@@ -94,12 +89,12 @@ func WithLockOSThread() Option {
 // ErrBrokenPool and wraps fn's error. Tasks already running finish.
 // fn's context is cancelled by ShutdownNow.
 func WithInitializer(fn func(ctx context.Context) error) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if fn == nil {
-			c.errs = append(c.errs, errors.New("threadpool: WithInitializer(nil): initializer function is nil"))
-			return
+			return errors.New("threadpool: WithInitializer(nil): initializer function is nil")
 		}
 		c.init = fn
+		return nil
 	}
 }
 
@@ -110,15 +105,14 @@ func WithInitializer(fn func(ctx context.Context) error) Option {
 // counted in Stats.Failed, and panics are also logged with the standard log
 // package so that none goes unseen. Python has no fire-and-forget submit.
 func WithErrorHandler(fn func(error)) Option {
-	return func(c *config) { c.onError = fn }
+	return func(c *config) error { c.onError = fn; return nil }
 }
 
 // MapOption configures one Map call.
-type MapOption func(*mapConfig)
+type MapOption func(*mapConfig) error
 
 type mapConfig struct {
 	window int
-	errs   []error
 }
 
 // WithWindow sets how many inputs Map keeps in flight (submitted but not yet
@@ -126,11 +120,11 @@ type mapConfig struct {
 // Executor.map submits every input at once; a window keeps memory bounded
 // for long or endless inputs. n must be at least 1.
 func WithWindow(n int) MapOption {
-	return func(c *mapConfig) {
+	return func(c *mapConfig) error {
 		if n < 1 {
-			c.errs = append(c.errs, fmt.Errorf("threadpool: WithWindow(%d): window must be at least 1", n))
-			return
+			return fmt.Errorf("threadpool: WithWindow(%d): window must be at least 1", n)
 		}
 		c.window = n
+		return nil
 	}
 }

@@ -12,21 +12,24 @@ import (
 	"time"
 
 	"github.com/trident-go/trident/future"
+	"github.com/trident-go/trident/syncx"
 )
 
 // ErrShutdown is returned (or carried by the returned future) when work is
 // submitted after Shutdown or ShutdownNow began (Python raises RuntimeError
-// "cannot schedule new futures after shutdown").
-var ErrShutdown = errors.New("threadpool: pool is shut down")
+// "cannot schedule new futures after shutdown"). It matches
+// future.ErrShutdown.
+var ErrShutdown = future.Sentinel("threadpool: pool is shut down", future.ErrShutdown)
 
 // ErrBrokenPool is matched (errors.Is) by the error of every queued and later
 // submit once a worker's initializer failed (Python's BrokenThreadPool). The
-// error also wraps the initializer's error.
-var ErrBrokenPool = errors.New("threadpool: pool is broken")
+// error also wraps the initializer's error. It matches future.ErrBroken.
+var ErrBrokenPool = future.Sentinel("threadpool: pool is broken", future.ErrBroken)
 
 // ErrQueueFull is returned by TrySubmit when the queue bound set with
-// WithQueueSize is reached. Python's executor has no bounded queue.
-var ErrQueueFull = errors.New("threadpool: queue is full")
+// WithQueueSize is reached. It matches syncx.ErrQueueFull (Python's
+// queue.Full), the one error for a full queue across trident. Python's executor has no bounded queue.
+var ErrQueueFull = future.Sentinel("threadpool: queue is full", syncx.ErrQueueFull)
 
 // errCancelledByShutdown is the abort reason of tasks dropped by ShutdownNow.
 var errCancelledByShutdown = future.CancelledError(ErrShutdown)
@@ -36,8 +39,10 @@ type brokenError struct{ cause error }
 func (e *brokenError) Error() string {
 	return "threadpool: pool is broken: initializer failed: " + e.cause.Error()
 }
-func (e *brokenError) Is(target error) bool { return target == ErrBrokenPool }
-func (e *brokenError) Unwrap() error        { return e.cause }
+func (e *brokenError) Is(target error) bool {
+	return target == ErrBrokenPool || target == future.ErrBroken
+}
+func (e *brokenError) Unwrap() error { return e.cause }
 
 func nilFuncError(what string) error {
 	return fmt.Errorf("threadpool: %s: task function is nil", what)
@@ -66,7 +71,7 @@ type runner interface {
 
 // task is one queue entry: the function (as a runner) and what it needs
 // besides, a context.Context for Go, the *Group for Group.Go, the
-// *future.Future[T] for Submit. Both are pointer-shaped, so building a task
+// future.Resolver[T] for Submit. Both are pointer-shaped, so building a task
 // allocates nothing, and an entry is four words.
 type task struct {
 	r runner
@@ -131,12 +136,15 @@ type Pool struct {
 // when an option is invalid (for example WithWorkers(0)).
 func New(opts ...Option) (*Pool, error) {
 	cfg := defaultConfig()
+	var errs []error
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			if err := o(&cfg); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	if err := cfg.validate(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, exited: make(chan struct{})}

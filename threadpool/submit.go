@@ -9,11 +9,13 @@ import (
 )
 
 // submitFunc is the function of a task submitted with Submit; the task's x
-// is its *future.Future[T].
+// is its future.Resolver[T] (pointer-shaped, so storing it in x allocates
+// nothing).
 type submitFunc[T any] func(context.Context) (T, error)
 
 func (fn submitFunc[T]) run(_ *Pool, x any, abort error) outcome {
-	f := x.(*future.Future[T])
+	r := x.(future.Resolver[T])
+	f := r.Future()
 	if abort != nil {
 		if errors.Is(abort, future.ErrCancelled) {
 			if f.Cancel() {
@@ -21,7 +23,7 @@ func (fn submitFunc[T]) run(_ *Pool, x any, abort error) outcome {
 			}
 		} else {
 			var zero T
-			f.Complete(zero, abort)
+			r.Complete(zero, abort)
 		}
 		if f.State() == future.Cancelled {
 			return skipped
@@ -30,13 +32,13 @@ func (fn submitFunc[T]) run(_ *Pool, x any, abort error) outcome {
 	}
 	// The submit context may have ended an instant ago, before its watcher
 	// cancelled the future: do it here so the task does not run.
-	if err := f.SubmitContext().Err(); err != nil {
-		f.CancelCause(err)
+	if err := r.SubmitContext().Err(); err != nil {
+		r.CancelCause(err)
 		return skipped
 	}
 	// Run does nothing when the future was cancelled while queued (by Cancel
 	// or by its context ending): the worker moves straight on.
-	if !f.Run(fn) {
+	if !r.Run(fn) {
 		return skipped
 	}
 	if f.State() == future.Done {
@@ -87,11 +89,11 @@ func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := future.New[T](ctx)
+	f, r := future.New[T](ctx)
 	if f.State() != future.Pending { // ctx already ended
 		return f, f.Err()
 	}
-	if err := p.submit(ctx, task{r: submitFunc[T](fn), x: f}, try); err != nil {
+	if err := p.submit(ctx, task{r: submitFunc[T](fn), x: r}, try); err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			// ctx ended while we waited for room: the future's own watcher
 			// cancels it (with ctx's error as the cause); wait for that so
@@ -99,7 +101,7 @@ func submitFuture[T any](p *Pool, ctx context.Context, fn func(context.Context) 
 			<-f.Done()
 			return f, f.Err()
 		}
-		f.Complete(zero, err)
+		r.Complete(zero, err)
 		return f, err
 	}
 	return f, nil

@@ -92,7 +92,7 @@ func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
 	const n = 5
 	var ran atomic.Int32
 	for range n {
-		raw := ex.SubmitRaw(ctx, square.Name(), payload)
+		raw := ex.SubmitRaw(ctx, square.Name(), payload).Future()
 		raw.OnDone(func() {
 			time.Sleep(30 * time.Millisecond) // a slow callback after the executor's own
 			ran.Add(1)

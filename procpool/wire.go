@@ -1,3 +1,5 @@
+// The wire format shared by both processes: frame types, encoding and decoding, and the parent's frame writer.
+
 package procpool
 
 import (
@@ -7,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -334,4 +337,81 @@ func decodeResult(b []byte) (m resultMsg, err error) {
 		m.items = append(m.items, item{failed: st == 1, data: d.bytes("item")})
 	}
 	return m, d.done(fResult)
+}
+
+// frameWriter sends frames from any goroutine; a single writer goroutine
+// drains the queue, so frames queued while a write is in progress go out
+// together in the next one.
+type frameWriter struct {
+	mu     sync.Mutex
+	queue  [][]byte
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+	err    error
+	after  func() // called by the writer goroutine when it stops
+}
+
+func newFrameWriterAfter(out io.Writer, after func()) *frameWriter {
+	fw := &frameWriter{wake: make(chan struct{}, 1), done: make(chan struct{}), after: after}
+	go fw.loop(out)
+	return fw
+}
+
+// send queues a frame; it never blocks on the pipe.
+func (fw *frameWriter) send(frame []byte) {
+	fw.mu.Lock()
+	if fw.closed {
+		fw.mu.Unlock()
+		return
+	}
+	fw.queue = append(fw.queue, frame)
+	fw.mu.Unlock()
+	select {
+	case fw.wake <- struct{}{}:
+	default:
+	}
+}
+
+// shutdown asks the writer to flush what is queued and stop, without
+// waiting; later sends are dropped.
+func (fw *frameWriter) shutdown() {
+	fw.mu.Lock()
+	fw.closed = true
+	fw.mu.Unlock()
+	select {
+	case fw.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (fw *frameWriter) loop(out io.Writer) {
+	defer close(fw.done)
+	if fw.after != nil {
+		defer fw.after()
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	var batch [][]byte
+	for {
+		fw.mu.Lock()
+		batch, fw.queue = fw.queue, batch[:0]
+		closed := fw.closed
+		fw.mu.Unlock()
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-fw.wake
+			continue
+		}
+		for i, f := range batch {
+			if fw.err == nil {
+				_, fw.err = bw.Write(f)
+			}
+			batch[i] = nil
+		}
+		if fw.err == nil {
+			fw.err = bw.Flush()
+		}
+	}
 }

@@ -47,14 +47,14 @@ func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	payload, err := square.Encode(p.Codec(), 6)
+	payload, err := square.Encode(p.Backend().Codec(), 6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 5
 	var ran atomic.Int32
 	for range n {
-		raw := p.SubmitRaw(ctx, square.Name(), payload)
+		raw := p.Backend().SubmitRaw(ctx, square.Name(), payload).Future()
 		raw.OnDone(func() {
 			time.Sleep(30 * time.Millisecond) // a slow callback after the pool's own
 			ran.Add(1)

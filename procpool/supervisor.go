@@ -1,9 +1,10 @@
+// The parent's supervisor: starting, watching, restarting and retiring worker processes.
+
 package procpool
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
@@ -292,251 +292,6 @@ func (p *Pool) workerReady(w *worker) {
 	p.mu.Unlock()
 }
 
-func (p *Pool) sendLocked(w *worker, u *unit) {
-	p.nextUnit++
-	u.id = p.nextUnit
-	u.w = w
-	w.inflight = append(w.inflight, u)
-	w.callsSent += u.calls()
-	var dl int64
-	if d, ok := u.ctx.Deadline(); ok {
-		dl = d.UnixNano()
-	}
-	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, flags: u.flags, payloads: u.payloads}.encode())
-	if len(u.futs) == 1 {
-		p.running[u.futs[0]] = u
-	}
-	if u.ctx.Done() != nil && u.stop == nil {
-		u.stop = context.AfterFunc(u.ctx, func() { p.onCtxDone(u) })
-	}
-}
-
-func (p *Pool) onResult(w *worker, m resultMsg) error {
-	p.mu.Lock()
-	idx := slices.IndexFunc(w.inflight, func(u *unit) bool { return u.id == m.id })
-	if idx < 0 {
-		p.mu.Unlock()
-		return fmt.Errorf("%w: worker %d answered call %d, which it does not hold", ErrProtocol, w.id, m.id)
-	}
-	u := w.inflight[idx]
-	want := len(u.payloads)
-	if len(m.items) != want {
-		p.mu.Unlock()
-		return fmt.Errorf("%w: worker %d answered call %d with %d results for %d", ErrProtocol, w.id, m.id, len(m.items), want)
-	}
-	w.inflight = slices.Delete(w.inflight, idx, idx+1)
-	if len(u.futs) == 1 {
-		delete(p.running, u.futs[0])
-	}
-	calls := u.calls()
-	now := time.Now()
-	var late error
-	if dl, ok := u.ctx.Deadline(); ok && !u.delivered && !now.Before(dl) {
-		// The answer came once the deadline had passed (often the
-		// worker's own ctx.Err(), sent before onCtxDone ran): the call
-		// timed out all the same, and fails as documented.
-		u.delivered = true
-		p.st.timedOut++
-		late = &DeadlineError{Func: u.name, Worker: w.id, PID: w.pid}
-	}
-	delivered := u.delivered
-	w.lastActive = now
-	if m.elapsed > 0 {
-		w.busy += time.Duration(m.elapsed)
-		// Chunk sizing learns the time per call only from calls long enough
-		// to measure: in a short chunk, start-up costs (a codec compiling
-		// its encoders, a cold cache) would pass for the calls' own cost.
-		if old, ok := p.frameNs[u.name]; ok {
-			p.frameNs[u.name] = 0.5*old + 0.5*float64(m.elapsed)
-		} else {
-			p.frameNs[u.name] = float64(m.elapsed)
-		}
-		if j := u.from; j != nil && time.Duration(m.elapsed) < minMeasured && j.probe < 1<<16 {
-			j.probe *= 4 // a probe too short to measure: try a bigger one
-		}
-		if time.Duration(m.elapsed) >= minMeasured {
-			per := float64(m.elapsed) / float64(calls)
-			if old, ok := p.est[u.name]; ok {
-				p.est[u.name] = 0.5*old + 0.5*per
-			} else {
-				p.est[u.name] = per
-			}
-		}
-	}
-	for _, it := range m.items {
-		if it.failed {
-			w.failed++
-			p.st.failed++
-		}
-	}
-	w.done += uint64(calls)
-	p.st.completed += uint64(calls)
-	if p.cfg.maxTasks > 0 && w.callsSent >= p.cfg.maxTasks && !w.retiring {
-		p.st.recycled++
-		p.retireLocked(w)
-	}
-	if w.retiring && len(w.inflight) == 0 {
-		w.fw.shutdown()
-	}
-	// Refill in batches: wait until the worker is down to half its frames,
-	// then send several at once (one write, one wake-up of the worker).
-	if len(w.inflight) <= p.cfg.inflight/2 || w.state != wReady {
-		p.dispatchLocked()
-	}
-	p.checkIdleLocked()
-	p.mu.Unlock()
-	if u.stop != nil {
-		u.stop()
-	}
-	if late != nil {
-		u.fail(late)
-		return nil
-	}
-	if delivered {
-		return nil
-	}
-	if u.chunks != nil {
-		it := m.items[0]
-		if !it.failed {
-			u.chunks.Deliver(u.lo, u.hi, it.data, nil)
-			return nil
-		}
-		re := new(registry.RemoteError)
-		if err := re.UnmarshalBinary(it.data); err != nil {
-			bad := fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
-			u.chunks.Deliver(u.lo, u.hi, nil, bad)
-			return bad
-		}
-		u.chunks.Deliver(u.lo, u.hi, nil, re)
-		return nil
-	}
-	var bad error
-	for i, it := range m.items {
-		f := u.futs[i]
-		if !it.failed {
-			f.Complete(it.data, nil)
-			continue
-		}
-		re := new(registry.RemoteError)
-		if err := re.UnmarshalBinary(it.data); err != nil {
-			bad = fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
-			f.Complete(nil, bad)
-			continue
-		}
-		f.Complete(nil, re)
-	}
-	return bad
-}
-
-// onCtxDone runs when the context of a call in a worker ends: the
-// cancellation is sent to the worker; a deadline also fails the call at once
-// and, if the call is running and does not return within the grace period,
-// stops the worker.
-func (p *Pool) onCtxDone(u *unit) {
-	p.mu.Lock()
-	w := u.w
-	if w == nil {
-		p.onQueuedCtxDone(u) // unlocks
-		return
-	}
-	if w.state == wDead || !slices.Contains(w.inflight, u) {
-		p.mu.Unlock()
-		return
-	}
-	w.fw.send(encodeCancel(u.id))
-	err := u.ctx.Err()
-	if dl, ok := u.ctx.Deadline(); ok && !time.Now().Before(dl) {
-		// The deadline passed, whatever cancellation arrived first.
-		err = context.DeadlineExceeded
-	}
-	if u.delivered {
-		p.mu.Unlock()
-		return
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		if u.chunks == nil {
-			// Typed futures of single calls are cancelled by their
-			// bridge (registry), raw ones end with the worker's answer.
-			p.mu.Unlock()
-			return
-		}
-		// The typed futures of a chunk do not watch their context (the
-		// pool is a registry.DeadlineReporter): cancel them now, as
-		// their own watcher would have; the worker's answer is dropped.
-		u.delivered = true
-		p.mu.Unlock()
-		u.fail(future.CancelledError(err))
-		return
-	}
-	u.delivered = true
-	p.st.timedOut++
-	running := w.inflight[0] == u
-	p.mu.Unlock()
-	u.fail(&DeadlineError{Func: u.name, Worker: w.id, PID: w.pid})
-	if running {
-		time.AfterFunc(p.cfg.grace, func() { p.hardStop(w, u) })
-	}
-}
-
-// onQueuedCtxDone ends a unit sent back to the queue after its worker
-// crashed (a retry, or calls queued behind the crashed one) whose context
-// ended while it waited: with a *DeadlineError if the deadline passed, as if
-// it were still running, or else as cancelled. It is called with p.mu held
-// and unlocks it.
-func (p *Pool) onQueuedCtxDone(u *unit) {
-	i := slices.Index(p.queue, u)
-	if i < 0 || u.delivered {
-		p.mu.Unlock()
-		return
-	}
-	p.queue = slices.Delete(p.queue, i, i+1)
-	if len(p.queue) == 0 {
-		p.queue = nil
-	}
-	p.queuedCalls -= u.calls()
-	u.delivered = true
-	u.stop = nil
-	err := u.ctx.Err()
-	if dl, ok := u.ctx.Deadline(); ok && !time.Now().Before(dl) {
-		err = context.DeadlineExceeded
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		p.st.timedOut++
-		err = &DeadlineError{Func: u.name}
-	} else {
-		err = future.CancelledError(err)
-	}
-	p.checkIdleLocked()
-	p.mu.Unlock()
-	u.end(err)
-}
-
-// DeadlineError is the error of a call that was still running when its
-// context's deadline passed: the pool stopped its worker (cancel, then
-// SIGTERM, then SIGKILL) and started another. It is also the error of a
-// call sent to a worker that had not answered by then, and of a call
-// waiting to be sent again after its worker crashed (Worker and PID are 0).
-// It matches context.DeadlineExceeded. A call still waiting for its first
-// worker when the deadline passes is cancelled instead, its error matching
-// future.ErrCancelled and context.DeadlineExceeded. Python's
-// ProcessPoolExecutor cannot stop a running call at all.
-type DeadlineError struct {
-	// Func is the call's registered name; Worker and PID its worker.
-	Func        string
-	Worker, PID int
-}
-
-// Error names the call and the worker.
-func (e *DeadlineError) Error() string {
-	if e.Worker == 0 {
-		return fmt.Sprintf("procpool: %q passed its deadline while waiting to be sent again after a crash", e.Func)
-	}
-	return fmt.Sprintf("procpool: %q passed its deadline on worker %d (pid %d)", e.Func, e.Worker, e.PID)
-}
-
-// Unwrap returns context.DeadlineExceeded.
-func (e *DeadlineError) Unwrap() error { return context.DeadlineExceeded }
-
 // hardStop terminates w if u is still running on it, then kills it after
 // the grace period.
 func (p *Pool) hardStop(w *worker, u *unit) {
@@ -603,9 +358,11 @@ func (p *Pool) workerGone(w *worker, cause error) {
 		switch {
 		case alive:
 			// Other workers run the queue; start more only after a pause.
-			if p.started {
-				p.backoffLocked()
-			}
+			// The pause matters before any worker has started too: without
+			// it the replacement would start at once, and two workers
+			// failing in turn would each see the other one alive, forever,
+			// so the queued calls would never fail.
+			p.backoffLocked()
 		case !p.started:
 			// No worker has ever started (a binary that does not call
 			// Main, an initializer that always fails): nothing can run
@@ -637,7 +394,7 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	var requeue []*unit
 	for i, u := range units {
 		if len(u.futs) == 1 {
-			delete(p.running, u.futs[0])
+			delete(p.running, u.futs[0].Future())
 		}
 		u.w = nil
 		switch {
@@ -749,26 +506,6 @@ const (
 	startBackoffMin = 10 * time.Millisecond
 	startBackoffMax = time.Second
 )
-
-// takeQueueLocked empties the queue and returns the single-call units and
-// the remaining calls of Map jobs as units.
-func (p *Pool) takeQueueLocked() []*unit {
-	var out []*unit
-	for _, u := range p.queue {
-		if u.job == nil {
-			if u.stop != nil { // sent back after a crash: still watching ctx
-				u.stop()
-				u.stop = nil
-			}
-			out = append(out, u)
-			continue
-		}
-		out = append(out, u.job.rest())
-	}
-	p.queue = nil
-	p.queuedCalls = 0
-	return out
-}
 
 func (p *Pool) retireLocked(w *worker) {
 	if w.retiring || w.state == wDead {
