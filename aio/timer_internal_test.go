@@ -158,7 +158,7 @@ func TestCoroutinePoolOverflow(t *testing.T) {
 // Sleep (the entry is dead but not yet counted). The bookkeeping stays
 // exact either way the timing falls.
 func TestSleepCancelledThenDueRealClock(t *testing.T) {
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, nil, func(tt *T) (int, error) {
 		l := tt.loop
 		k := Go(tt, func(t *T) (int, error) { return 0, Sleep(t, 20*time.Millisecond) })
 		l.CallLater(time.Millisecond, func() {
@@ -179,9 +179,6 @@ func TestSleepCancelledThenDueRealClock(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // FuzzSleepCancel runs a byte script of sleeping tasks, cancellations,
