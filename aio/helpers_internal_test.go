@@ -149,7 +149,9 @@ func echoLines(t *T, r *StreamReader, w *StreamWriter) error {
 		if err != nil {
 			return err
 		}
-		w.Write(line)
+		if err := w.Write(line); err != nil {
+			return err
+		}
 		if err := w.Drain(t); err != nil {
 			return err
 		}
@@ -184,4 +186,36 @@ func waitUnsent(tt *T, w *StreamWriter) error {
 		}
 	}
 	return nil
+}
+
+// runOpen is runMain with a stream open to addr, closed when main returns.
+func runOpen(t *testing.T, opts []Option, addr string, main func(tt *T, r *StreamReader, w *StreamWriter) (int, error)) {
+	t.Helper()
+	runMain(t, opts, func(tt *T) (int, error) {
+		r, w, err := OpenConnection(tt, addr)
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(tt)
+		return main(tt, r, w)
+	})
+}
+
+// runServed is runOpen to a server that runs handler on a loopback port;
+// the server too is closed when main returns.
+func runServed(t *testing.T, opts []Option, handler func(*T, *StreamReader, *StreamWriter) error, main func(tt *T, r *StreamReader, w *StreamWriter) (int, error)) {
+	t.Helper()
+	runMain(t, opts, func(tt *T) (int, error) {
+		srv, err := StartServer(tt, "127.0.0.1:0", handler)
+		if err != nil {
+			return 0, err
+		}
+		defer srv.Close()
+		r, w, err := OpenConnection(tt, srv.Addr().String())
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(tt)
+		return main(tt, r, w)
+	})
 }

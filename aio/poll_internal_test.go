@@ -96,12 +96,7 @@ func TestPolledReadAheadPauses(t *testing.T) {
 		}
 	})
 	pauses, maxBuf := 0, 0
-	runMain(t, nil, func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, addr)
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 		r.Limit = 4096 // high-water mark 8 KiB
 		got := 0
 		for got < total {
@@ -147,11 +142,7 @@ func TestPolledReadAheadPauses(t *testing.T) {
 func TestPolledReaderClosedByWriterWakes(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
 		addr := silentPeer(t)
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			r, w, err := OpenConnection(tt, addr)
-			if err != nil {
-				return 0, err
-			}
+		runOpen(t, m.opts, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 			reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
 			if err := Sleep(tt, 5*time.Millisecond); err != nil {
 				return 0, err
@@ -178,12 +169,8 @@ func TestPollerThreadsafeWakeups(t *testing.T) {
 	skipWithoutPoller(t)
 	addr := silentPeer(t)
 	const senders, each = 8, 300
-	runMain(t, nil, func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, addr)
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+		var err error
 		reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
 		if err := Yield(tt); err != nil { // the reader registers with the poller
 			return 0, err
@@ -233,12 +220,7 @@ func TestPollerThreadsafeWakeups(t *testing.T) {
 func TestPollerTimersFire(t *testing.T) {
 	skipWithoutPoller(t)
 	addr := silentPeer(t)
-	runMain(t, nil, func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, addr)
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 		reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
 		for range 5 {
 			t0 := time.Now()

@@ -193,20 +193,11 @@ func TestAcceptedAddressesSameInBothModes(t *testing.T) {
 func TestHandlerErrorStillSendsWhatItWrote(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
 		var got []byte
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			srv, err := StartServer(tt, "127.0.0.1:0", func(tt *T, r *StreamReader, w *StreamWriter) error {
-				w.WriteString("ERR bad request\n")
-				return errors.New("bad request")
-			})
-			if err != nil {
-				return 0, err
-			}
-			defer srv.Close()
-			r, w, err := OpenConnection(tt, srv.Addr().String())
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(tt)
+		runServed(t, m.opts, func(tt *T, r *StreamReader, w *StreamWriter) error {
+			w.WriteString("ERR bad request\n")
+			return errors.New("bad request")
+		}, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+			var err error
 			got, err = r.Read(tt, -1)
 			return 0, err
 		})

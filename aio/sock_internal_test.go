@@ -118,11 +118,7 @@ func TestOwnedWriteWaitsForRoom(t *testing.T) {
 	for i := range want {
 		want[i] = byte(i * 7)
 	}
-	runMain(t, nil, func(tt *T) (int, error) {
-		_, w, err := OpenConnection(tt, addr)
-		if err != nil {
-			return 0, err
-		}
+	runOpen(t, nil, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 		w.Write(want)
 		ticks := 0
 		ticker := Go(tt, func(tt *T) (int, error) {
@@ -160,12 +156,7 @@ func TestOwnedWriteErrorReported(t *testing.T) {
 			c.Read(make([]byte, 1))
 			c.(*net.TCPConn).SetLinger(0)
 		})
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			r, w, err := OpenConnection(tt, addr)
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(tt)
+		runOpen(t, m.opts, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 			w.WriteString("x")
 			// Wait for the reset to arrive.
 			if _, err := r.Read(tt, 1); err == nil {
@@ -196,11 +187,7 @@ func TestFlushWokenWhenStreamClosedWhileWaitingForRoom(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
 		addr, release := stalledPeer(t)
 		defer release()
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			_, w, err := OpenConnection(tt, addr)
-			if err != nil {
-				return 0, err
-			}
+		runOpen(t, m.opts, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 			w.Write(make([]byte, 16<<20))
 			flusher := Go(tt, func(tt *T) (int, error) { return 0, w.Flush(tt) })
 			if err := waitUnsent(tt, w); err != nil {
@@ -239,11 +226,7 @@ func TestWriteQueuedWhenClosedFailsAsClosed(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
 		addr, release := stalledPeer(t)
 		defer release()
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			_, w, err := OpenConnection(tt, addr)
-			if err != nil {
-				return 0, err
-			}
+		runOpen(t, m.opts, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 			var self *Task[int]
 			self = Go(tt, func(tt *T) (int, error) {
 				w.WriteString("hello")
@@ -377,12 +360,7 @@ func TestWriteRegistrationRefusedFailsWriter(t *testing.T) {
 	skipWithoutPoller(t)
 	addr, release := stalledPeer(t)
 	defer release()
-	runMain(t, nil, func(tt *T) (int, error) {
-		_, w, err := OpenConnection(tt, addr)
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 		testHookCtl = func(op int) error {
 			if op == syscall.EPOLL_CTL_ADD {
 				return syscall.ENOMEM

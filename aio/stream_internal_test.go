@@ -70,32 +70,23 @@ func TestOpenConnectionCancelledAfterDialClosesIt(t *testing.T) {
 func TestHalfClosedWritesAfterEOF(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
 		var answer []byte
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			srv, err := StartServer(tt, "127.0.0.1:0", func(tt *T, r *StreamReader, w *StreamWriter) error {
-				req, err := r.Read(tt, -1)
-				if err != nil {
+		runServed(t, m.opts, func(tt *T, r *StreamReader, w *StreamWriter) error {
+			req, err := r.Read(tt, -1)
+			if err != nil {
+				return err
+			}
+			for range 3 {
+				w.Write(bytes.ToUpper(req))
+				if err := w.Drain(tt); err != nil {
 					return err
 				}
-				for range 3 {
-					w.Write(bytes.ToUpper(req))
-					if err := w.Drain(tt); err != nil {
-						return err
-					}
-					if err := Sleep(tt, time.Millisecond); err != nil {
-						return err
-					}
+				if err := Sleep(tt, time.Millisecond); err != nil {
+					return err
 				}
-				return nil
-			})
-			if err != nil {
-				return 0, err
 			}
-			defer srv.Close()
-			r, w, err := OpenConnection(tt, srv.Addr().String())
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(tt)
+			return nil
+		}, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+			var err error
 			w.WriteString("abc")
 			if err := w.CloseWrite(tt); err != nil {
 				return 0, err
@@ -122,12 +113,8 @@ func TestReadResetErrorSameInBothModes(t *testing.T) {
 		})
 		var line []byte
 		var rerr error
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			r, w, err := OpenConnection(tt, addr)
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(tt)
+		runOpen(t, m.opts, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+			var err error
 			w.WriteString("go\n")
 			if line, err = r.ReadLine(tt); err != nil {
 				return 0, err
@@ -150,16 +137,7 @@ func TestReadResetErrorSameInBothModes(t *testing.T) {
 // wrapping net.ErrClosed), with or without the poller.
 func TestCloseWriteAfterCloseSameInBothModes(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
-		runMain(t, m.opts, func(tt *T) (int, error) {
-			srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
-			if err != nil {
-				return 0, err
-			}
-			defer srv.Close()
-			_, w, err := OpenConnection(tt, srv.Addr().String())
-			if err != nil {
-				return 0, err
-			}
+		runServed(t, m.opts, echoLines, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 			if err := w.Close(tt); err != nil {
 				return 0, err
 			}
