@@ -59,8 +59,8 @@ func TestWaitFirstErrorIgnoresCancelled(t *testing.T) {
 func TestBoundedSemaphoreOfZero(t *testing.T) {
 	runV(t, func(t *aio.T) error {
 		s := aio.NewSemaphore(0, true)
-		if err := s.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
-			return fmt.Errorf("Release of BoundedSemaphore(0) = %v, want ErrSemaphoreBound", err)
+		if err := s.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
+			return fmt.Errorf("Release of BoundedSemaphore(0) = %v, want ErrReleasedTooMany", err)
 		}
 		if s.Value() != 0 {
 			return fmt.Errorf("Value = %d after a refused Release", s.Value())
@@ -82,7 +82,7 @@ func TestBoundedSemaphoreOfZero(t *testing.T) {
 		if err := b.Release(); err != nil {
 			return err
 		}
-		if err := b.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+		if err := b.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
 			return fmt.Errorf("second Release of BoundedSemaphore(1) = %v", err)
 		}
 		return nil

@@ -209,9 +209,11 @@ type Semaphore struct {
 	waiters waitQueue
 }
 
-// ErrSemaphoreBound is returned by Release of a bounded semaphore released
-// more times than acquired (Python's BoundedSemaphore ValueError).
-var ErrSemaphoreBound = errors.New("aio: semaphore released too many times")
+// ErrReleasedTooMany is returned by Release of a bounded semaphore released
+// more times than acquired (Python's BoundedSemaphore raises ValueError
+// "Semaphore released too many times"); syncx.BoundedSemaphore's error has
+// the same name.
+var ErrReleasedTooMany = errors.New("aio: semaphore released too many times")
 
 // NewSemaphore returns a semaphore with n permits. If bounded, releasing
 // beyond n is an error (Python's BoundedSemaphore); a bounded semaphore of
@@ -248,13 +250,13 @@ func (s *Semaphore) Acquire(t *T) error {
 }
 
 // Release returns a permit, handing it to the first waiter if any (Python's
-// Semaphore.release). A bounded semaphore returns ErrSemaphoreBound instead
+// Semaphore.release). A bounded semaphore returns ErrReleasedTooMany instead
 // of Python's ValueError when released too often, that is when its free
 // permits are already at the bound (checked first, as Python does, so a
 // bounded semaphore of 0 refuses even with coroutines waiting).
 func (s *Semaphore) Release() error {
 	if s.bounded && s.value >= s.bound {
-		return ErrSemaphoreBound
+		return ErrReleasedTooMany
 	}
 	s.release()
 	return nil

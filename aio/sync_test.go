@@ -148,7 +148,7 @@ func TestSemaphoreLimitsConcurrency(t *testing.T) {
 		if maxInside != 3 || sem.Value() != 3 {
 			return fmt.Errorf("max inside %d, value %d", maxInside, sem.Value())
 		}
-		if err := sem.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+		if err := sem.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
 			return fmt.Errorf("over-release: %v", err)
 		}
 		return nil
