@@ -11,8 +11,8 @@ import (
 
 // The socket transport of a stream the loop owns (Linux, real clock): the
 // loop reads and writes the socket itself when the poller reports it ready.
-// The public stream API is in stream.go; the goroutine transport over a
-// net.Conn in stream_conn.go.
+// The public stream API and the goroutine transport over a net.Conn are in
+// stream.go; the accepting side of a Server on the poller in server_linux.go.
 
 // takeOver makes the loop the owner of a socket connection (Linux, real
 // clock, the net package's own TCP and Unix connections): it keeps a
