@@ -199,8 +199,8 @@ func (m *Lock) release() {
 func (m *Lock) Locked() bool { return m.locked }
 
 // Semaphore limits how many coroutines are inside a section at once
-// (Python's asyncio.Semaphore, or BoundedSemaphore when created with a
-// bound). Create it with NewSemaphore.
+// (Python's asyncio.Semaphore, or BoundedSemaphore when created with
+// NewBoundedSemaphore). Create it with NewSemaphore or NewBoundedSemaphore.
 type Semaphore struct {
 	loop    *Loop
 	value   int
@@ -215,15 +215,26 @@ type Semaphore struct {
 // the same name.
 var ErrReleasedTooMany = errors.New("aio: semaphore released too many times")
 
-// NewSemaphore returns a semaphore with n permits. If bounded, releasing
-// beyond n is an error (Python's BoundedSemaphore); a bounded semaphore of
-// 0 is allowed, as in Python, and refuses every Release. A negative n is a
-// programming error: NewSemaphore panics, where Python raises ValueError.
-func NewSemaphore(n int, bounded bool) *Semaphore {
+// NewSemaphore returns a semaphore with n permits (Python's
+// asyncio.Semaphore(n)). A negative n is an error, where Python raises
+// ValueError; syncx.NewSemaphore is the same for goroutines.
+func NewSemaphore(n int) (*Semaphore, error) {
+	return newSemaphore("NewSemaphore", n, false)
+}
+
+// NewBoundedSemaphore returns a semaphore with n permits whose Release
+// beyond n fails with ErrReleasedTooMany (Python's
+// asyncio.BoundedSemaphore(n)); a bounded semaphore of 0 is allowed, as in
+// Python, and refuses every Release. A negative n is an error.
+func NewBoundedSemaphore(n int) (*Semaphore, error) {
+	return newSemaphore("NewBoundedSemaphore", n, true)
+}
+
+func newSemaphore(name string, n int, bounded bool) (*Semaphore, error) {
 	if n < 0 {
-		panic(fmt.Sprintf("aio.NewSemaphore: negative number of permits %d", n))
+		return nil, fmt.Errorf("aio.%s: negative number of permits %d", name, n)
 	}
-	return &Semaphore{value: n, bound: n, bounded: bounded}
+	return &Semaphore{value: n, bound: n, bounded: bounded}, nil
 }
 
 // Acquire takes a permit, suspending while there is none (Python's

@@ -125,7 +125,7 @@ func TestLockCancelledWaiterPassesLockOn(t *testing.T) {
 
 func TestSemaphoreLimitsConcurrency(t *testing.T) {
 	runV(t, func(t *aio.T) error {
-		sem := aio.NewSemaphore(3, true)
+		sem, _ := aio.NewBoundedSemaphore(3)
 		inside, maxInside := 0, 0
 		err := aio.TaskGroup(t, func(g *aio.Group) error {
 			for i := 0; i < 30; i++ {
