@@ -293,7 +293,9 @@ type Condition struct {
 	waiters waitQueue
 }
 
-// NewCondition returns a condition on l (a new Lock if l is nil).
+// NewCondition returns a condition on l (a new Lock if l is nil), as
+// Python's asyncio.Condition(lock) does; syncx.NewCondition is the same for
+// goroutines.
 func NewCondition(l *Lock) *Condition {
 	if l == nil {
 		l = &Lock{}
