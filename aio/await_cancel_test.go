@@ -11,7 +11,7 @@ import (
 
 // swallower sleeps for an hour; a cancellation is caught and turned into
 // the value v (a task that swallows its cancellation).
-func swallower(trace *[]string, msg string, v int) func(t *aio.T) (int, error) {
+func swallower(trace *traceLog, msg string, v int) func(t *aio.T) (int, error) {
 	return func(t *aio.T) (int, error) {
 		if err := aio.Sleep(t, time.Hour); err != nil {
 			*trace = append(*trace, msg)
@@ -32,14 +32,8 @@ func swallower(trace *[]string, msg string, v int) func(t *aio.T) (int, error) {
 // returned ErrCancelled from the outer Await regardless.
 func TestAwaitOfTaskThatSwallowsCancellation(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
+	var trace traceLog
+	say := trace.say
 	runV(t, func(t *aio.T) error {
 		it := aio.Go(t, swallower(&trace, "inner: caught the cancellation, returns 42", 42))
 		ot := aio.Go(t, func(t *aio.T) (int, error) {
@@ -120,8 +114,8 @@ func TestAwaitOfTaskThatSwallowsCancellation(t *testing.T) {
 // cancelling() is back to 0. Before the fix trident returned ErrTimeout.
 func TestWaitForTaskThatSwallowsTimeout(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
+	var trace traceLog
+	say := trace.say
 	const msg = "inner: caught the timeout's cancellation, returns 7"
 	runV(t, func(t *aio.T) error {
 		v, err := aio.WaitFor(t, aio.Go(t, swallower(&trace, msg, 7)), 10*time.Millisecond)
@@ -155,7 +149,7 @@ func TestWaitForTaskThatSwallowsTimeout(t *testing.T) {
 
 		// The same with Timeout, which has no handle.
 		err = aio.Timeout(t, 10*time.Millisecond, func() error {
-			_, err := aio.Await(t, aio.Go(t, swallower(new([]string), "", 7)))
+			_, err := aio.Await(t, aio.Go(t, swallower(new(traceLog), "", 7)))
 			return err
 		})
 		if err != nil {

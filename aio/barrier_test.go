@@ -23,12 +23,6 @@ func TestBarrierAsInPython(t *testing.T) {
 		say("%s", strings.Join(log, "; "))
 		log = nil
 	}
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
 	runV(t, func(t *aio.T) error {
 		b, err := aio.NewBarrier(3)
 		if err != nil {

@@ -41,31 +41,13 @@
 //
 // aio.Run(ctx, main) runs main on a new loop and returns its result.
 //
-// # How it runs
+// # Cost
 //
-// Every task runs on its own goroutine, but the loop hands control over with
-// runtime coroutine switches (iter.Pull), so exactly one of them (or the loop
-// itself) runs at any moment. Awaits that need to wait park the coroutine and
-// switch back to the loop, which runs the next ready coroutine, fires due
-// timers (a 4-ary heap with lazy removal) and picks up calls made from other
-// goroutines (CallSoonThreadsafe, Submit, completions of awaited futures).
-// Coroutine goroutines are pooled and reused from task to task, and a
-// coroutine that finishes runs the next not-yet-started task of the batch
-// in place, without switching back to the loop.
-//
-// A task gets its goroutine only when it first runs, and gives it back when
-// it returns; a task that is waiting keeps it, so 100,000 sleeping tasks
-// take about 3 KB each, of which about 2.7 KB is the goroutine itself (its
-// 2 KB stack and the runtime's descriptor) and about 0.3 KB the loop's
-// records (CPython needs about 1.5 KB per sleeping task). Sleep itself
-// allocates nothing: the timer heap holds the wake-up by value.
-//
-// The switch was chosen by measurement (bench suite aio): a coroutine ->
-// loop -> coroutine round trip through iter.Pull costs about half of a
-// ping-pong between two goroutines over unbuffered channels, which is the
-// floor of a design with a channel hand-off per task. Both give the race
-// detector the happens-before edges that make unsynchronised sharing
-// between coroutines race-free.
+// A task takes about 3 KB while it waits (mostly its goroutine's stack;
+// CPython needs about 1.5 KB per sleeping task), Sleep allocates nothing,
+// and handing control from one coroutine to the next costs about half a
+// ping-pong between two goroutines over channels (bench suite aio). How the
+// loop runs and why it is built so: DESIGN.md beside this file.
 //
 // # Leaving the loop
 //
@@ -75,33 +57,25 @@
 // CPU-bound work goes to a process pool, whose *future.Future is awaited
 // with Await like any other.
 //
-// # Streams and the poller
+// # Streams
 //
 // TCP streams (OpenConnection, StartServer, NewStream) work as asyncio's
-// selector loop does. On Linux, on the real clock, the loop has its own
-// epoll instance: when nothing is ready to run it waits in epoll_wait,
-// which ends on a readable or writable socket, on a listener with
-// connections waiting, at the next timer, or on a wake-up from another
-// goroutine (an eventfd written by CallSoonThreadsafe, Submit and
-// completions). The loop takes each socket over: it keeps the descriptor
-// (a duplicate for a net.Conn, which it closes; accepted sockets never
-// become a net.Conn) and reads, accepts and writes with plain non-blocking
-// system calls, sending what a step wrote right after the step, one write
-// per stream. A request to an echo server costs a read, a write and a
-// share of an epoll_wait, the system calls asyncio makes, with no goroutine
-// hand-off; and since Go's netpoller no longer watches the socket, it is
-// not woken by its packets as well (which it would be whenever any
-// goroutine of the process waits for a timer). Read-ahead stops above
-// twice the reader's Limit and resumes as the coroutine consumes; a write
-// the kernel does not take whole waits on the loop for room (EPOLLOUT),
-// which Drain's flow control waits for. StreamWriter.Conn then returns a
-// stand-in, like asyncio's TransportSocket.
+// selector loop does: on Linux, on the real clock, the loop takes each
+// socket over and reads, accepts and writes it itself from its own epoll
+// instance, with the system calls asyncio makes; elsewhere, on the virtual
+// clock, for connections that are not sockets (net.Pipe), and with
+// WithoutPoller, each stream reads on a goroutine of its own. What a user
+// sees of the difference:
 //
-// Elsewhere, on the virtual clock, for connections that are not sockets
-// (net.Pipe), and with WithoutPoller, each stream reads ahead on a
-// goroutine of its own (Go's netpoller underneath) that hands the bytes to
-// the loop. Use WithoutPoller inside a testing/synctest bubble: a loop
-// waiting in epoll_wait is in a system call, not durably blocked.
+//   - A connection handed to NewStream belongs to the stream: on Linux its
+//     net.Conn is closed and StreamWriter.Conn returns a stand-in, like
+//     asyncio's TransportSocket, that gives addresses and socket options
+//     but refuses I/O (ErrOwnedByStream).
+//   - Read-ahead stops above twice the reader's Limit and resumes as the
+//     coroutine consumes; Drain waits while more than HighWater bytes are
+//     unsent.
+//   - Use WithoutPoller inside a testing/synctest bubble: a loop waiting in
+//     epoll_wait is in a system call, not durably blocked.
 //
 // # Which Python
 //

@@ -31,12 +31,6 @@ func TestEagerTasksAsInPython(t *testing.T) {
 		log = nil
 	}
 	say := func(format string, a ...any) { log = append(log, fmt.Sprintf(format, a...)) }
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
 	quick := func(t *aio.T) (int, error) {
 		say("quick runs")
 		return 1, nil

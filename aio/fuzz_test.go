@@ -26,21 +26,7 @@ func FuzzStreamReadLine(f *testing.F) {
 			sep = []byte{'\n'}
 		}
 		step := int(chunk)%16 + 1
-		a, b := net.Pipe()
-		go func() {
-			for i := 0; i < len(data); i += step {
-				if _, err := a.Write(data[i:min(len(data), i+step)]); err != nil {
-					break
-				}
-			}
-			a.Close()
-		}()
-		_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
-			r, w, err := aio.NewStream(t, b)
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(t)
+		err := runOnFedStream(data, step, func(t *aio.T, r *aio.StreamReader) (int, error) {
 			r.Limit = 0
 			var got []byte
 			for {
@@ -161,21 +147,7 @@ func FuzzStreamReadLineLimit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, chunk, limit uint8) {
 		step := int(chunk)%16 + 1
 		lim := int(limit)%12 + 1
-		a, b := net.Pipe()
-		go func() {
-			for i := 0; i < len(data); i += step {
-				if _, err := a.Write(data[i:min(len(data), i+step)]); err != nil {
-					break
-				}
-			}
-			a.Close()
-		}()
-		_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
-			r, w, err := aio.NewStream(t, b)
-			if err != nil {
-				return 0, err
-			}
-			defer w.Close(t)
+		err := runOnFedStream(data, step, func(t *aio.T, r *aio.StreamReader) (int, error) {
 			r.Limit = lim
 			rest := data // the input not yet matched
 			for calls := 0; ; calls++ {
@@ -206,4 +178,34 @@ func FuzzStreamReadLineLimit(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// feedPipe returns one end of a net.Pipe whose other end writes data in
+// chunks of step bytes from a goroutine, then closes.
+func feedPipe(data []byte, step int) net.Conn {
+	a, b := net.Pipe()
+	go func() {
+		for i := 0; i < len(data); i += step {
+			if _, err := a.Write(data[i:min(len(data), i+step)]); err != nil {
+				break
+			}
+		}
+		a.Close()
+	}()
+	return b
+}
+
+// runOnFedStream runs main on a new loop with a stream reading data fed
+// step bytes at a time (feedPipe), and returns main's error.
+func runOnFedStream(data []byte, step int, main func(t *aio.T, r *aio.StreamReader) (int, error)) error {
+	b := feedPipe(data, step)
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		r, w, err := aio.NewStream(t, b)
+		if err != nil {
+			return 0, err
+		}
+		defer w.Close(t)
+		return main(t, r)
+	})
+	return err
 }

@@ -384,30 +384,18 @@ func (l *Loop) pollIO() {
 		}
 	}
 	if timeout != 0 {
-		p.sleeping.Store(true)
+		p.Arm()
 		if l.tsFlag.Load() {
 			timeout = 0
 		}
 	}
 	var t0 time.Time
-	n := p.wait(timeout)
-	p.sleeping.Store(false)
+	evs := p.wait(timeout)
 	if l.cfg.debug {
 		t0 = time.Now()
 	}
-	for i := range n {
-		ev := &p.events[i]
-		if ev.Fd == wakeSlot {
-			p.drainWakeup()
-			continue
-		}
-		if int(ev.Fd) < len(p.regs) {
-			if r := p.regs[ev.Fd]; r != nil {
-				r.pollReady(ev.Events)
-			}
-		}
-	}
-	if l.cfg.debug && n > 0 {
+	p.dispatch(evs)
+	if l.cfg.debug && len(evs) > 0 {
 		if el := time.Since(t0); el > l.cfg.slow {
 			l.cfg.logger.Warn("aio: reading sockets held the loop too long", "duration", el, "threshold", l.cfg.slow)
 		}
@@ -445,7 +433,7 @@ func (l *Loop) stopPoller() {
 	l.poll = nil
 	l.mu.Unlock()
 	if p != nil {
-		p.close()
+		p.Close()
 	}
 }
 
@@ -494,7 +482,7 @@ func (l *Loop) post(fn func()) bool {
 	l.tsq = append(l.tsq, fn)
 	l.tsFlag.Store(true)
 	if p := l.poll; p != nil {
-		p.wakeup()
+		p.Wakeup()
 		l.mu.Unlock()
 		return true
 	}

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -18,109 +17,68 @@ import (
 // Tests of the loop's own epoll poller (Linux, real clock). Each runs the
 // same body with the poller and WithoutPoller where that compares the two.
 
-func skipWithoutPoller(t *testing.T) {
-	t.Helper()
-	if !pollSupported {
-		t.Skip("no poller on " + runtime.GOOS)
-	}
-}
-
-func pollModes() []struct {
-	name string
-	opts []Option
-	poll bool
-} {
-	return []struct {
-		name string
-		opts []Option
-		poll bool
-	}{{"poller", nil, pollSupported}, {"goroutines", []Option{WithoutPoller()}, false}}
-}
-
-// echoLines is a line echo handler.
-func echoLines(t *T, r *StreamReader, w *StreamWriter) error {
-	for {
-		line, err := r.ReadLine(t)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		w.Write(line)
-		if err := w.Drain(t); err != nil {
-			return err
-		}
-	}
-}
-
 // TestPollerEchoIntegrity: many connections send lines of random sizes, up
 // to well past the read-ahead mark and the socket buffers (so reads pause
 // and resume and writes go partial), and every echo comes back intact, in
 // both modes; the poller really is used in the first.
 func TestPollerEchoIntegrity(t *testing.T) {
-	for _, m := range pollModes() {
-		t.Run(m.name, func(t *testing.T) {
-			const clients = 30
-			usedPoller := false
-			_, err := Run(context.Background(), func(tt *T) (int, error) {
-				srv, err := StartServer(tt, "127.0.0.1:0", func(tt *T, r *StreamReader, w *StreamWriter) error {
-					r.Limit = 1 << 20
-					return echoLines(tt, r, w)
-				})
-				if err != nil {
-					return 0, err
-				}
-				usedPoller = srv.polled
-				addr := srv.Addr().String()
-				err = TaskGroup(tt, func(g *Group) error {
-					for c := range clients {
-						g.Go(func(tt *T) error {
-							r, w, err := OpenConnection(tt, addr)
-							if err != nil {
+	eachPollMode(t, func(t *testing.T, m pollMode) {
+		const clients = 30
+		usedPoller := false
+		runMain(t, m.opts, func(tt *T) (int, error) {
+			srv, err := StartServer(tt, "127.0.0.1:0", func(tt *T, r *StreamReader, w *StreamWriter) error {
+				r.Limit = 1 << 20
+				return echoLines(tt, r, w)
+			})
+			if err != nil {
+				return 0, err
+			}
+			usedPoller = srv.polled
+			addr := srv.Addr().String()
+			err = TaskGroup(tt, func(g *Group) error {
+				for c := range clients {
+					g.Go(func(tt *T) error {
+						r, w, err := OpenConnection(tt, addr)
+						if err != nil {
+							return err
+						}
+						defer w.Close(tt)
+						r.Limit = 1 << 20
+						rng := rand.New(rand.NewPCG(uint64(c), 7))
+						for i := range 20 {
+							n := rng.IntN(200)
+							if i%7 == 3 {
+								n = 300_000 + rng.IntN(200_000) // past 2 x DefaultStreamLimit and the socket buffer
+							}
+							line := bytes.Repeat([]byte{byte('a' + c%26)}, n)
+							line = append(line, fmt.Sprintf(" %d/%d\n", c, i)...)
+							w.Write(line)
+							if err := w.Drain(tt); err != nil {
 								return err
 							}
-							defer w.Close(tt)
-							r.Limit = 1 << 20
-							rng := rand.New(rand.NewPCG(uint64(c), 7))
-							for i := range 20 {
-								n := rng.IntN(200)
-								if i%7 == 3 {
-									n = 300_000 + rng.IntN(200_000) // past 2 x DefaultStreamLimit and the socket buffer
-								}
-								line := bytes.Repeat([]byte{byte('a' + c%26)}, n)
-								line = append(line, fmt.Sprintf(" %d/%d\n", c, i)...)
-								w.Write(line)
-								if err := w.Drain(tt); err != nil {
-									return err
-								}
-								got, err := r.ReadLine(tt)
-								if err != nil {
-									return fmt.Errorf("client %d line %d: %w", c, i, err)
-								}
-								if !bytes.Equal(got, line) {
-									return fmt.Errorf("client %d line %d: %d bytes back, want %d", c, i, len(got), len(line))
-								}
+							got, err := r.ReadLine(tt)
+							if err != nil {
+								return fmt.Errorf("client %d line %d: %w", c, i, err)
 							}
-							return nil
-						})
-					}
-					return nil
-				})
-				srv.Close()
-				if werr := srv.Wait(tt); err == nil {
-					err = werr
+							if !bytes.Equal(got, line) {
+								return fmt.Errorf("client %d line %d: %d bytes back, want %d", c, i, len(got), len(line))
+							}
+						}
+						return nil
+					})
 				}
-				return 0, err
-			}, m.opts...)
-			if err != nil {
-				t.Fatal(err)
+				return nil
+			})
+			srv.Close()
+			if werr := srv.Wait(tt); err == nil {
+				err = werr
 			}
-			if usedPoller != m.poll {
-				t.Fatalf("server used the poller: %v, want %v", usedPoller, m.poll)
-			}
+			return 0, err
 		})
-	}
+		if usedPoller != m.poll {
+			t.Fatalf("server used the poller: %v, want %v", usedPoller, m.poll)
+		}
+	})
 }
 
 // TestPolledReadAheadPauses: a peer that sends much more than the reader
@@ -129,34 +87,16 @@ func TestPollerEchoIntegrity(t *testing.T) {
 func TestPolledReadAheadPauses(t *testing.T) {
 	skipWithoutPoller(t)
 	const total = 4 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := tcpPeer(t, func(c net.Conn) {
 		chunk := bytes.Repeat([]byte{'x'}, 64<<10)
 		for sent := 0; sent < total; sent += len(chunk) {
 			if _, err := c.Write(chunk); err != nil {
 				return
 			}
 		}
-	}()
+	})
 	pauses, maxBuf := 0, 0
-	_, err = Run(context.Background(), func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 		r.Limit = 4096 // high-water mark 8 KiB
 		got := 0
 		for got < total {
@@ -187,10 +127,6 @@ func TestPolledReadAheadPauses(t *testing.T) {
 		}
 		return 0, nil
 	})
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if pauses == 0 {
 		t.Fatal("read interest was never paused")
 	}
@@ -204,50 +140,26 @@ func TestPolledReadAheadPauses(t *testing.T) {
 // polled stream is woken with an error when another coroutine closes the
 // stream; it does not hang.
 func TestPolledReaderClosedByWriterWakes(t *testing.T) {
-	for _, m := range pollModes() {
-		t.Run(m.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+	eachPollMode(t, func(t *testing.T, m pollMode) {
+		addr := silentPeer(t)
+		runOpen(t, m.opts, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+			reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
+			if err := Sleep(tt, 5*time.Millisecond); err != nil {
+				return 0, err
 			}
-			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err == nil {
-					accepted <- c
-				}
-				close(accepted)
-			}()
-			_, err = Run(context.Background(), func(tt *T) (int, error) {
-				r, w, err := OpenConnection(tt, ln.Addr().String())
-				if err != nil {
-					return 0, err
-				}
-				reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
-				if err := Sleep(tt, 5*time.Millisecond); err != nil {
-					return 0, err
-				}
-				if err := w.Close(tt); err != nil {
-					return 0, err
-				}
-				_, rerr := Await(tt, reader)
-				if rerr == nil {
-					return 0, errors.New("read on a closed stream returned no error")
-				}
-				if !errors.Is(rerr, net.ErrClosed) {
-					return 0, fmt.Errorf("read error %v, want net.ErrClosed", rerr)
-				}
-				return 0, nil
-			}, m.opts...)
-			if c, ok := <-accepted; ok {
-				c.Close()
+			if err := w.Close(tt); err != nil {
+				return 0, err
 			}
-			if err != nil {
-				t.Fatal(err)
+			_, rerr := Await(tt, reader)
+			if rerr == nil {
+				return 0, errors.New("read on a closed stream returned no error")
 			}
+			if !errors.Is(rerr, net.ErrClosed) {
+				return 0, fmt.Errorf("read error %v, want net.ErrClosed", rerr)
+			}
+			return 0, nil
 		})
-	}
+	})
 }
 
 // TestPollerThreadsafeWakeups: while the loop sleeps in epoll_wait (a
@@ -255,26 +167,10 @@ func TestPolledReaderClosedByWriterWakes(t *testing.T) {
 // wake it through the eventfd; none is lost.
 func TestPollerThreadsafeWakeups(t *testing.T) {
 	skipWithoutPoller(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		io.Copy(io.Discard, c) // silent peer until the client closes
-		c.Close()
-	}()
+	addr := silentPeer(t)
 	const senders, each = 8, 300
-	_, err = Run(context.Background(), func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
+		var err error
 		reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
 		if err := Yield(tt); err != nil { // the reader registers with the poller
 			return 0, err
@@ -317,34 +213,14 @@ func TestPollerThreadsafeWakeups(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestPollerTimersFire: with the loop waiting in epoll_wait, the next timer
 // ends the wait (its timeout); a sleep is not cut short either.
 func TestPollerTimersFire(t *testing.T) {
 	skipWithoutPoller(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		io.Copy(io.Discard, c)
-		c.Close()
-	}()
-	_, err = Run(context.Background(), func(tt *T) (int, error) {
-		r, w, err := OpenConnection(tt, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(tt)
+	addr := silentPeer(t)
+	runOpen(t, nil, addr, func(tt *T, r *StreamReader, w *StreamWriter) (int, error) {
 		reader := Go(tt, func(tt *T) ([]byte, error) { return r.ReadLine(tt) })
 		for range 5 {
 			t0 := time.Now()
@@ -365,16 +241,13 @@ func TestPollerTimersFire(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestPollerAcceptsBursts: more connections arrive at once than one
 // readiness event accepts (acceptBatch); every one is served.
 func TestPollerAcceptsBursts(t *testing.T) {
 	const conns = 3*acceptBatch + 5
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, nil, func(tt *T) (int, error) {
 		srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
 		if err != nil {
 			return 0, err
@@ -428,9 +301,6 @@ func TestPollerAcceptsBursts(t *testing.T) {
 		srv.Close()
 		return 0, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestPollerClosesItsDescriptors: a loop that used the poller (epoll,
@@ -445,7 +315,7 @@ func TestPollerClosesItsDescriptors(t *testing.T) {
 		return len(ents)
 	}
 	run := func() {
-		_, err := Run(context.Background(), func(tt *T) (int, error) {
+		runMain(t, nil, func(tt *T) (int, error) {
 			srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
 			if err != nil {
 				return 0, err
@@ -463,9 +333,6 @@ func TestPollerClosesItsDescriptors(t *testing.T) {
 			}
 			return 0, nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	run() // warm up whatever the runtime opens once
 	before := count()
@@ -475,4 +342,104 @@ func TestPollerClosesItsDescriptors(t *testing.T) {
 	if after := count(); after > before {
 		t.Fatalf("%d descriptors open after the loops, %d before", after, before)
 	}
+}
+
+// TestPollerParallelLoopsWakeups: several loops run at once, each sleeping
+// in its own epoll_wait between timers, while goroutines post calls to
+// them at random moments; every call runs and every loop ends.
+func TestPollerParallelLoopsWakeups(t *testing.T) {
+	skipWithoutPoller(t)
+	const loops, senders, each = 4, 3, 200
+	hangGuard(t, 60*time.Second, func() {
+		var wg sync.WaitGroup
+		errs := make([]error, loops)
+		for i := range loops {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Run(context.Background(), func(tt *T) (int, error) {
+					srv, err := StartServer(tt, "127.0.0.1:0", echoLines)
+					if err != nil {
+						return 0, err
+					}
+					defer srv.Close()
+					if tt.Loop().poll == nil {
+						return 0, fmt.Errorf("loop %d has no poller", i)
+					}
+					count := 0
+					all := &Event{}
+					l := tt.Loop()
+					var swg sync.WaitGroup
+					for s := range senders {
+						swg.Add(1)
+						go func() {
+							defer swg.Done()
+							rng := rand.New(rand.NewPCG(uint64(i), uint64(s)))
+							for range each {
+								if err := l.CallSoonThreadsafe(func() {
+									if count++; count == senders*each {
+										all.Set()
+									}
+								}); err != nil {
+									panic(err)
+								}
+								if rng.IntN(4) == 0 {
+									time.Sleep(time.Duration(rng.IntN(100)) * time.Microsecond)
+								}
+							}
+						}()
+					}
+					// Timers of their own keep changing the wait's timeout.
+					ticker := Go(tt, func(tt *T) (int, error) {
+						for {
+							if err := Sleep(tt, 300*time.Microsecond); err != nil {
+								return 0, err
+							}
+						}
+					})
+					err = all.Wait(tt)
+					swg.Wait()
+					ticker.Cancel()
+					return 0, err
+				})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("loop %d: %v", i, err)
+			}
+		}
+	})
+}
+
+// TestRunCancelWakesPolledLoop: Run's context ending while the loop sits
+// in epoll_wait (a read that nothing answers) wakes the loop, cancels the
+// reader and returns.
+func TestRunCancelWakesPolledLoop(t *testing.T) {
+	eachPollMode(t, func(t *testing.T, m pollMode) {
+		addr := silentPeer(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var err error
+		polled := false
+		hangGuard(t, 20*time.Second, func() {
+			_, err = Run(ctx, func(tt *T) (int, error) {
+				r, _, err := OpenConnection(tt, addr)
+				if err != nil {
+					return 0, err
+				}
+				tt.Loop().CallLater(20*time.Millisecond, cancel)
+				_, err = r.ReadLine(tt)
+				polled = r.polled
+				return 0, err
+			}, m.opts...)
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run returned %v, want a cancellation", err)
+		}
+		if polled != m.poll {
+			t.Fatalf("reader polled: %v, want %v", polled, m.poll)
+		}
+	})
 }

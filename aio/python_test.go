@@ -2,6 +2,7 @@ package aio_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,4 +76,19 @@ func diffTraces(tb testing.TB, name string, goTrace, pyTrace []string) {
 		tb.Errorf("trace differs from CPython's (%s.py)\n--- trident:\n%s\n--- CPython:\n%s",
 			name, strings.Join(goTrace, "\n"), strings.Join(pyTrace, "\n"))
 	}
+}
+
+// traceLog is the trace a Go scenario prints, line by line, to compare
+// with the Python script's output.
+type traceLog []string
+
+// say appends a line, formatted as by fmt.Sprintf.
+func (tr *traceLog) say(format string, a ...any) { *tr = append(*tr, fmt.Sprintf(format, a...)) }
+
+// pyBool prints b as Python prints a bool.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }

@@ -38,7 +38,8 @@ type Queue[V any] struct {
 }
 
 // NewQueue returns a queue holding at most maxsize items (0 or less:
-// unbounded).
+// unbounded), as Python's asyncio.Queue(maxsize); syncx.NewQueue is the same
+// for goroutines.
 func NewQueue[V any](maxsize int) *Queue[V] {
 	if maxsize < 0 {
 		maxsize = 0

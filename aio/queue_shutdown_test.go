@@ -56,12 +56,6 @@ func TestQueueShutdownAsInPython313(t *testing.T) {
 			return 0, nil
 		}
 	}
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
 	runV(t, func(t *aio.T) error {
 		q := aio.NewQueue[int](2)
 		q.PutNowait(1)

@@ -18,14 +18,8 @@ import (
 // ErrLoopClosed here).
 func TestRunnerAsInPython(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
+	var trace traceLog
+	say := trace.say
 	ctx := context.Background()
 	r := aio.NewRunner(ctx, aio.WithVirtualTime())
 	var loop *aio.Loop

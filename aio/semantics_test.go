@@ -58,9 +58,9 @@ func TestWaitFirstErrorIgnoresCancelled(t *testing.T) {
 // can be released.
 func TestBoundedSemaphoreOfZero(t *testing.T) {
 	runV(t, func(t *aio.T) error {
-		s := aio.NewSemaphore(0, true)
-		if err := s.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
-			return fmt.Errorf("Release of BoundedSemaphore(0) = %v, want ErrSemaphoreBound", err)
+		s, _ := aio.NewBoundedSemaphore(0)
+		if err := s.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
+			return fmt.Errorf("Release of BoundedSemaphore(0) = %v, want ErrReleasedTooMany", err)
 		}
 		if s.Value() != 0 {
 			return fmt.Errorf("Value = %d after a refused Release", s.Value())
@@ -69,39 +69,36 @@ func TestBoundedSemaphoreOfZero(t *testing.T) {
 		if !errors.Is(err, aio.ErrTimeout) {
 			return fmt.Errorf("Acquire on BoundedSemaphore(0) = %v, want a timeout", err)
 		}
-		u := aio.NewSemaphore(0, false)
+		u, _ := aio.NewSemaphore(0)
 		if err := u.Release(); err != nil || u.Value() != 1 {
 			return fmt.Errorf("unbounded Release = %v, value %d", err, u.Value())
 		}
 		// A bounded semaphore released while a coroutine waits is still
 		// at its bound: Python checks the bound first, so it is refused.
-		b := aio.NewSemaphore(1, true)
+		b, _ := aio.NewBoundedSemaphore(1)
 		if err := b.Acquire(t); err != nil {
 			return err
 		}
 		if err := b.Release(); err != nil {
 			return err
 		}
-		if err := b.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+		if err := b.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
 			return fmt.Errorf("second Release of BoundedSemaphore(1) = %v", err)
 		}
 		return nil
 	})
 }
 
-// A negative number of permits is a programming error: NewSemaphore panics
-// with a message naming it (Python raises ValueError).
-func TestNewSemaphoreNegativePanics(t *testing.T) {
-	for _, bounded := range []bool{false, true} {
-		func() {
-			defer func() {
-				r := recover()
-				if r == nil || !strings.Contains(fmt.Sprint(r), "negative") {
-					t.Errorf("NewSemaphore(-1, %v) recovered %v, want a panic about a negative value", bounded, r)
-				}
-			}()
-			aio.NewSemaphore(-1, bounded)
-		}()
+// A negative number of permits is an error naming it (Python raises
+// ValueError).
+func TestNewSemaphoreNegativeFails(t *testing.T) {
+	for name, mk := range map[string]func(int) (*aio.Semaphore, error){
+		"NewSemaphore": aio.NewSemaphore, "NewBoundedSemaphore": aio.NewBoundedSemaphore,
+	} {
+		s, err := mk(-1)
+		if err == nil || s != nil || !strings.Contains(err.Error(), "negative") {
+			t.Errorf("%s(-1) = %v, %v; want an error about a negative value", name, s, err)
+		}
 	}
 }
 

@@ -51,8 +51,8 @@ func pipeStream(t *aio.T, limit int) (*aio.StreamReader, chan<- string, error) {
 // later call.
 func TestStreamLimitExcludesSeparatorAndReadLineDiscards(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
+	var trace traceLog
+	say := trace.say
 	runReal(t, func(t *aio.T) error {
 		r, feed, err := pipeStream(t, 8)
 		if err != nil {

@@ -14,28 +14,10 @@ import (
 	"github.com/trident-go/trident/aio"
 )
 
-func echoHandler(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) error {
-	for {
-		line, err := r.ReadLine(t)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := w.Write(line); err != nil {
-			return err
-		}
-		if err := w.Drain(t); err != nil {
-			return err
-		}
-	}
-}
-
 func TestEchoServerManyClients(t *testing.T) {
 	const clients, lines = 20, 50
 	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
-		srv, err := aio.StartServer(t, "127.0.0.1:0", echoHandler)
+		srv, err := aio.StartServer(t, "127.0.0.1:0", aio.EchoLines)
 		if err != nil {
 			return 0, err
 		}
@@ -150,27 +132,12 @@ func TestStreamFromPlainGoroutineClient(t *testing.T) {
 }
 
 func TestStreamLimitAndPartialReads(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	addr := aio.TCPPeer(t, func(c net.Conn) {
 		bw := bufio.NewWriter(c)
 		bw.WriteString(strings.Repeat("x", 100) + "\nlast line without newline")
 		bw.Flush()
-		c.Close()
-	}()
-	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
-		r, w, err := aio.OpenConnection(t, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(t)
+	})
+	aio.RunOpen(t, nil, addr, func(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) (int, error) {
 		r.Limit = 10
 		// ReadUntil leaves the over-long line buffered (ReadLine would
 		// drop it, see stream_limit_test.go).
@@ -200,26 +167,12 @@ func TestStreamLimitAndPartialReads(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestStreamReadCancelledAndLoopEndClosesConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
-		r, _, err := aio.OpenConnection(t, ln.Addr().String())
+	addr, accepted := aio.AcceptOne(t)
+	_, err := aio.Run(context.Background(), func(t *aio.T) (int, error) {
+		r, _, err := aio.OpenConnection(t, addr)
 		if err != nil {
 			return 0, err
 		}
@@ -247,17 +200,7 @@ func TestStreamReadCancelledAndLoopEndClosesConnections(t *testing.T) {
 
 func TestStreamReadAheadPausesAndResumes(t *testing.T) {
 	const total = 1 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := aio.TCPPeer(t, func(c net.Conn) {
 		chunk := make([]byte, 4096)
 		for i := range chunk {
 			chunk[i] = byte(i)
@@ -267,13 +210,8 @@ func TestStreamReadAheadPausesAndResumes(t *testing.T) {
 				return
 			}
 		}
-	}()
-	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
-		r, w, err := aio.OpenConnection(t, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
-		defer w.Close(t)
+	})
+	aio.RunOpen(t, nil, addr, func(t *aio.T, r *aio.StreamReader, w *aio.StreamWriter) (int, error) {
 		r.Limit = 1000 // pause the read-ahead at 2000 unread bytes
 		got := 0
 		for got < total {
@@ -301,34 +239,16 @@ func TestStreamReadAheadPausesAndResumes(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestStreamWriterLargeAndCoalesced(t *testing.T) {
 	const total = 2 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
+	addr := aio.TCPPeer(t, func(c net.Conn) {
 		n, _ := io.Copy(io.Discard, c)
 		got <- n
-	}()
-	_, err = aio.Run(context.Background(), func(t *aio.T) (int, error) {
-		_, w, err := aio.OpenConnection(t, ln.Addr().String())
-		if err != nil {
-			return 0, err
-		}
+	})
+	aio.RunOpen(t, nil, addr, func(t *aio.T, _ *aio.StreamReader, w *aio.StreamWriter) (int, error) {
 		chunk := make([]byte, 4096)
 		for sent := 0; sent < total; sent += len(chunk) {
 			if err := w.Write(chunk); err != nil {
@@ -340,9 +260,6 @@ func TestStreamWriterLargeAndCoalesced(t *testing.T) {
 		}
 		return 0, w.Close(t)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if n := <-got; n != total {
 		t.Fatalf("peer received %d bytes, want %d", n, total)
 	}

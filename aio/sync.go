@@ -199,8 +199,8 @@ func (m *Lock) release() {
 func (m *Lock) Locked() bool { return m.locked }
 
 // Semaphore limits how many coroutines are inside a section at once
-// (Python's asyncio.Semaphore, or BoundedSemaphore when created with a
-// bound). Create it with NewSemaphore.
+// (Python's asyncio.Semaphore, or BoundedSemaphore when created with
+// NewBoundedSemaphore). Create it with NewSemaphore or NewBoundedSemaphore.
 type Semaphore struct {
 	loop    *Loop
 	value   int
@@ -209,19 +209,32 @@ type Semaphore struct {
 	waiters waitQueue
 }
 
-// ErrSemaphoreBound is returned by Release of a bounded semaphore released
-// more times than acquired (Python's BoundedSemaphore ValueError).
-var ErrSemaphoreBound = errors.New("aio: semaphore released too many times")
+// ErrReleasedTooMany is returned by Release of a bounded semaphore released
+// more times than acquired (Python's BoundedSemaphore raises ValueError
+// "Semaphore released too many times"); syncx.BoundedSemaphore's error has
+// the same name.
+var ErrReleasedTooMany = errors.New("aio: semaphore released too many times")
 
-// NewSemaphore returns a semaphore with n permits. If bounded, releasing
-// beyond n is an error (Python's BoundedSemaphore); a bounded semaphore of
-// 0 is allowed, as in Python, and refuses every Release. A negative n is a
-// programming error: NewSemaphore panics, where Python raises ValueError.
-func NewSemaphore(n int, bounded bool) *Semaphore {
+// NewSemaphore returns a semaphore with n permits (Python's
+// asyncio.Semaphore(n)). A negative n is an error, where Python raises
+// ValueError; syncx.NewSemaphore is the same for goroutines.
+func NewSemaphore(n int) (*Semaphore, error) {
+	return newSemaphore("NewSemaphore", n, false)
+}
+
+// NewBoundedSemaphore returns a semaphore with n permits whose Release
+// beyond n fails with ErrReleasedTooMany (Python's
+// asyncio.BoundedSemaphore(n)); a bounded semaphore of 0 is allowed, as in
+// Python, and refuses every Release. A negative n is an error.
+func NewBoundedSemaphore(n int) (*Semaphore, error) {
+	return newSemaphore("NewBoundedSemaphore", n, true)
+}
+
+func newSemaphore(name string, n int, bounded bool) (*Semaphore, error) {
 	if n < 0 {
-		panic(fmt.Sprintf("aio.NewSemaphore: negative number of permits %d", n))
+		return nil, fmt.Errorf("aio.%s: negative number of permits %d", name, n)
 	}
-	return &Semaphore{value: n, bound: n, bounded: bounded}
+	return &Semaphore{value: n, bound: n, bounded: bounded}, nil
 }
 
 // Acquire takes a permit, suspending while there is none (Python's
@@ -248,13 +261,13 @@ func (s *Semaphore) Acquire(t *T) error {
 }
 
 // Release returns a permit, handing it to the first waiter if any (Python's
-// Semaphore.release). A bounded semaphore returns ErrSemaphoreBound instead
+// Semaphore.release). A bounded semaphore returns ErrReleasedTooMany instead
 // of Python's ValueError when released too often, that is when its free
 // permits are already at the bound (checked first, as Python does, so a
 // bounded semaphore of 0 refuses even with coroutines waiting).
 func (s *Semaphore) Release() error {
 	if s.bounded && s.value >= s.bound {
-		return ErrSemaphoreBound
+		return ErrReleasedTooMany
 	}
 	s.release()
 	return nil
@@ -280,7 +293,9 @@ type Condition struct {
 	waiters waitQueue
 }
 
-// NewCondition returns a condition on l (a new Lock if l is nil).
+// NewCondition returns a condition on l (a new Lock if l is nil), as
+// Python's asyncio.Condition(lock) does; syncx.NewCondition is the same for
+// goroutines.
 func NewCondition(l *Lock) *Condition {
 	if l == nil {
 		l = &Lock{}

@@ -125,7 +125,7 @@ func TestLockCancelledWaiterPassesLockOn(t *testing.T) {
 
 func TestSemaphoreLimitsConcurrency(t *testing.T) {
 	runV(t, func(t *aio.T) error {
-		sem := aio.NewSemaphore(3, true)
+		sem, _ := aio.NewBoundedSemaphore(3)
 		inside, maxInside := 0, 0
 		err := aio.TaskGroup(t, func(g *aio.Group) error {
 			for i := 0; i < 30; i++ {
@@ -148,7 +148,7 @@ func TestSemaphoreLimitsConcurrency(t *testing.T) {
 		if maxInside != 3 || sem.Value() != 3 {
 			return fmt.Errorf("max inside %d, value %d", maxInside, sem.Value())
 		}
-		if err := sem.Release(); !errors.Is(err, aio.ErrSemaphoreBound) {
+		if err := sem.Release(); !errors.Is(err, aio.ErrReleasedTooMany) {
 			return fmt.Errorf("over-release: %v", err)
 		}
 		return nil
@@ -329,4 +329,47 @@ func TestStressPrimitivesRealClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A waiter notified and then cancelled before it runs must not swallow the
+// notification: another waiter is woken instead (CPython 3.13, gh-112202;
+// a spurious wake-up is allowed by the condition variable protocol).
+func TestConditionCancelledAfterNotifyPassesItOn(t *testing.T) {
+	runV(t, func(t *aio.T) error {
+		c := aio.NewCondition(nil)
+		woken := []bool{false, false}
+		waiter := func(i int) func(t *aio.T) (int, error) {
+			return func(t *aio.T) (int, error) {
+				if err := c.L.Acquire(t); err != nil {
+					return 0, err
+				}
+				defer c.L.Release()
+				err := aio.Timeout(t, time.Hour, func() error { return c.Wait(t) })
+				if err == nil {
+					woken[i] = true
+				}
+				return 0, err
+			}
+		}
+		a := aio.Go(t, waiter(0))
+		b := aio.Go(t, waiter(1))
+		if err := aio.Sleep(t, time.Second); err != nil {
+			return err
+		}
+		if err := c.L.Acquire(t); err != nil {
+			return err
+		}
+		c.Notify(1) // wakes a
+		a.Cancel()  // ... which is cancelled before it runs
+		c.L.Release()
+		_, aerr := aio.Await(t, a)
+		_, berr := aio.Await(t, b)
+		if !errors.Is(aerr, aio.ErrCancelled) {
+			return errors.New("a: " + errString(aerr))
+		}
+		if berr != nil || !woken[1] {
+			return errors.New("the notification was lost with the cancelled waiter; b: " + errString(berr))
+		}
+		return nil
+	})
 }

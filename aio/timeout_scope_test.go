@@ -18,14 +18,8 @@ import (
 // (RuntimeError in Python, ErrTimeoutScopeState here).
 func TestTimeoutScopeRescheduleAsInPython(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
-	pyBool := func(b bool) string {
-		if b {
-			return "True"
-		}
-		return "False"
-	}
+	var trace traceLog
+	say := trace.say
 	ms := time.Millisecond
 	runV(t, func(t *aio.T) error {
 		err := aio.TimeoutWith(t, t.Now().Add(50*ms), func(s *aio.TimeoutScope) error {

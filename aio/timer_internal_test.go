@@ -32,7 +32,7 @@ func checkTimers(t *testing.T, l *Loop) {
 func TestSleepTimerLazyRemoval(t *testing.T) {
 	const n = 500
 	var fail error
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, []Option{WithVirtualTime()}, func(tt *T) (int, error) {
 		l := tt.loop
 		start := tt.Now()
 		ts := make([]*Task[int], n)
@@ -82,10 +82,7 @@ func TestSleepTimerLazyRemoval(t *testing.T) {
 			fail = errors.New("dead timers were not compacted")
 		}
 		return 0, nil
-	}, WithVirtualTime())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if fail != nil {
 		t.Fatal(fail)
 	}
@@ -94,7 +91,7 @@ func TestSleepTimerLazyRemoval(t *testing.T) {
 // A sleep whose timer comes due in the same step in which its task is
 // cancelled ends cancelled, and the entry is not counted twice.
 func TestSleepCancelledWhenDue(t *testing.T) {
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, []Option{WithVirtualTime()}, func(tt *T) (int, error) {
 		l := tt.loop
 		var k *Task[int]
 		// Scheduled first, so it runs first at the same instant.
@@ -104,15 +101,9 @@ func TestSleepCancelledWhenDue(t *testing.T) {
 		if !errors.Is(err, ErrCancelled) {
 			t.Errorf("task error = %v, want ErrCancelled", err)
 		}
-		checkTimers(t, l)
-		if l.nDead != 0 || len(l.timers) != 0 {
-			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
-		}
+		checkTimersDrained(t, l)
 		return 0, nil
-	}, WithVirtualTime())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // More tasks finish at once than the coroutine pool keeps: the extra
@@ -158,7 +149,7 @@ func TestCoroutinePoolOverflow(t *testing.T) {
 // Sleep (the entry is dead but not yet counted). The bookkeeping stays
 // exact either way the timing falls.
 func TestSleepCancelledThenDueRealClock(t *testing.T) {
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, nil, func(tt *T) (int, error) {
 		l := tt.loop
 		k := Go(tt, func(t *T) (int, error) { return 0, Sleep(t, 20*time.Millisecond) })
 		l.CallLater(time.Millisecond, func() {
@@ -173,15 +164,9 @@ func TestSleepCancelledThenDueRealClock(t *testing.T) {
 		if err := Sleep(tt, time.Millisecond); err != nil {
 			return 0, err
 		}
-		checkTimers(t, l)
-		if l.nDead != 0 || len(l.timers) != 0 {
-			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
-		}
+		checkTimersDrained(t, l)
 		return 0, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // FuzzSleepCancel runs a byte script of sleeping tasks, cancellations,
@@ -265,7 +250,7 @@ func FuzzSleepCancel(f *testing.F) {
 // not cut the sleep short: Sleep still returns nil at its deadline, and
 // the timer entry is neither lost nor counted dead.
 func TestSleepCancelThenUncancel(t *testing.T) {
-	_, err := Run(context.Background(), func(tt *T) (int, error) {
+	runMain(t, []Option{WithVirtualTime()}, func(tt *T) (int, error) {
 		l := tt.loop
 		start := tt.Now()
 		var slept time.Duration
@@ -291,15 +276,9 @@ func TestSleepCancelThenUncancel(t *testing.T) {
 		if slept != time.Hour {
 			t.Errorf("slept %v, want 1h", slept)
 		}
-		checkTimers(t, l)
-		if l.nDead != 0 || len(l.timers) != 0 {
-			t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
-		}
+		checkTimersDrained(t, l)
 		return 0, nil
-	}, WithVirtualTime())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // The 4-ary heap pops timers in (when, seq) order whatever order they
@@ -327,5 +306,15 @@ func TestTimerHeapOrder(t *testing.T) {
 	h.init()
 	if x := h.pop(); x.when != 1 || len(h) != 0 {
 		t.Fatal("single-entry heap")
+	}
+}
+
+// checkTimersDrained checks the heap (checkTimers) and that every timer
+// has fired and left it.
+func checkTimersDrained(t *testing.T, l *Loop) {
+	t.Helper()
+	checkTimers(t, l)
+	if l.nDead != 0 || len(l.timers) != 0 {
+		t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
 	}
 }

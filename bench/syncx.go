@@ -35,10 +35,7 @@ func queueBatch(n int) { queueBatchCap(n, syncxQueueCap) }
 // queueBatchCap is queueBatch with capacity c; with c = 1 nearly every Put
 // and Get blocks, which measures the waiting path rather than the buffer.
 func queueBatchCap(n, c int) {
-	q, err := syncx.NewQueue[int](syncx.MaxSize(c))
-	if err != nil {
-		panic(err)
-	}
+	q := syncx.NewQueue[int](c)
 	ctx := context.Background()
 	go func() {
 		for i := range n {
@@ -149,9 +146,9 @@ func runSyncxSuite(cfg Config) (*Report, error) {
 		"trident-event":     eventBatch,
 	})
 	notes := map[string]string{
-		"trident-queue":      fmt.Sprintf("syncx.Queue MaxSize(%d), 1 producer goroutine, 1 consumer; per item", syncxQueueCap),
+		"trident-queue":      fmt.Sprintf("syncx.NewQueue(%d), 1 producer goroutine, 1 consumer; per item", syncxQueueCap),
 		"channel":            fmt.Sprintf("chan int, capacity %d, same shape; per item", syncxQueueCap),
-		"trident-queue-cap1": "syncx.Queue MaxSize(1): nearly every Put/Get waits; per item",
+		"trident-queue-cap1": "syncx.NewQueue(1): nearly every Put/Get waits; per item",
 		"channel-cap1":       "chan int, capacity 1, same shape; per item",
 		"trident-barrier-2":  "syncx.Barrier, 2 parties; per cycle",
 		"trident-barrier-8":  "syncx.Barrier, 8 parties; per cycle",

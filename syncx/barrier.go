@@ -37,6 +37,8 @@ type generation struct {
 // party's Wait returns the error (a panic is re-raised) and the others get
 // ErrBrokenBarrier. The action runs while the barrier's lock is held: it
 // must not call methods of the same barrier. parties must be at least 1.
+// Python: threading.Barrier(parties, action), without its timeout (Wait
+// takes a context).
 func NewBarrier(parties int, action func() error) (*Barrier, error) {
 	if parties < 1 {
 		return nil, fmt.Errorf("syncx: barrier parties must be at least 1, got %d", parties)

@@ -7,7 +7,7 @@ import (
 
 // Producer/consumer throughput, one item per op; compare with the channel.
 func BenchmarkQueuePutGet(b *testing.B) {
-	q := mustQ(NewQueue[int](MaxSize(1024)))
+	q := NewQueue[int](1024)
 	ctx := context.Background()
 	done := make(chan struct{})
 	go func() {
@@ -58,7 +58,7 @@ func BenchmarkBarrier2(b *testing.B) {
 }
 
 func BenchmarkQueueCap1(b *testing.B) {
-	q := mustQ(NewQueue[int](MaxSize(1)))
+	q := NewQueue[int](1)
 	ctx := context.Background()
 	done := make(chan struct{})
 	go func() {

@@ -1,7 +1,7 @@
 // Package syncx provides the threading primitives that Python's threading and
 // queue modules have and Go's sync package lacks: Event, a reusable Barrier,
 // a joinable Queue (FIFO, LIFO and priority), Semaphore and BoundedSemaphore,
-// a cancellable Timer, and a Cond whose Wait honours a context.
+// a cancellable Timer, and a Condition whose Wait honours a context.
 //
 // # Why these, when Go has channels?
 //
@@ -15,7 +15,7 @@
 //   - a Queue whose consumers acknowledge work (TaskDone) so that a producer
 //     can Join until everything put has been processed, and which can be shut
 //     down so that blocked producers and consumers wake up with an error;
-//   - a Cond whose Wait can time out (sync.Cond's cannot);
+//   - a Condition whose Wait can time out (sync.Condition's cannot);
 //   - a Timer whose Cancel says for certain whether the function ran.
 //
 // # Contexts instead of timeouts
@@ -73,11 +73,11 @@ var (
 	// shutdown). Python 3.13: queue.ShutDown.
 	ErrQueueShutdown = errors.New("syncx: queue is shut down")
 
-	// ErrQueueEmpty is returned by Queue.TryGet when no item is available.
+	// ErrQueueEmpty is returned by Queue.GetNowait when no item is available.
 	// Python: queue.Empty.
 	ErrQueueEmpty = errors.New("syncx: queue is empty")
 
-	// ErrQueueFull is returned by Queue.TryPut when a bounded queue is full.
+	// ErrQueueFull is returned by Queue.PutNowait when a bounded queue is full.
 	// Python: queue.Full.
 	ErrQueueFull = errors.New("syncx: queue is full")
 

@@ -15,10 +15,7 @@ import (
 // producer joins the queue, then shuts it down so the consumer stops.
 func ExampleQueue() {
 	ctx := context.Background()
-	q, err := syncx.NewQueue[string](syncx.MaxSize(2))
-	if err != nil {
-		panic(err)
-	}
+	q := syncx.NewQueue[string](2)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -47,12 +44,12 @@ func ExampleQueue() {
 }
 
 func ExampleNewOrderedPriorityQueue() {
-	q, _ := syncx.NewOrderedPriorityQueue[int]()
+	q := syncx.NewOrderedPriorityQueue[int](0)
 	for _, v := range []int{3, 1, 2} {
-		_ = q.TryPut(v)
+		_ = q.PutNowait(v)
 	}
 	for q.Len() > 0 {
-		v, _ := q.TryGet()
+		v, _ := q.GetNowait()
 		fmt.Print(v, " ")
 	}
 	fmt.Println()
@@ -64,12 +61,12 @@ func ExampleNewPriorityQueue() {
 		prio int
 		name string
 	}
-	q, _ := syncx.NewPriorityQueue(func(a, b job) bool { return a.prio < b.prio })
-	_ = q.TryPut(job{2, "write report"})
-	_ = q.TryPut(job{0, "fix outage"})
-	_ = q.TryPut(job{1, "review"})
+	q, _ := syncx.NewPriorityQueue(0, func(a, b job) bool { return a.prio < b.prio })
+	_ = q.PutNowait(job{2, "write report"})
+	_ = q.PutNowait(job{0, "fix outage"})
+	_ = q.PutNowait(job{1, "review"})
 	for range 3 {
-		j, _ := q.TryGet()
+		j, _ := q.GetNowait()
 		fmt.Println(j.prio, j.name)
 	}
 	// Output:
@@ -80,7 +77,7 @@ func ExampleNewPriorityQueue() {
 
 // A context with a deadline plays the part of Python's timeout argument.
 func ExampleQueue_Get_timeout() {
-	q, _ := syncx.NewQueue[int]()
+	q := syncx.NewQueue[int](0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_, err := q.Get(ctx)
@@ -201,13 +198,13 @@ func ExampleAfterFunc() {
 }
 
 func ExampleCond() {
-	c := syncx.NewCond(nil)
+	c := syncx.NewCondition(nil)
 	items := 0
 	go func() {
 		c.L.Lock()
 		items = 3
 		c.L.Unlock()
-		c.Broadcast()
+		c.NotifyAll()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -4,14 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 )
 
 // Queue is a multi-producer, multi-consumer queue of T with Python's task
 // accounting: every Put counts an unfinished task, consumers call TaskDone
 // when they have processed an item, and Join waits until every item put has
-// been processed. It can be unbounded or bounded (MaxSize), and it can be
+// been processed. It can be unbounded or bounded (maxsize), and it can be
 // shut down so that blocked producers and consumers wake up with
 // ErrQueueShutdown. Create it with NewQueue (FIFO), NewLifoQueue (LIFO),
 // NewPriorityQueue or NewOrderedPriorityQueue (smallest first).
@@ -20,10 +19,10 @@ import (
 // generic type. Differences: Get, Put and Join take a context instead of
 // block/timeout arguments and return ctx.Err() when it ends (a cancelled Get
 // takes no item, a cancelled Put inserts none); get_nowait/put_nowait are
-// TryGet/TryPut and report ErrQueueEmpty/ErrQueueFull as errors; too many
+// GetNowait/PutNowait and report ErrQueueEmpty/ErrQueueFull as errors; too many
 // TaskDone calls return ErrTaskDoneTooMany instead of raising ValueError;
 // priority order comes from a less function (or cmp.Less) instead of tuple
-// comparison; a zero or negative MaxSize is an error rather than "unbounded".
+// comparison.
 //
 // Waiting consumers are served in arrival order, and so are waiting
 // producers: an item put while consumers wait is handed straight to the one
@@ -40,66 +39,42 @@ type Queue[T any] struct {
 	pool       sync.Pool // of *waiter[T]
 }
 
-// QueueOption configures a Queue at construction.
-type QueueOption func(*queueConfig) error
-
-type queueConfig struct {
-	max int
+func newQueue[T any](s store[T], maxsize int) *Queue[T] {
+	return &Queue[T]{items: s, max: max(maxsize, 0)}
 }
 
-// MaxSize bounds the queue to n items: Put blocks (and TryPut fails) while
-// it holds n. n must be at least 1; leave the option out for an unbounded
-// queue. Python: the maxsize argument, where 0 or less means unbounded.
-func MaxSize(n int) QueueOption {
-	return func(c *queueConfig) error {
-		if n < 1 {
-			return fmt.Errorf("syncx: queue max size must be at least 1, got %d (leave MaxSize out for an unbounded queue)", n)
-		}
-		c.max = n
-		return nil
-	}
+// NewQueue returns a first-in, first-out queue holding at most maxsize
+// items (0 or less: unbounded). Python: queue.Queue(maxsize).
+func NewQueue[T any](maxsize int) *Queue[T] {
+	return newQueue[T](&ring[T]{}, maxsize)
 }
 
-func newQueue[T any](s store[T], opts []QueueOption) (*Queue[T], error) {
-	var c queueConfig
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&c); err != nil {
-			return nil, err
-		}
-	}
-	return &Queue[T]{items: s, max: c.max}, nil
+// NewLifoQueue returns a last-in, first-out queue (a stack) holding at
+// most maxsize items (0 or less: unbounded). Python:
+// queue.LifoQueue(maxsize).
+func NewLifoQueue[T any](maxsize int) *Queue[T] {
+	return newQueue[T](&stack[T]{}, maxsize)
 }
 
-// NewQueue returns a first-in, first-out queue. Python: queue.Queue.
-func NewQueue[T any](opts ...QueueOption) (*Queue[T], error) {
-	return newQueue[T](&ring[T]{}, opts)
-}
-
-// NewLifoQueue returns a last-in, first-out queue (a stack). Python:
-// queue.LifoQueue.
-func NewLifoQueue[T any](opts ...QueueOption) (*Queue[T], error) {
-	return newQueue[T](&stack[T]{}, opts)
-}
-
-// NewPriorityQueue returns a queue that hands out the smallest item first,
-// by less (less(a, b) reports whether a must come out before b). Items that
-// compare equal come out in no particular order. Python: queue.PriorityQueue,
-// which orders by the items' own comparison instead.
-func NewPriorityQueue[T any](less func(a, b T) bool, opts ...QueueOption) (*Queue[T], error) {
+// NewPriorityQueue returns a queue holding at most maxsize items (0 or
+// less: unbounded) that hands out the smallest item first, by less
+// (less(a, b) reports whether a must come out before b). Items that compare
+// equal come out in no particular order. Python:
+// queue.PriorityQueue(maxsize), which orders by the items' own comparison
+// instead. A nil less is an error.
+func NewPriorityQueue[T any](maxsize int, less func(a, b T) bool) (*Queue[T], error) {
 	if less == nil {
 		return nil, errors.New("syncx: NewPriorityQueue needs a less function, got nil")
 	}
-	return newQueue[T](&heap[T]{less: less}, opts)
+	return newQueue[T](&heap[T]{less: less}, maxsize), nil
 }
 
-// NewOrderedPriorityQueue returns a priority queue of an ordered type that
-// hands out the smallest item first, as cmp.Less orders them. Python:
-// queue.PriorityQueue.
-func NewOrderedPriorityQueue[T cmp.Ordered](opts ...QueueOption) (*Queue[T], error) {
-	return NewPriorityQueue[T](cmp.Less[T], opts...)
+// NewOrderedPriorityQueue returns a priority queue of an ordered type,
+// holding at most maxsize items (0 or less: unbounded), that hands out the
+// smallest item first, as cmp.Less orders them. Python:
+// queue.PriorityQueue(maxsize).
+func NewOrderedPriorityQueue[T cmp.Ordered](maxsize int) *Queue[T] {
+	return newQueue[T](&heap[T]{less: cmp.Less[T]}, maxsize)
 }
 
 func (q *Queue[T]) getWaiter() *waiter[T] {
@@ -165,10 +140,10 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	return err
 }
 
-// TryPut adds v if that can be done without blocking. It returns
+// PutNowait adds v if that can be done without blocking. It returns
 // ErrQueueFull if a bounded queue is full and ErrQueueShutdown after
 // Shutdown. Python: Queue.put_nowait.
-func (q *Queue[T]) TryPut(v T) error {
+func (q *Queue[T]) PutNowait(v T) error {
 	q.mu.Lock()
 	if q.shutdown {
 		q.mu.Unlock()
@@ -250,10 +225,10 @@ func (q *Queue[T]) Get(ctx context.Context) (T, error) {
 	return v, err
 }
 
-// TryGet removes and returns the next item if one is available. It returns
+// GetNowait removes and returns the next item if one is available. It returns
 // ErrQueueEmpty if none is, or ErrQueueShutdown if the queue is shut down
 // and empty. Python: Queue.get_nowait.
-func (q *Queue[T]) TryGet() (T, error) {
+func (q *Queue[T]) GetNowait() (T, error) {
 	var zero T
 	q.mu.Lock()
 	if q.items.len() > 0 {
@@ -313,7 +288,7 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 }
 
 // Shutdown shuts the queue down, as Python 3.13's Queue.shutdown does: Put
-// and TryPut fail with ErrQueueShutdown from now on, producers blocked in Put
+// and PutNowait fail with ErrQueueShutdown from now on, producers blocked in Put
 // wake up with ErrQueueShutdown (their items are not added), and Get keeps
 // returning the remaining items, then ErrQueueShutdown once the queue is
 // empty (consumers blocked on an empty queue wake up with it at once). If

@@ -11,20 +11,28 @@ import (
 	"time"
 )
 
-func TestQueueConstructorErrors(t *testing.T) {
+// TestQueueConstructorMaxSize: a maxsize of 0 or less makes an unbounded
+// queue, as Python's queue.Queue(maxsize) does; a nil less function is an
+// error.
+func TestQueueConstructorMaxSize(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		if q, err := NewQueue[int](MaxSize(n)); err == nil || q != nil {
-			t.Fatalf("NewQueue(MaxSize(%d)) = %v, %v; want error", n, q, err)
-		}
-		if _, err := NewLifoQueue[int](MaxSize(n)); err == nil {
-			t.Fatalf("NewLifoQueue(MaxSize(%d)): no error", n)
-		}
-		if _, err := NewOrderedPriorityQueue[int](MaxSize(n)); err == nil {
-			t.Fatalf("NewOrderedPriorityQueue(MaxSize(%d)): no error", n)
+		for name, q := range map[string]*Queue[int]{
+			"NewQueue":                NewQueue[int](n),
+			"NewLifoQueue":            NewLifoQueue[int](n),
+			"NewOrderedPriorityQueue": NewOrderedPriorityQueue[int](n),
+		} {
+			for i := range 100 {
+				if err := q.PutNowait(i); err != nil {
+					t.Fatalf("%s(%d): PutNowait #%d: %v, want an unbounded queue", name, n, i, err)
+				}
+			}
+			if q.MaxSize() != 0 || q.Full() {
+				t.Fatalf("%s(%d): MaxSize %d, Full %v; want 0, false", name, n, q.MaxSize(), q.Full())
+			}
 		}
 	}
-	if _, err := NewPriorityQueue[int](nil); err == nil {
-		t.Fatal("NewPriorityQueue(nil): no error")
+	if _, err := NewPriorityQueue[int](0, nil); err == nil {
+		t.Fatal("NewPriorityQueue(0, nil): no error")
 	}
 }
 
@@ -40,7 +48,7 @@ func drain[T any](t *testing.T, q *Queue[T]) []T {
 	t.Helper()
 	var out []T
 	for {
-		v, err := q.TryGet()
+		v, err := q.GetNowait()
 		if errors.Is(err, ErrQueueEmpty) {
 			return out
 		}
@@ -58,10 +66,10 @@ func TestQueueOrders(t *testing.T) {
 		q    *Queue[int]
 		want []int
 	}{
-		{"fifo", mustQ(NewQueue[int]()), []int{5, 1, 4, 2, 3, 9, 0}},
-		{"lifo", mustQ(NewLifoQueue[int]()), []int{0, 9, 3, 2, 4, 1, 5}},
-		{"ordered priority", mustQ(NewOrderedPriorityQueue[int]()), []int{0, 1, 2, 3, 4, 5, 9}},
-		{"priority, largest first", mustQ(NewPriorityQueue(func(a, b int) bool { return a > b })), []int{9, 5, 4, 3, 2, 1, 0}},
+		{"fifo", NewQueue[int](0), []int{5, 1, 4, 2, 3, 9, 0}},
+		{"lifo", NewLifoQueue[int](0), []int{0, 9, 3, 2, 4, 1, 5}},
+		{"ordered priority", NewOrderedPriorityQueue[int](0), []int{0, 1, 2, 3, 4, 5, 9}},
+		{"priority, largest first", mustQ(NewPriorityQueue(0, func(a, b int) bool { return a > b })), []int{9, 5, 4, 3, 2, 1, 0}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -89,15 +97,15 @@ func TestQueueOrders(t *testing.T) {
 
 // The ring buffer must keep FIFO order across wrap-around and growth.
 func TestQueueRingWrap(t *testing.T) {
-	q := mustQ(NewQueue[int]())
+	q := NewQueue[int](0)
 	next, want := 0, 0
 	for round := range 200 {
 		for range round%37 + 1 {
-			_ = q.TryPut(next)
+			_ = q.PutNowait(next)
 			next++
 		}
 		for range round % 23 {
-			v, err := q.TryGet()
+			v, err := q.GetNowait()
 			if errors.Is(err, ErrQueueEmpty) {
 				break
 			}
@@ -119,7 +127,7 @@ func TestQueueRingWrap(t *testing.T) {
 }
 
 func TestQueueBounded(t *testing.T) {
-	q := mustQ(NewQueue[string](MaxSize(2)))
+	q := NewQueue[string](2)
 	if q.MaxSize() != 2 || !q.Empty() || q.Full() {
 		t.Fatal("bad initial state")
 	}
@@ -129,8 +137,8 @@ func TestQueueBounded(t *testing.T) {
 	if !q.Full() {
 		t.Fatal("not Full with 2 of 2")
 	}
-	if err := q.TryPut("c"); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("TryPut on full = %v", err)
+	if err := q.PutNowait("c"); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("PutNowait on full = %v", err)
 	}
 	// A blocked Put whose ctx ends inserts nothing.
 	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
@@ -197,7 +205,7 @@ func (q *Queue[T]) waitingGetters() int {
 }
 
 func TestQueueGetWaitsAndHandsOff(t *testing.T) {
-	q := mustQ(NewQueue[int]())
+	q := NewQueue[int](0)
 	ctx := guardCtx(t)
 	got := make(chan int, 2)
 	for range 2 {
@@ -211,7 +219,7 @@ func TestQueueGetWaitsAndHandsOff(t *testing.T) {
 	}
 	eventually(t, "2 getters waiting", func() bool { return q.waitingGetters() == 2 })
 	_ = q.Put(ctx, 1)
-	_ = q.TryPut(2)
+	_ = q.PutNowait(2)
 	a, b := <-got, <-got
 	if a+b != 3 || q.Len() != 0 {
 		t.Fatalf("got %d and %d, Len %d", a, b, q.Len())
@@ -225,7 +233,7 @@ func TestQueueGetWaitsAndHandsOff(t *testing.T) {
 }
 
 func TestQueueTaskDoneJoin(t *testing.T) {
-	q := mustQ(NewQueue[int]())
+	q := NewQueue[int](0)
 	ctx := guardCtx(t)
 	if err := q.Join(ctx); err != nil {
 		t.Fatalf("Join on fresh queue = %v", err)
@@ -279,7 +287,7 @@ func TestQueueTaskDoneJoin(t *testing.T) {
 
 func TestQueueShutdown(t *testing.T) {
 	ctx := guardCtx(t)
-	q := mustQ(NewQueue[int](MaxSize(2)))
+	q := NewQueue[int](2)
 	_ = q.Put(ctx, 1)
 	_ = q.Put(ctx, 2)
 	putErr := make(chan error)
@@ -292,8 +300,8 @@ func TestQueueShutdown(t *testing.T) {
 	if err := q.Put(ctx, 4); !errors.Is(err, ErrQueueShutdown) {
 		t.Fatalf("Put after Shutdown = %v", err)
 	}
-	if err := q.TryPut(4); !errors.Is(err, ErrQueueShutdown) {
-		t.Fatalf("TryPut after Shutdown = %v", err)
+	if err := q.PutNowait(4); !errors.Is(err, ErrQueueShutdown) {
+		t.Fatalf("PutNowait after Shutdown = %v", err)
 	}
 	for want := 1; want <= 2; want++ {
 		v, err := q.Get(ctx)
@@ -304,8 +312,8 @@ func TestQueueShutdown(t *testing.T) {
 	if _, err := q.Get(ctx); !errors.Is(err, ErrQueueShutdown) {
 		t.Fatalf("Get on empty shut-down queue = %v", err)
 	}
-	if _, err := q.TryGet(); !errors.Is(err, ErrQueueShutdown) {
-		t.Fatalf("TryGet on empty shut-down queue = %v", err)
+	if _, err := q.GetNowait(); !errors.Is(err, ErrQueueShutdown) {
+		t.Fatalf("GetNowait on empty shut-down queue = %v", err)
 	}
 	if q.Unfinished() != 2 {
 		t.Fatalf("Unfinished = %d, want 2", q.Unfinished())
@@ -314,7 +322,7 @@ func TestQueueShutdown(t *testing.T) {
 
 func TestQueueShutdownWakesGetters(t *testing.T) {
 	ctx := guardCtx(t)
-	q := mustQ(NewLifoQueue[int]())
+	q := NewLifoQueue[int](0)
 	errs := make(chan error, 5)
 	for range 5 {
 		go func() {
@@ -333,7 +341,7 @@ func TestQueueShutdownWakesGetters(t *testing.T) {
 
 func TestQueueShutdownImmediate(t *testing.T) {
 	ctx := guardCtx(t)
-	q := mustQ(NewOrderedPriorityQueue[int]())
+	q := NewOrderedPriorityQueue[int](0)
 	for i := range 5 {
 		_ = q.Put(ctx, i)
 	}
@@ -368,11 +376,11 @@ func TestQueueStressNoLoss(t *testing.T) {
 			var q *Queue[int]
 			switch kind {
 			case "fifo":
-				q = mustQ(NewQueue[int](MaxSize(4)))
+				q = NewQueue[int](4)
 			case "lifo":
-				q = mustQ(NewLifoQueue[int](MaxSize(4)))
+				q = NewLifoQueue[int](4)
 			default:
-				q = mustQ(NewOrderedPriorityQueue[int](MaxSize(4)))
+				q = NewOrderedPriorityQueue[int](4)
 			}
 			stressQueue(t, q)
 		})
@@ -466,7 +474,7 @@ func stressQueue(t *testing.T, q *Queue[int]) {
 	}
 }
 
-// FuzzQueueModel drives a queue with TryPut/TryGet/TaskDone from fuzz input
+// FuzzQueueModel drives a queue with PutNowait/GetNowait/TaskDone from fuzz input
 // and compares it with a plain slice model.
 func FuzzQueueModel(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 0x81, 0x82, 4, 0x83, 0x40})
@@ -476,11 +484,11 @@ func FuzzQueueModel(f *testing.F) {
 			var q *Queue[byte]
 			switch kind {
 			case 0:
-				q = mustQ(NewQueue[byte](MaxSize(5)))
+				q = NewQueue[byte](5)
 			case 1:
-				q = mustQ(NewLifoQueue[byte](MaxSize(5)))
+				q = NewLifoQueue[byte](5)
 			default:
-				q = mustQ(NewOrderedPriorityQueue[byte](MaxSize(5)))
+				q = NewOrderedPriorityQueue[byte](5)
 			}
 			var model []byte
 			unfinished := 0
@@ -499,10 +507,10 @@ func FuzzQueueModel(f *testing.F) {
 						unfinished--
 					}
 				case op&0x80 != 0: // get
-					v, err := q.TryGet()
+					v, err := q.GetNowait()
 					if len(model) == 0 {
 						if !errors.Is(err, ErrQueueEmpty) {
-							t.Fatalf("TryGet on empty = %v, %v", v, err)
+							t.Fatalf("GetNowait on empty = %v, %v", v, err)
 						}
 						continue
 					}
@@ -523,13 +531,13 @@ func FuzzQueueModel(f *testing.F) {
 						model = append(model[:m:m], model[m+1:]...)
 					}
 					if err != nil || v != want {
-						t.Fatalf("kind %d: TryGet = %d, %v; want %d", kind, v, err, want)
+						t.Fatalf("kind %d: GetNowait = %d, %v; want %d", kind, v, err, want)
 					}
 				default: // put
-					err := q.TryPut(op)
+					err := q.PutNowait(op)
 					if len(model) == 5 {
 						if !errors.Is(err, ErrQueueFull) {
-							t.Fatalf("TryPut on full = %v", err)
+							t.Fatalf("PutNowait on full = %v", err)
 						}
 						continue
 					}

@@ -126,7 +126,8 @@ type BoundedSemaphore struct{ s sem }
 
 // NewBoundedSemaphore returns a bounded semaphore with value free permits;
 // value is also the bound. value must be at least 1 (a bounded semaphore of
-// 0 could never be acquired nor released).
+// 0 could never be acquired nor released; Python allows it).
+// Python: threading.BoundedSemaphore(value).
 func NewBoundedSemaphore(value int) (*BoundedSemaphore, error) {
 	if value < 1 {
 		return nil, fmt.Errorf("syncx: bounded semaphore value must be at least 1, got %d", value)
@@ -147,5 +148,5 @@ func (s *BoundedSemaphore) TryAcquire() bool { return s.s.tryAcquire() }
 // nothing, if every permit is already free. Python: BoundedSemaphore.release.
 func (s *BoundedSemaphore) Release() error { return s.s.release() }
 
-// Value returns the number of free permits.
+// Value returns the number of free permits (Python's private _value).
 func (s *BoundedSemaphore) Value() int { return s.s.current() }

@@ -47,6 +47,7 @@ type arming struct {
 
 // AfterFunc starts a Timer that calls fn in its own goroutine after d. A
 // zero or negative d fires as soon as possible. fn must not be nil.
+// Python: threading.Timer(interval, function) followed by start().
 func AfterFunc(d time.Duration, fn func()) (*Timer, error) {
 	if fn == nil {
 		return nil, errors.New("syncx: AfterFunc needs a function, got nil")

@@ -28,11 +28,11 @@ func main() {
 	flag.Parse()
 
 	ctx := context.Background()
-	pipeline, err := syncx.NewQueue[int](syncx.MaxSize(*size))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pipeline:", err)
+	if *size < 1 {
+		fmt.Fprintf(os.Stderr, "pipeline: -size must be at least 1, got %d\n", *size)
 		os.Exit(2)
 	}
+	pipeline := syncx.NewQueue[int](*size)
 	var stop syncx.Event
 
 	produced := make(chan int)

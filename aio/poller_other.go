@@ -4,32 +4,31 @@ package aio
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 )
 
 // poller is the loop's own epoll instance on Linux; elsewhere streams read
 // on goroutines (Go's netpoller) and this type is never created.
 type poller struct {
-	regs   []pollable
-	events []struct {
-		Events uint32
-		Fd     int32
-	}
-	sleeping atomic.Bool
+	regs []pollable
 }
 
-const wakeSlot = -1
+// pollEvent is an event of wait (never any here).
+type pollEvent struct {
+	Events uint32
+	Fd     int32
+}
 
 func newPoller() (*poller, error) { return nil, errors.New("aio: no poller on this system") }
 
 func (p *poller) add(pollable, int, uint32) (int32, error) { return 0, errors.ErrUnsupported }
 func (p *poller) setReading(int, int32, bool) error        { return errors.ErrUnsupported }
 func (p *poller) remove(int, int32)                        {}
-func (p *poller) wait(time.Duration) int                   { return 0 }
-func (p *poller) wakeup()                                  {}
-func (p *poller) drainWakeup()                             {}
-func (p *poller) close()                                   {}
+func (p *poller) Arm()                                     {}
+func (p *poller) wait(time.Duration) []pollEvent           { return nil }
+func (p *poller) dispatch([]pollEvent)                     {}
+func (p *poller) Wakeup()                                  {}
+func (p *poller) Close()                                   {}
 
 const pollSupported = false
 

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func (c *Cond) nWaiting() int {
+func (c *Condition) nWaiting() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
@@ -18,8 +18,8 @@ func (c *Cond) nWaiting() int {
 	return n
 }
 
-func TestCondSignalBroadcast(t *testing.T) {
-	c := NewCond(nil)
+func TestConditionNotifyNotifyAll(t *testing.T) {
+	c := NewCondition(nil)
 	ctx := guardCtx(t)
 	ready := 0
 	woke := make(chan int, 3)
@@ -37,7 +37,7 @@ func TestCondSignalBroadcast(t *testing.T) {
 	c.L.Lock()
 	ready = 1
 	c.L.Unlock()
-	c.Broadcast()
+	c.NotifyAll()
 	if got := <-woke; got != 0 {
 		t.Fatalf("woke %d first, want 0", got)
 	}
@@ -45,16 +45,16 @@ func TestCondSignalBroadcast(t *testing.T) {
 	c.L.Lock()
 	ready = 3
 	c.L.Unlock()
-	c.Signal()
+	c.Notify()
 	<-woke
 	eventually(t, "1 waiter left", func() bool { return c.nWaiting() == 1 })
-	c.Signal()
+	c.Notify()
 	<-woke
 }
 
 func TestCondWaitCancelled(t *testing.T) {
 	var mu sync.Mutex
-	c := NewCond(&mu)
+	c := NewCondition(&mu)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
 	mu.Lock()
@@ -77,12 +77,12 @@ func TestCondWaitCancelled(t *testing.T) {
 	mu.Unlock()
 }
 
-// TestCondCancelPassesSignalOn forces the race: a waiter is picked by Signal
+// TestConditionCancelPassesNotifyOn forces the race: a waiter is picked by Notify
 // while its context has already ended. The signal must reach the other
 // waiter.
-func TestCondCancelPassesSignalOn(t *testing.T) {
+func TestConditionCancelPassesNotifyOn(t *testing.T) {
 	for range 50 {
-		c := NewCond(nil)
+		c := NewCondition(nil)
 		ctxA, cancelA := context.WithCancel(context.Background())
 		aDone := make(chan error)
 		go func() {
@@ -100,14 +100,14 @@ func TestCondCancelPassesSignalOn(t *testing.T) {
 			bDone <- err
 		}()
 		eventually(t, "B waiting", func() bool { return c.nWaiting() == 2 })
-		// Cancel A and signal at the same time: Signal picks A (first in
+		// Cancel A and signal at the same time: Notify picks A (first in
 		// line), which may see its ctx end first.
 		cancelA()
-		c.Signal()
+		c.Notify()
 		errA := <-aDone
 		if errA == nil {
 			// A consumed the signal; B still waits for its own.
-			c.Signal()
+			c.Notify()
 		}
 		if err := <-bDone; err != nil {
 			t.Fatalf("B: %v (A: %v)", err, errA)
@@ -119,7 +119,7 @@ func TestCondStress(t *testing.T) {
 	// A bounded buffer built on two Conds, with consumers that sometimes
 	// give up; every item produced must be consumed exactly once.
 	var mu sync.Mutex
-	notEmpty, notFull := NewCond(&mu), NewCond(&mu)
+	notEmpty, notFull := NewCondition(&mu), NewCondition(&mu)
 	var buf []int
 	const cap_, total = 4, 3000
 	ctx := guardCtx(t)
@@ -138,7 +138,7 @@ func TestCondStress(t *testing.T) {
 				}
 				buf = append(buf, i)
 				mu.Unlock()
-				notEmpty.Signal()
+				notEmpty.Notify()
 			}
 		}()
 	}
@@ -159,7 +159,7 @@ func TestCondStress(t *testing.T) {
 				}
 				if consumed == total {
 					mu.Unlock()
-					notEmpty.Broadcast()
+					notEmpty.NotifyAll()
 					return
 				}
 				v := buf[0]
@@ -167,7 +167,7 @@ func TestCondStress(t *testing.T) {
 				seen[v]++
 				consumed++
 				mu.Unlock()
-				notFull.Signal()
+				notFull.Notify()
 			}
 		}()
 	}
