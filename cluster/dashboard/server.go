@@ -14,6 +14,28 @@ import (
 // cluster.StartServer follows for the NATS server.
 var ErrInsecure = errors.New("dashboard: refusing anonymous access on a non-loopback address: set a token or a user and password")
 
+// CheckAddr returns the error Start would return for o's address and
+// credentials, without listening: ErrInsecure for a non-loopback address
+// (or every interface, ":PORT") without Token or User/Password.
+func (o Options) CheckAddr() error {
+	addr := o.Addr
+	if addr == "" {
+		addr = defaultAddr
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen address %q: %w", addr, err)
+	}
+	if (o.User == "") != (o.Password == "") {
+		return errors.New("dashboard: needs both a user and a password, or neither")
+	}
+	// Here "" is every interface (net.Listen's meaning), not loopback.
+	if (host == "" || !isLoopbackHost(host)) && o.Token == "" && o.User == "" {
+		return fmt.Errorf("%w (listen address %s)", ErrInsecure, addr)
+	}
+	return nil
+}
+
 // Server is a running dashboard (see Start).
 type Server struct {
 	srv    *http.Server
@@ -26,19 +48,11 @@ type Server struct {
 // refuses (ErrInsecure) a non-loopback address without Token or
 // User/Password, and a User without a Password.
 func Start(ctx context.Context, store Store, o Options) (*Server, error) {
+	if err := o.CheckAddr(); err != nil {
+		return nil, err
+	}
 	if o.Addr == "" {
 		o.Addr = defaultAddr
-	}
-	host, _, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dashboard: listen address %q: %w", o.Addr, err)
-	}
-	if (o.User == "") != (o.Password == "") {
-		return nil, errors.New("dashboard: needs both a user and a password, or neither")
-	}
-	// Here "" is every interface (net.Listen's meaning), not loopback.
-	if (host == "" || !isLoopbackHost(host)) && o.Token == "" && o.User == "" {
-		return nil, fmt.Errorf("%w (listen address %s)", ErrInsecure, o.Addr)
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.Addr)
