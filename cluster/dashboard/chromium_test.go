@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -164,6 +165,16 @@ func TestPageInChromium(t *testing.T) {
 	}
 	if j.State != Queued || j.Timeline[len(j.Timeline)-1].Note != "requeued from the dashboard" {
 		t.Fatalf("after the page's requeue the store has %s, timeline %+v", j.State, j.Timeline)
+	}
+
+	if keep := os.Getenv("TRIDENT_DASHBOARD_SCREENSHOT"); keep != "" {
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keep, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Search by ID among 100k jobs.

@@ -263,7 +263,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, o)
+	writeJSON(w, tidy(o))
 }
 
 func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
@@ -312,6 +312,22 @@ func (h *handler) action(do func(context.Context, string) error) http.HandlerFun
 		h.kick()
 		writeJSON(w, map[string]any{"ok": true, "id": id})
 	}
+}
+
+// tidy makes o's nil lists empty ones, for the page.
+func tidy(o Overview) Overview {
+	if o.Queues == nil {
+		o.Queues = []Queue{}
+	}
+	if o.Workers == nil {
+		o.Workers = []Worker{}
+	}
+	for i := range o.Workers {
+		if o.Workers[i].Current == nil {
+			o.Workers[i].Current = []string{}
+		}
+	}
+	return o
 }
 
 // event is what the page receives on each change.
@@ -429,7 +445,7 @@ func (h *handler) pollOnce(ctx context.Context) []byte {
 	if err != nil {
 		ev.Error = "store: " + err.Error()
 	} else {
-		ev.Overview, ev.Version = o, version(o)
+		ev.Overview, ev.Version = tidy(o), version(o)
 	}
 	b, _ := json.Marshal(ev)
 	return b

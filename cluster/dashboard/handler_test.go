@@ -386,3 +386,17 @@ func TestVersionChangesWithJobsNotWithRates(t *testing.T) {
 		t.Fatalf("version with a revision: %s", version(o))
 	}
 }
+
+func TestRatesCountRecentJobsOnly(t *testing.T) {
+	s := NewMemStore()
+	old := time.Now().Add(-time.Hour)
+	for range 100 {
+		s.Add(Job{Queue: "q", State: Finished, EnqueuedAt: old, EndedAt: old})
+	}
+	s.Enqueue("q", "f", "")
+	o, _ := s.Overview(context.Background())
+	q := o.Queues[0]
+	if q.Depth[Finished] != 100 || q.EnqueuedPerSec != 0.1 || q.FinishedPerSec != 0 {
+		t.Fatalf("an hour-old backlog counts in the rates: %+v", q)
+	}
+}

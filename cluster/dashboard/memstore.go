@@ -49,6 +49,9 @@ const rateSeconds = 10
 func (r *rateWindow) add(now time.Time, finished bool) {
 	s := now.Unix()
 	i := int(s % rateSeconds)
+	if r.sec[i] > s {
+		return // older than the window
+	}
 	if r.sec[i] != s {
 		r.sec[i], r.enq[i], r.fin[i] = s, 0, 0
 	}
@@ -106,9 +109,13 @@ func (m *MemStore) Add(j Job) string {
 	m.byID[j.ID] = len(m.jobs)
 	m.jobs = append(m.jobs, &j)
 	m.count(j.Queue, j.State, 1)
-	m.rate(j.Queue).add(now, false)
+	m.rate(j.Queue).add(j.EnqueuedAt, false)
 	if j.State.Ended() {
-		m.rate(j.Queue).add(now, true)
+		end := j.EndedAt
+		if end.IsZero() {
+			end = now
+		}
+		m.rate(j.Queue).add(end, true)
 	}
 	m.rev++
 	return j.ID

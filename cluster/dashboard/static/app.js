@@ -160,11 +160,12 @@
     await Promise.all([loadJob(), loadJobs()]);
   }
 
-  function fromHash() {
+  async function fromHash() {
     const m = /^#job=(.+)$/.exec(location.hash);
     view.job = m ? decodeURIComponent(m[1]) : "";
     for (const tr of $("jobs").tBodies[0].rows) tr.classList.toggle("sel", tr.dataset.id === view.job);
-    loadJob();
+    await loadJob();
+    if (view.job && !$("detail").hidden) $("detail").scrollIntoView({ block: "nearest" });
   }
 
   function connect() {
