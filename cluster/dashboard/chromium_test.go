@@ -108,6 +108,33 @@ func TestPageInChromium(t *testing.T) {
 		return chromedp.CSS(fmt.Sprintf(`#jobs tr[data-id=%q][data-state=%q]`, id, st))
 	}
 
+	// Every console error, warning and uncaught exception fails the test (a
+	// Content-Security-Policy violation is one).
+	var console []string
+	cctx, stopConsole := context.WithCancel(bctx)
+	consoleDone := make(chan struct{})
+	messages := chromedp.Console(cctx)
+	go func() {
+		defer close(consoleDone)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
+				console = append(console, m.String())
+			}
+		}
+	}()
+	checkConsole := func() {
+		t.Helper()
+		stopConsole()
+		<-consoleDone
+		if len(console) > 0 {
+			t.Fatalf("the page logged %d error(s):\n%s", len(console), strings.Join(console, "\n"))
+		}
+	}
+	defer func() { stopConsole(); <-consoleDone }()
+
 	// First render: the newest page of 100k jobs.
 	do("load the page", chromedp.Navigate(srv.URL()),
 		chromedp.WaitVisible(chromedp.CSS(`#jobs tbody tr[data-id]`)),
@@ -182,4 +209,5 @@ func TestPageInChromium(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelectorAll("#jobs tbody tr[data-id]").length === 1 && document.querySelector("#jobs tbody tr[data-id]").dataset.id === `+strconv.Quote(id))); err != nil {
 		t.Fatalf("search for %s: %v", id, err)
 	}
+	checkConsole()
 }

@@ -187,9 +187,15 @@ func (h *handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 			// Keep it in a cookie and take it out of the address bar.
 			http.SetCookie(w, &http.Cookie{Name: authCookie, Value: h.cookieValue(), Path: "/",
 				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-			q := r.URL.Query()
+			// RequestURI is the address as the browser sent it, with
+			// any prefix that http.StripPrefix took off r.URL.
+			u, err := url.ParseRequestURI(r.RequestURI)
+			if err != nil || r.RequestURI == "" {
+				u = &url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+			}
+			q := u.Query()
 			q.Del("token")
-			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+			u.RawQuery = q.Encode()
 			http.Redirect(w, r, u.String(), http.StatusSeeOther)
 			return false
 		}

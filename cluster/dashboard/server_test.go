@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,20 @@ func TestTokenAuth(t *testing.T) {
 	}
 	if code, _ := get(t, b, s.URL()+"api/jobs"); code != 200 {
 		t.Fatalf("with the cookie: %d", code)
+	}
+	// Mounted under a prefix, the page keeps its prefix.
+	mux := http.NewServeMux()
+	mux.Handle("/ops/", http.StripPrefix("/ops", Handler(NewMemStore(), Options{Token: "s3cret"})))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	jar2, _ := cookiejar.New(nil)
+	resp, err = (&http.Client{Jar: jar2}).Get(ts.URL + "/ops/?token=s3cret&x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/ops/" || resp.Request.URL.RawQuery != "x=1" {
+		t.Fatalf("?token= under a prefix: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 	if code, _ := get(t, c, s.URL()+"?token=wrong"); code != 401 {
 		t.Fatalf("?token=wrong: %d", code)

@@ -67,7 +67,7 @@
       const pct = w.slots ? Math.round(60 * w.busy / w.slots) : 0;
       wrows.push(el("tr", { "data-worker": w.id }, el("td", { class: "id" }, w.id), el("td", {}, w.host || ""),
         el("td", {}, (w.queues || []).join(", ")),
-        el("td", {}, el("span", { class: "bar", style: "width:" + pct + "px" }), w.busy + " / " + w.slots),
+        el("td", {}, bar(pct), w.busy + " / " + w.slots),
         cur, el("td", { title: fmtTime(w.last_seen) }, ago(w.last_seen))));
     }
     wb.replaceChildren(...(wrows.length ? wrows : [emptyRow(6, "no live worker")]));
@@ -81,6 +81,8 @@
     const sel = $("queue"), have = new Set([...sel.options].map((x) => x.value));
     for (const q of o.queues || []) if (!have.has(q.name)) sel.append(el("option", { value: q.name }, q.name));
   }
+
+  function bar(px) { const b = el("span", { class: "bar" }); b.style.width = px + "px"; return b; }
 
   function resetPage() { view.cursors = [""]; view.page = 0; }
 
