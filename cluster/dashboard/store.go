@@ -146,13 +146,16 @@ type Job struct {
 	// line of a command job; one of them is set.
 	Function string   `json:"function,omitempty"`
 	Command  []string `json:"command,omitempty"`
-	// Args is the argument as JSON text ("" when none).
+	// Args is the argument as JSON text ("" when none). A store whose
+	// arguments are not JSON (a gob-encoded one) puts a readable rendering
+	// here: the page shows JSON indented and anything else as it is.
 	Args  string `json:"args,omitempty"`
 	State State  `json:"state"`
 	// Worker is the ID of the worker running it or that ran it last.
 	Worker   string `json:"worker,omitempty"`
 	Attempts int    `json:"attempts"`
-	// Result is the result as JSON text, for a finished job.
+	// Result is the result as JSON text (or, as for Args, a readable
+	// rendering), for a finished job.
 	Result string `json:"result,omitempty"`
 	// Error and Stack describe the last failure.
 	Error string `json:"error,omitempty"`
