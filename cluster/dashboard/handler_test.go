@@ -400,3 +400,69 @@ func TestRatesCountRecentJobsOnly(t *testing.T) {
 		t.Fatalf("an hour-old backlog counts in the rates: %+v", q)
 	}
 }
+
+// Workers moving jobs while pages read and act: the race detector watches,
+// and the counts must add up at the end.
+func TestConcurrentWorkersPagesAndActions(t *testing.T) {
+	s := NewMemStore()
+	h := Handler(s, Options{Refresh: time.Millisecond})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	token := csrfOf(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	const n = 300
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				id := s.Enqueue("q", "f", "1")
+				_ = s.Start(id, fmt.Sprint("w", w))
+				if i%3 == 0 {
+					_ = s.Fail(id, "x", "")
+				} else {
+					_ = s.Finish(id, "2")
+				}
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			c := &http.Client{}
+			for ctx.Err() == nil {
+				for _, p := range []string{"/api/overview", "/api/jobs?state=failed", "/api/jobs?id=j00"} {
+					resp, err := c.Get(srv.URL + p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				p, _ := s.Jobs(ctx, Filter{State: Failed, Limit: 1})
+				if len(p.Jobs) == 1 {
+					req, _ := http.NewRequest("POST", srv.URL+"/api/jobs/"+p.Jobs[0].ID+"/requeue", nil)
+					req.Header.Set(csrfHeader, token)
+					if resp, err := c.Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+		}()
+	}
+	// Pages keep receiving changes meanwhile (the readers' requeues go on
+	// until the end).
+	readEvents(t, srv.URL, nil, 3)
+	wg.Wait()
+	cancel()
+	readers.Wait()
+	o, _ := s.Overview(context.Background())
+	d := o.Queues[0].Depth
+	if d[Queued]+d[Finished]+d[Failed] != 3*n || d[Started] != 0 {
+		t.Fatalf("counts after the run: %v, want %d jobs, none started", d, 3*n)
+	}
+}
