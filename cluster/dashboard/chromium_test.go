@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // findChromium returns Debian's chromium, installing it with .ci/setup when it
@@ -210,6 +211,11 @@ func TestPageInChromium(t *testing.T) {
 	do("search", chromedp.SendKeys(chromedp.CSS(`#search`), id))
 	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelectorAll("#jobs tbody tr[data-id]").length === 1 && document.querySelector("#jobs tbody tr[data-id]").dataset.id === `+strconv.Quote(id))); err != nil {
 		t.Fatalf("search for %s: %v", id, err)
+	}
+	do("open the one job found with Enter", chromedp.SendKeys(chromedp.CSS(`#search`), kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail[data-id=%q][data-state="finished"]`, id))))
+	if res := eval(`document.getElementById("d-result").textContent`); !strings.Contains(res, `"ok": true`) {
+		t.Fatalf("finished job's result shows %q", res)
 	}
 	checkConsole()
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"io/fs"
 	"net"
 	"net/http"
@@ -106,7 +107,7 @@ func Handler(store Store, o Options) http.Handler {
 		panic("dashboard: the embedded page is missing: " + err.Error())
 	}
 	page = bytes.ReplaceAll(page, []byte("{{csrf}}"), []byte(h.csrf))
-	h.page = bytes.ReplaceAll(page, []byte("{{title}}"), []byte(htmlEscape(o.Title)))
+	h.page = bytes.ReplaceAll(page, []byte("{{title}}"), []byte(html.EscapeString(o.Title)))
 
 	sub, _ := fs.Sub(staticFS, "static")
 	assets := http.FileServerFS(sub)
@@ -119,10 +120,6 @@ func Handler(store Store, o Options) http.Handler {
 	h.mux.HandleFunc("POST /api/jobs/{id}/requeue", h.action(store.Requeue))
 	h.mux.HandleFunc("GET /api/events", h.events)
 	return h
-}
-
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace(s)
 }
 
 func noIndex(next http.Handler) http.Handler {

@@ -44,9 +44,9 @@ type Server struct {
 	done   chan error
 }
 
-// Start listens on o.Addr and serves Handler(store, o) until Shutdown. It
-// refuses (ErrInsecure) a non-loopback address without Token or
-// User/Password, and a User without a Password.
+// Start listens on o.Addr and serves Handler(store, o) until Shutdown (ctx
+// bounds only the start). It refuses (ErrInsecure) a non-loopback address
+// without Token or User/Password, and a User without a Password.
 func Start(ctx context.Context, store Store, o Options) (*Server, error) {
 	if err := o.CheckAddr(); err != nil {
 		return nil, err

@@ -192,7 +192,11 @@
     searchTimer = setTimeout(() => { view.id = $("search").value.trim(); resetPage(); loadJobs(); }, 200);
   });
   $("search").addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { const id = $("search").value.trim(); if (id) location.hash = "job=" + encodeURIComponent(id); }
+    if (e.key !== "Enter") return;
+    // Open the only job found, or else the ID as typed.
+    const rows = $("jobs").tBodies[0].querySelectorAll("tr[data-id]");
+    const id = rows.length === 1 ? rows[0].dataset.id : $("search").value.trim();
+    if (id) location.hash = "job=" + encodeURIComponent(id);
   });
   $("queue").addEventListener("change", () => { view.queue = $("queue").value; resetPage(); loadJobs(); });
   $("older").addEventListener("click", () => {
