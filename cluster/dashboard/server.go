@@ -62,7 +62,7 @@ func Start(ctx context.Context, store Store, o Options) (*Server, error) {
 	// Event streams never go idle: their requests end with base.
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{ln: ln, cancel: cancel, done: make(chan error, 1),
-		srv: &http.Server{Handler: Handler(store, o), ReadHeaderTimeout: 10 * time.Second,
+		srv: &http.Server{Handler: Handler(store, o), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 			BaseContext: func(net.Listener) context.Context { return base }}}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	return s, nil
