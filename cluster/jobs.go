@@ -45,7 +45,6 @@ const (
 
 	subjectJobPrefix = "trident.jobq."
 	subjectJobCancel = "trident.jobs.cancel"
-	subjectJobEvents = "trident.jobs.event." // + state; core NATS, for live views
 
 	hdrJobID = "Trident-Job-Id"
 
@@ -645,7 +644,6 @@ func (q *Jobs) put(ctx context.Context, j *Job) error {
 		return mapRevisionMismatch(err)
 	}
 	j.Revision = pa.Sequence
-	q.conn.nc.Publish(subjectJobEvents+string(j.State), []byte(j.ID))
 	if j.State.Final() && j.UniqueKey != "" {
 		q.releaseUnique(ctx, j)
 	}
@@ -875,4 +873,66 @@ func (q *Jobs) lockUnique(ctx context.Context, j *Job) error {
 		return fmt.Errorf("%w: key %q held by job %s", ErrDuplicateJob, j.UniqueKey, other)
 	}
 	return fmt.Errorf("%w: key %q (contended)", ErrDuplicateJob, j.UniqueKey)
+}
+
+// JobExecutor is a registry.Executor whose calls are durable jobs: a typed
+// handle's Submit on it enqueues a job (with the executor's options) and
+// returns a future of its result, so code written for the process pool or
+// the cluster Executor runs unchanged on the durable queue. Cancelling the
+// future cancels the job. Each call costs a job's writes and a watch of its
+// record; for many tiny calls the cluster Executor is the fast path.
+type JobExecutor struct {
+	q *Jobs
+	o JobOptions
+}
+
+// Executor returns a JobExecutor enqueueing with o (o.ID and o.UniqueKey
+// must be empty: every call is its own job).
+func (q *Jobs) Executor(o JobOptions) *JobExecutor {
+	if o.Codec == nil {
+		o.Codec = registry.JSON
+	}
+	return &JobExecutor{q: q, o: o}
+}
+
+// Codec returns the codec of the jobs' arguments and results.
+func (e *JobExecutor) Codec() registry.Codec { return e.o.Codec }
+
+// SubmitRaw enqueues a job calling name with payload and returns a future
+// of its encoded result.
+func (e *JobExecutor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+	if e.o.ID != "" || e.o.UniqueKey != "" {
+		return future.Resolved[[]byte](nil, errors.New("cluster: JobExecutor options must not set ID or UniqueKey (every call is its own job)"))
+	}
+	id, err := e.q.EnqueueRaw(ctx, JobSpec{Func: name, Arg: payload, Opts: e.o})
+	if err != nil {
+		return future.Resolved[[]byte](nil, err)
+	}
+	f := future.New[[]byte](ctx)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.OnDone(func() {
+		cancel()
+		if f.Cancelled() {
+			cctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer c()
+			_ = e.q.Cancel(cctx, id)
+		}
+	})
+	go func() {
+		j, err := e.q.Wait(wctx, id)
+		if err != nil {
+			f.Complete(nil, err)
+			return
+		}
+		if j.State == JobFailed && j.Error != nil {
+			f.Complete(nil, j.Error.Err(j.Func))
+			return
+		}
+		if err := j.Outcome(); err != nil {
+			f.Complete(nil, err)
+			return
+		}
+		f.Complete(j.Result, nil)
+	}()
+	return f
 }

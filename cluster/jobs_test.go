@@ -679,3 +679,29 @@ func TestLatestPeriod(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestJobExecutor(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{Concurrency: 2})
+	ctx := testCtx(t, 20*time.Second)
+	ex := e.q.Executor(JobOptions{Queue: DefaultQueue})
+	if v, err := square.Submit(ex, ctx, 9).Result(ctx); err != nil || v != 81 {
+		t.Fatalf("Submit = %v, %v", v, err)
+	}
+	if _, err := flaky.Submit(ex, ctx, 1).Result(ctx); !errors.Is(err, errOdd) {
+		t.Errorf("failing job: %v, want errOdd", err)
+	}
+	f := jobSleep.Submit(ex, ctx, 30_000)
+	waitFor(t, ctx, "the job to start", func() bool {
+		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobStarted})
+		return len(l) == 1
+	})
+	f.Cancel()
+	waitFor(t, ctx, "the job to be cancelled", func() bool {
+		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobCancelled})
+		return len(l) == 1
+	})
+	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
+		t.Error("a JobExecutor with a unique key was accepted")
+	}
+}
