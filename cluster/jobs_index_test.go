@@ -17,13 +17,10 @@ func TestJobIndex(t *testing.T) {
 	if qs := x.Queues(); len(qs) != 1 || qs[0].Queue != "a" || qs[0].States[JobQueued] != 1 {
 		t.Fatalf("initial load: %+v", qs)
 	}
-	var ids []string
 	for i := range 25 {
-		id, err := Enqueue(ctx, e.q, counted, i, JobOptions{Queue: "b", ResultTTL: time.Second})
-		if err != nil {
+		if _, err := Enqueue(ctx, e.q, counted, i, JobOptions{Queue: "b", ResultTTL: time.Second}); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
 	}
 	waitFor(t, ctx, "the index to see 25 queued jobs of b", func() bool {
 		qs := x.Queues()

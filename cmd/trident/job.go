@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -502,7 +503,8 @@ func jobWorkerCmd() *cobra.Command {
 priority order: a job of a later queue runs only when the earlier ones have
 none ready. A worker killed mid-job has its job run again by another worker
 after --ack-wait; each job ends exactly once. --metrics serves Prometheus
-metrics on ADDR (/metrics), loopback only unless you say otherwise.`,
+metrics on ADDR (/metrics): queue depths, jobs ended by state, retries,
+run and wait time histograms. Logs go to stderr (log/slog text).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
@@ -523,7 +525,7 @@ metrics on ADDR (/metrics), loopback only unless you say otherwise.`,
 			}
 			defer closeConn()
 			o := cluster.JobWorkerOptions{Queues: queues, Concurrency: n, Name: name, AckWait: ackWait,
-				Functions: append(registry.Names(), cluster.CommandFunc)}
+				Functions: append(registry.Names(), cluster.CommandFunc), Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 			if metrics != "" {
 				o.Metrics = cluster.NewJobMetrics(q)
 				ln, err := net.Listen("tcp", metrics)
