@@ -118,12 +118,10 @@ type QueueInfo struct {
 	// InFlight counts the messages delivered and not yet settled: running
 	// jobs, and scheduled, deferred or backing-off ones held by a delay.
 	InFlight uint64 `json:"in_flight"`
-	// Enqueued is the number of messages ever published to the queue
-	// (since the stream was created); its change over time is a rate.
-	Enqueued uint64 `json:"enqueued"`
 }
 
-// Queues returns the counters of every queue with messages or a consumer.
+// Queues returns the counters of every queue with messages or a consumer
+// (rates and counts by state: JobIndex).
 func (q *Jobs) Queues(ctx context.Context) ([]QueueInfo, error) {
 	s, err := q.conn.js.Stream(ctx, JobStream)
 	if err != nil {
@@ -157,7 +155,6 @@ func (q *Jobs) Queues(ctx context.Context) ([]QueueInfo, error) {
 		name, _, _ := strings.Cut(rest, ".")
 		qi := get(name)
 		qi.InFlight += uint64(ci.NumAckPending)
-		qi.Enqueued += ci.Delivered.Stream // highest stream sequence delivered: an upper bound
 	}
 	out := make([]QueueInfo, 0, len(by))
 	for _, qi := range by {
