@@ -645,7 +645,9 @@ func TestCronNoDoubleFire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(jobs) < 3 || len(jobs) > 5 {
+	// 3 or 4 periods pass; a scheduler starved for over a second by a busy
+	// machine skips a period (as cron does) rather than firing it twice.
+	if len(jobs) < 2 || len(jobs) > 5 {
 		t.Errorf("%d jobs in 3.5s of a 1s schedule", len(jobs))
 	}
 	for id := range periods {
