@@ -81,6 +81,7 @@ func register(s Suite) { suites[s.Name] = s }
 func main() {
 	procpool.Main() // a pool worker serves calls here and never returns
 	clusterWorkerMain()
+	jobsMain()       // a jobs suite's worker or server process runs here when re-executed as one
 	echoServerMain() // the aio suite's echo servers run here when re-executed as one
 	aioClientMain()  // the aio suite's echo load generator runs here when re-executed as one
 	jsonOut := flag.Bool("json", false, "print one JSON object per suite instead of a table")

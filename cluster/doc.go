@@ -97,12 +97,37 @@
 // ping with their slots and counters, and the queue's depth, in-flight and
 // redelivered tasks and dead letters.
 //
+// # Durable jobs
+//
+// Executor futures are fast and forgetful: results go to the submitting
+// process only. For work one enqueues and walks away from (RQ's model),
+// OpenJobs gives a Jobs handle on a durable queue: Enqueue (or
+// EnqueueCommand, EnqueueBatch) stores a job record in the KV bucket
+// JobBucket and its message in the work-queue stream JobStream and returns
+// the job's ID; ServeJobs runs jobs and writes every state change to the
+// record with a compare-and-set, so a job's final state is written exactly
+// once even when its worker was killed and another ran it again. Any
+// process can then read (Jobs.Job), wait for (Jobs.Wait, JobResult,
+// JobFuture), cancel (Jobs.Cancel) or requeue (Jobs.Requeue,
+// Jobs.RequeueFailed) a job. Jobs can be scheduled (JobOptions.At, In),
+// depend on others (DependsOn, AllowFailure), retry with backoff (Retry),
+// be unique (UniqueKey) and expire after ResultTTL/FailureTTL; AddSchedule
+// and RunScheduler add periodic (cron) jobs. JobIndex, Jobs.Queues,
+// Jobs.Workers and JobMetrics serve dashboards and Prometheus.
+//
+// The Executor path is kept as it is rather than routed through job
+// records: a record costs two KV writes and a read per call, several times
+// the cost of a task message, and futures that need no durability should
+// not pay it. Jobs.Executor gives typed handles a durable executor when
+// they want one.
+//
 // # Differences from Python's RQ and Dask
 //
 // Functions are sent by registered name, never as code (there is no
 // pickle). The future stays Pending until the result arrives, because the
 // submitter does not learn when a remote worker starts; Cancel therefore
-// always reports true while the result is outstanding. Results travel on
-// core NATS to the submitting executor: if the submitter goes away, its
-// results are dropped (nobody is waiting for them).
+// always reports true while the result is outstanding. Executor results travel
+// on core NATS to the submitting executor: if the submitter goes away, its
+// results are dropped (nobody is waiting for them); use durable jobs when
+// results must outlive the submitter.
 package cluster

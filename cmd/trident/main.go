@@ -55,7 +55,9 @@ func main() {
 	procpool.Main() // a pool worker serves calls here and never returns
 	setupCompletion()
 	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "trident:", err)
+		if msg := err.Error(); msg != "" { // "": the status says it all
+			fmt.Fprintln(os.Stderr, "trident:", msg)
+		}
 		os.Exit(exitCodeFor(err))
 	}
 }

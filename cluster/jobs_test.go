@@ -1,0 +1,709 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trident-go/trident/registry"
+)
+
+// Functions the job tests enqueue.
+var (
+	jobRuns   sync.Map // job ID -> *int (runs), for flaky and counted
+	jobRunsMu sync.Mutex
+
+	flaky = registry.Register("jobtest.flaky", func(ctx context.Context, failures int) (string, error) {
+		n := countRun(ctx)
+		if n <= failures {
+			return "", fmt.Errorf("run %d: %w", n, errOdd)
+		}
+		return fmt.Sprintf("ok after %d", n), nil
+	})
+	counted = registry.Register("jobtest.counted", func(ctx context.Context, x int) (int, error) {
+		countRun(ctx)
+		return x, nil
+	})
+	jobSleep = registry.Register("jobtest.sleep", func(ctx context.Context, ms int) (int, error) {
+		countRun(ctx)
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			return ms, nil
+		case <-ctx.Done():
+			stopped(ctx, context.Cause(ctx))
+			return 0, ctx.Err()
+		}
+	})
+)
+
+func countRun(ctx context.Context) int {
+	id, _ := TaskID(ctx)
+	jobRunsMu.Lock()
+	defer jobRunsMu.Unlock()
+	v, _ := jobRuns.LoadOrStore(id, new(int))
+	p := v.(*int)
+	*p++
+	return *p
+}
+
+func runsOf(id string) int {
+	jobRunsMu.Lock()
+	defer jobRunsMu.Unlock()
+	if v, ok := jobRuns.Load(id); ok {
+		return *v.(*int)
+	}
+	return 0
+}
+
+// A re-executed test binary acting as a job worker (see startJobWorker).
+const envJobWorker = "TRIDENT_CLUSTER_TEST_JOBWORKER"
+
+func init() {
+	url := os.Getenv(envJobWorker)
+	if url == "" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	conn, err := Connect(ctx, ConnectOptions{URL: url})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job worker:", err)
+		os.Exit(2)
+	}
+	q, err := OpenJobs(ctx, conn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job worker:", err)
+		os.Exit(2)
+	}
+	aw, _ := time.ParseDuration(os.Getenv(envAckWait))
+	err = ServeJobs(ctx, q, JobWorkerOptions{AckWait: aw, Concurrency: 4, Logger: quietLog()})
+	conn.Close()
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job worker:", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+func startJobWorker(t *testing.T, url string, env ...string) *workerProc {
+	return startWorkerNoCleanup(t, "", append([]string{envJobWorker + "=" + url}, env...)...)
+}
+
+type jobEnv struct {
+	srv  *Server
+	conn *Conn
+	q    *Jobs
+}
+
+func newJobEnv(t *testing.T) *jobEnv {
+	t.Helper()
+	s := newServer(t, ServerOptions{})
+	conn := connect(t, s.ConnectOptions())
+	q, err := OpenJobs(context.Background(), conn)
+	if err != nil {
+		t.Fatalf("OpenJobs: %v", err)
+	}
+	return &jobEnv{srv: s, conn: conn, q: q}
+}
+
+func (e *jobEnv) serve(t *testing.T, o JobWorkerOptions) {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = quietLog()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeJobs(ctx, e.q, o) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeJobs: %v", err)
+		}
+	})
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func states(j *Job) []JobState {
+	var out []JobState
+	for _, ev := range j.Timeline {
+		out = append(out, ev.State)
+	}
+	return out
+}
+
+func sameStates(a, b []JobState) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func TestJobFinished(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{Name: "w1"})
+	ctx := testCtx(t, 20*time.Second)
+	id, err := Enqueue(ctx, e.q, square, 7, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := JobResult[int](ctx, e.q, id)
+	if err != nil || v != 49 {
+		t.Fatalf("JobResult = %v, %v; want 49", v, err)
+	}
+	j, err := e.q.Job(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameStates(states(j), []JobState{JobQueued, JobStarted, JobFinished}) {
+		t.Errorf("timeline %v", states(j))
+	}
+	if j.Worker != "w1" || j.Attempts != 1 || j.StartedAt.IsZero() || j.EndedAt.Before(j.StartedAt) || j.Codec != "json" || string(j.Arg) != "7" {
+		t.Errorf("record %+v", j)
+	}
+	// A future over the job ID, from "another process" (a second handle).
+	q2, err := OpenJobs(ctx, connect(t, e.srv.ConnectOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := JobFuture[int](ctx, q2, id).Result(ctx); err != nil || v != 49 {
+		t.Errorf("JobFuture = %v, %v", v, err)
+	}
+	if _, err := e.q.Job(ctx, "nosuchjob"); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("Job(unknown) = %v, want ErrJobNotFound", err)
+	}
+	if _, err := e.q.Job(ctx, "bad id"); err == nil || !strings.Contains(err.Error(), "bad id") {
+		t.Errorf("Job(bad id) = %v", err)
+	}
+}
+
+func TestJobFailedAndRequeue(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{})
+	ctx := testCtx(t, 20*time.Second)
+	id, err := Enqueue(ctx, e.q, flaky, 1, JobOptions{}) // fails on its first run only
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = JobResult[string](ctx, e.q, id)
+	if !errors.Is(err, ErrJobFailed) || !errors.Is(err, errOdd) {
+		t.Fatalf("JobResult err = %v, want ErrJobFailed and errOdd", err)
+	}
+	j, _ := e.q.Job(ctx, id)
+	if j.State != JobFailed || j.Error == nil || !strings.Contains(j.Error.Message, "run 1") {
+		t.Fatalf("record %+v", j)
+	}
+	failed, err := e.q.ListJobs(ctx, JobFilter{State: JobFailed})
+	if err != nil || len(failed) != 1 || failed[0].ID != id {
+		t.Fatalf("ListJobs(failed) = %v, %v", failed, err)
+	}
+	if err := e.q.Requeue(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	v, err := JobResult[string](ctx, e.q, id)
+	if err != nil || v != "ok after 2" {
+		t.Fatalf("after requeue: %q, %v", v, err)
+	}
+	j, _ = e.q.Job(ctx, id)
+	if !sameStates(states(j), []JobState{JobQueued, JobStarted, JobFailed, JobQueued, JobStarted, JobFinished}) || j.Attempts != 1 || j.Error != nil {
+		t.Errorf("after requeue: timeline %v, attempts %d, error %v", states(j), j.Attempts, j.Error)
+	}
+	if err := e.q.Requeue(ctx, id); !errors.Is(err, ErrJobFinal) {
+		t.Errorf("Requeue(finished) = %v, want ErrJobFinal", err)
+	}
+	// Requeue of every failed job.
+	var ids []string
+	for range 3 {
+		id, _ := Enqueue(ctx, e.q, flaky, 1, JobOptions{})
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if _, err := e.q.Wait(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := e.q.RequeueFailed(ctx, ""); n != 3 || err != nil {
+		t.Fatalf("RequeueFailed = %d, %v", n, err)
+	}
+	for _, id := range ids {
+		if _, err := JobResult[string](ctx, e.q, id); err != nil {
+			t.Errorf("requeued %s: %v", id, err)
+		}
+	}
+}
+
+func TestJobCancelQueuedAndRunning(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	queued, err := Enqueue(ctx, e.q, counted, 1, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Cancel(ctx, queued); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Cancel(ctx, queued); !errors.Is(err, ErrJobFinal) {
+		t.Errorf("second Cancel = %v, want ErrJobFinal", err)
+	}
+	stopCh := make(chan error, 1)
+	hookMu.Lock()
+	stoppedErr["any"] = stopCh
+	hookMu.Unlock()
+	t.Cleanup(func() { hookMu.Lock(); delete(stoppedErr, "any"); hookMu.Unlock() })
+	e.serve(t, JobWorkerOptions{})
+	running, _ := Enqueue(ctx, e.q, jobSleep, 30_000, JobOptions{})
+	waitState(t, ctx, e.q, running, JobStarted)
+	if err := e.q.Cancel(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cause := <-stopCh:
+		if !errors.Is(cause, errJobCancelled) {
+			t.Errorf("running job stopped with %v", cause)
+		}
+	case <-ctx.Done():
+		t.Fatal("running job not stopped")
+	}
+	for _, id := range []string{queued, running} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobCancelled || !errors.Is(j.Outcome(), ErrJobCancelled) {
+			t.Errorf("%s: %+v, %v", id, j, err)
+		}
+	}
+	// The worker dropped the cancelled job's message without running it.
+	waitFor(t, ctx, "the queue to drain", func() bool {
+		qs, err := e.q.Queues(ctx)
+		return err == nil && len(qs) == 1 && qs[0].Waiting == 0 && qs[0].InFlight == 0
+	})
+	if n := runsOf(queued); n != 0 {
+		t.Errorf("cancelled queued job ran %d times", n)
+	}
+}
+
+func waitState(t *testing.T, ctx context.Context, q *Jobs, id string, st JobState) *Job {
+	t.Helper()
+	var j *Job
+	waitFor(t, ctx, fmt.Sprintf("job %s to be %s", id, st), func() bool {
+		var err error
+		j, err = q.Job(ctx, id)
+		return err == nil && j.State == st
+	})
+	return j
+}
+
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestJobScheduledAtAndIn(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{})
+	ctx := testCtx(t, 20*time.Second)
+	in, err := Enqueue(ctx, e.q, counted, 1, JobOptions{In: 700 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := Enqueue(ctx, e.q, counted, 2, JobOptions{At: time.Now().Add(900 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{in, at} {
+		j, err := e.q.Job(ctx, id)
+		if err != nil || j.State != JobScheduled || j.RunAt.IsZero() {
+			t.Fatalf("%s right after enqueue: %+v, %v", id, j, err)
+		}
+	}
+	for _, id := range []string{in, at} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobFinished {
+			t.Fatalf("%s: %+v, %v", id, j, err)
+		}
+		if j.StartedAt.Before(j.RunAt) {
+			t.Errorf("%s started at %v, before its time %v", id, j.StartedAt, j.RunAt)
+		}
+		if !sameStates(states(j), []JobState{JobScheduled, JobStarted, JobFinished}) {
+			t.Errorf("%s timeline %v", id, states(j))
+		}
+	}
+}
+
+func TestJobDependencies(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{Concurrency: 4})
+	ctx := testCtx(t, 30*time.Second)
+	parent, _ := Enqueue(ctx, e.q, jobSleep, 300, JobOptions{})
+	child, err := Enqueue(ctx, e.q, counted, 1, JobOptions{DependsOn: []string{parent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := e.q.Job(ctx, child); j.State != JobDeferred {
+		t.Fatalf("child is %s, want deferred", j.State)
+	}
+	cj, err := e.q.Wait(ctx, child)
+	if err != nil || cj.State != JobFinished {
+		t.Fatalf("child: %+v, %v", cj, err)
+	}
+	pj, _ := e.q.Job(ctx, parent)
+	if cj.StartedAt.Before(pj.EndedAt) {
+		t.Errorf("child started %v before its dependency ended %v", cj.StartedAt, pj.EndedAt)
+	}
+
+	bad, _ := Enqueue(ctx, e.q, flaky, 5, JobOptions{})
+	cancelled, _ := Enqueue(ctx, e.q, counted, 2, JobOptions{DependsOn: []string{parent, bad}})
+	allowed, _ := Enqueue(ctx, e.q, counted, 3, JobOptions{DependsOn: []string{bad}, AllowFailure: true})
+	j, err := e.q.Wait(ctx, cancelled)
+	if err != nil || j.State != JobCancelled || !strings.Contains(j.Outcome().Error(), bad+" failed") {
+		t.Errorf("dependent of a failed job: %+v, %v (outcome %v)", j, err, j.Outcome())
+	}
+	if runsOf(cancelled) != 0 {
+		t.Errorf("dependent of a failed job ran")
+	}
+	if v, err := JobResult[int](ctx, e.q, allowed); err != nil || v != 3 {
+		t.Errorf("allow-failure dependent: %v, %v", v, err)
+	}
+	if _, err := Enqueue(ctx, e.q, counted, 1, JobOptions{DependsOn: []string{"no good"}}); err == nil {
+		t.Error("a bad dependency ID was accepted")
+	}
+}
+
+func TestJobRetries(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{})
+	ctx := testCtx(t, 20*time.Second)
+	id, _ := Enqueue(ctx, e.q, flaky, 2, JobOptions{Retry: &RetryPolicy{Max: 3, Intervals: []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}}})
+	v, err := JobResult[string](ctx, e.q, id)
+	if err != nil || v != "ok after 3" {
+		t.Fatalf("JobResult = %q, %v", v, err)
+	}
+	j, _ := e.q.Job(ctx, id)
+	want := []JobState{JobQueued, JobStarted, JobScheduled, JobStarted, JobScheduled, JobStarted, JobFinished}
+	if !sameStates(states(j), want) || j.Retries != 2 || j.Attempts != 3 {
+		t.Fatalf("timeline %v retries %d attempts %d", states(j), j.Retries, j.Attempts)
+	}
+	// The backoff was waited: the second retry started >= 300ms after the
+	// second failure.
+	tl := j.Timeline
+	if gap := tl[5].At.Sub(tl[4].At); gap < 300*time.Millisecond {
+		t.Errorf("second retry after %v, want >= 300ms", gap)
+	}
+	if gap := tl[3].At.Sub(tl[2].At); gap < 100*time.Millisecond {
+		t.Errorf("first retry after %v, want >= 100ms", gap)
+	}
+	// Out of retries: failed, with the last error.
+	id, _ = Enqueue(ctx, e.q, flaky, 5, JobOptions{Retry: &RetryPolicy{Max: 1, Base: 50 * time.Millisecond}})
+	j, err = e.q.Wait(ctx, id)
+	if err != nil || j.State != JobFailed || j.Retries != 1 || !strings.Contains(j.Error.Message, "run 2") {
+		t.Fatalf("exhausted: %+v, %v", j, err)
+	}
+}
+
+func TestRetryPolicyDelay(t *testing.T) {
+	p := &RetryPolicy{Max: 10, Base: 100 * time.Millisecond, Cap: time.Second}
+	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 9: time.Second} {
+		if got := p.Delay(n); got != want {
+			t.Errorf("Delay(%d) = %v, want %v", n, got, want)
+		}
+	}
+	p.Jitter = true
+	for range 200 {
+		if d := p.Delay(3); d < 200*time.Millisecond || d > 400*time.Millisecond {
+			t.Fatalf("jittered Delay(3) = %v, want in [200ms, 400ms]", d)
+		}
+	}
+	p = &RetryPolicy{Intervals: []time.Duration{time.Second, 5 * time.Second}}
+	if p.Delay(1) != time.Second || p.Delay(2) != 5*time.Second || p.Delay(7) != 5*time.Second {
+		t.Errorf("interval list: %v %v %v", p.Delay(1), p.Delay(2), p.Delay(7))
+	}
+}
+
+func TestJobUnique(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	first, err := Enqueue(ctx, e.q, counted, 1, JobOptions{UniqueKey: "report-2026-12-05"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Enqueue(ctx, e.q, counted, 1, JobOptions{UniqueKey: "report-2026-12-05"})
+	if !errors.Is(err, ErrDuplicateJob) || !strings.Contains(err.Error(), first) {
+		t.Fatalf("second enqueue = %v, want ErrDuplicateJob naming %s", err, first)
+	}
+	if _, err := Enqueue(ctx, e.q, counted, 1, JobOptions{ID: first}); !errors.Is(err, ErrDuplicateJob) {
+		t.Errorf("enqueue of an existing ID = %v, want ErrDuplicateJob", err)
+	}
+	e.serve(t, JobWorkerOptions{})
+	if _, err := e.q.Wait(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Ended: the key is free again.
+	next, err := Enqueue(ctx, e.q, counted, 1, JobOptions{UniqueKey: "report-2026-12-05"})
+	if err != nil {
+		t.Fatalf("enqueue after the first ended: %v", err)
+	}
+	if _, err := e.q.Wait(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJobTTL(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{})
+	ctx := testCtx(t, 20*time.Second)
+	short, _ := Enqueue(ctx, e.q, counted, 1, JobOptions{ResultTTL: time.Second})
+	failed, _ := Enqueue(ctx, e.q, flaky, 9, JobOptions{FailureTTL: time.Second})
+	kept, _ := Enqueue(ctx, e.q, counted, 1, JobOptions{ResultTTL: -1})
+	for _, id := range []string{short, failed, kept} {
+		if _, err := e.q.Wait(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, ctx, "the records to expire", func() bool {
+		_, e1 := e.q.Job(ctx, short)
+		_, e2 := e.q.Job(ctx, failed)
+		return errors.Is(e1, ErrJobNotFound) && errors.Is(e2, ErrJobNotFound)
+	})
+	time.Sleep(500 * time.Millisecond)
+	if j, err := e.q.Job(ctx, kept); err != nil || j.State != JobFinished {
+		t.Errorf("job kept forever: %v, %v", j, err)
+	}
+}
+
+// A worker process is SIGKILLed mid-job: the job is run again by another
+// worker and ends exactly once, finished, with two attempts.
+func TestJobWorkerKilledMidJob(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 60*time.Second)
+	w := startJobWorker(t, e.srv.URL(), envAckWait+"=1s")
+	defer w.stop()
+	id, _ := Enqueue(ctx, e.q, jobSleep, 1500, JobOptions{})
+	waitState(t, ctx, e.q, id, JobStarted)
+	w.kill()
+	e.serve(t, JobWorkerOptions{AckWait: time.Second, Name: "survivor"})
+	j, err := e.q.Wait(ctx, id)
+	if err != nil || j.State != JobFinished || j.Worker != "survivor" || j.Attempts != 2 {
+		t.Fatalf("after the kill: %+v, %v", j, err)
+	}
+	if !sameStates(states(j), []JobState{JobQueued, JobStarted, JobStarted, JobFinished}) {
+		t.Errorf("timeline %v", states(j))
+	}
+	time.Sleep(1500 * time.Millisecond) // a late duplicate would show now
+	if j2, _ := e.q.Job(ctx, id); j2.Revision != j.Revision {
+		t.Errorf("record changed after its final state: %v", states(j2))
+	}
+}
+
+func TestJobCommand(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{Functions: []string{CommandFunc}})
+	ctx := testCtx(t, 20*time.Second)
+	ok, _ := e.q.EnqueueCommand(ctx, CommandJob{Command: "echo hello"}, JobOptions{})
+	bad, _ := e.q.EnqueueCommand(ctx, CommandJob{Command: "echo oops >&2; exit 3"}, JobOptions{})
+	j, err := e.q.Wait(ctx, ok)
+	if r, _ := j.CommandResult(); err != nil || j.State != JobFinished || string(r.Stdout) != "hello\n" {
+		t.Errorf("ok command: %+v, %v", j, err)
+	}
+	j, err = e.q.Wait(ctx, bad)
+	if err != nil || j.State != JobFailed || j.Error.ExitCode != 3 || j.Error.StderrTail != "oops\n" {
+		t.Errorf("failing command: %+v, %v", j.Error, err)
+	}
+	if _, err := e.q.EnqueueCommand(ctx, CommandJob{}, JobOptions{}); err == nil {
+		t.Error("empty command accepted")
+	}
+}
+
+func TestJobPriorityQueues(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	var low, high []string
+	for i := range 20 {
+		id, _ := Enqueue(ctx, e.q, counted, i, JobOptions{Queue: "low"})
+		low = append(low, id)
+	}
+	for i := range 20 {
+		id, _ := Enqueue(ctx, e.q, counted, i, JobOptions{Queue: "high"})
+		high = append(high, id)
+	}
+	e.serve(t, JobWorkerOptions{Queues: []string{"high", "low"}, Concurrency: 1, Functions: []string{counted.Name()}})
+	var lastHigh, firstLow time.Time
+	for _, id := range high {
+		j, _ := e.q.Wait(ctx, id)
+		if j.StartedAt.After(lastHigh) {
+			lastHigh = j.StartedAt
+		}
+	}
+	for _, id := range low {
+		j, _ := e.q.Wait(ctx, id)
+		if firstLow.IsZero() || j.StartedAt.Before(firstLow) {
+			firstLow = j.StartedAt
+		}
+	}
+	if firstLow.Before(lastHigh) {
+		t.Errorf("a low-priority job started at %v, before the last high one %v", firstLow, lastHigh)
+	}
+}
+
+func TestJobWorkersMetricsList(t *testing.T) {
+	e := newJobEnv(t)
+	m := NewJobMetrics(e.q)
+	e.serve(t, JobWorkerOptions{Name: "wm", Concurrency: 3, Metrics: m})
+	ctx := testCtx(t, 20*time.Second)
+	long, _ := Enqueue(ctx, e.q, jobSleep, 20_000, JobOptions{Queue: DefaultQueue})
+	waitState(t, ctx, e.q, long, JobStarted)
+	ws, err := e.q.Workers(ctx, 0)
+	if err != nil || len(ws) != 1 || ws[0].Name != "wm" || ws[0].Concurrency != 3 || len(ws[0].Running) != 1 || ws[0].Running[0] != long {
+		t.Fatalf("Workers = %+v, %v", ws, err)
+	}
+	for i := range 5 {
+		id, _ := Enqueue(ctx, e.q, counted, i, JobOptions{})
+		e.q.Wait(ctx, id)
+	}
+	fid, _ := Enqueue(ctx, e.q, flaky, 9, JobOptions{})
+	e.q.Wait(ctx, fid)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`trident_jobs_ended_total{queue="default",state="finished"} 5`,
+		`trident_jobs_ended_total{queue="default",state="failed"} 1`,
+		`trident_job_queue_in_flight{queue="default"} 1`,
+		`trident_job_run_seconds_count{queue="default"} 6`,
+		`trident_job_wait_seconds_bucket{queue="default",le="+Inf"} 7`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	all, err := e.q.ListJobs(ctx, JobFilter{})
+	if err != nil || len(all) != 7 || all[0].ID != fid {
+		t.Errorf("ListJobs = %d jobs (first %v), %v", len(all), all, err)
+	}
+	if l, _ := e.q.ListJobs(ctx, JobFilter{IDPrefix: long}); len(l) != 1 || l[0].ID != long {
+		t.Errorf("ListJobs(prefix) = %v", l)
+	}
+	if l, _ := e.q.ListJobs(ctx, JobFilter{IDPrefix: "zz-no-such"}); len(l) != 0 {
+		t.Errorf("ListJobs(unknown prefix) = %v", l)
+	}
+	if l, _ := e.q.ListJobs(ctx, JobFilter{State: JobStarted, Limit: 1}); len(l) != 1 || l[0].ID != long {
+		t.Errorf("ListJobs(started) = %v", l)
+	}
+	if err := e.q.Cancel(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCronNoDoubleFire(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 30*time.Second)
+	if err := e.q.AddSchedule(ctx, Schedule{Name: "tick", Cron: "@every 1s", Func: counted.Name(), Arg: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.AddSchedule(ctx, Schedule{Name: "bad", Cron: "61 * * * *", Func: "x"}); err == nil || !strings.Contains(err.Error(), "61 * * * *") {
+		t.Errorf("bad cron expression: %v", err)
+	}
+	e.serve(t, JobWorkerOptions{})
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range 3 { // three schedulers, looking at different moments
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			RunScheduler(sctx, e.q, SchedulerOptions{Tick: 70 * time.Millisecond, Logger: quietLog()})
+		}()
+		time.Sleep(30 * time.Millisecond)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	jobs, err := e.q.ListJobs(ctx, JobFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	periods := map[string]bool{}
+	for _, j := range jobs {
+		if j.Schedule != "tick" {
+			t.Errorf("job %s not from the schedule", j.ID)
+		}
+		periods[j.ID] = true
+		if _, err := e.q.Wait(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 3 or 4 periods pass; a scheduler starved for over a second by a busy
+	// machine skips a period (as cron does) rather than firing it twice.
+	if len(jobs) < 2 || len(jobs) > 5 {
+		t.Errorf("%d jobs in 3.5s of a 1s schedule", len(jobs))
+	}
+	for id := range periods {
+		if n := runsOf(id); n != 1 {
+			t.Errorf("period job %s ran %d times", id, n)
+		}
+	}
+	if s, _ := e.q.Schedules(ctx); len(s) != 1 || s[0].Name != "tick" {
+		t.Errorf("Schedules = %v", s)
+	}
+	if err := e.q.RemoveSchedule(ctx, "tick"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestLatestPeriod(t *testing.T) {
+	now := time.Date(2026, 12, 5, 13, 7, 30, 0, time.UTC)
+	p, ok := latestPeriod("*/5 * * * *", now, time.Minute)
+	if ok {
+		t.Errorf("*/5 at 13:07:30 with 1m grace: %v, want none", p)
+	}
+	p, ok = latestPeriod("*/5 * * * *", now, 5*time.Minute)
+	if !ok || !p.Equal(time.Date(2026, 12, 5, 13, 5, 0, 0, time.UTC)) {
+		t.Errorf("*/5 with 5m grace: %v %v", p, ok)
+	}
+	p1, _ := latestPeriod("@every 10s", now, time.Minute)
+	p2, _ := latestPeriod("@every 10s", now.Add(3*time.Second), time.Minute)
+	if !p1.Equal(p2) || !p1.Equal(now) {
+		t.Errorf("@every 10s: %v and %v, want both %v", p1, p2, now)
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestJobExecutor(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{Concurrency: 2})
+	ctx := testCtx(t, 20*time.Second)
+	ex := e.q.Executor(JobOptions{Queue: DefaultQueue})
+	if v, err := square.Submit(ex, ctx, 9).Result(ctx); err != nil || v != 81 {
+		t.Fatalf("Submit = %v, %v", v, err)
+	}
+	if _, err := flaky.Submit(ex, ctx, 1).Result(ctx); !errors.Is(err, errOdd) {
+		t.Errorf("failing job: %v, want errOdd", err)
+	}
+	f := jobSleep.Submit(ex, ctx, 30_000)
+	waitFor(t, ctx, "the job to start", func() bool {
+		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobStarted})
+		return len(l) == 1
+	})
+	f.Cancel()
+	waitFor(t, ctx, "the job to be cancelled", func() bool {
+		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobCancelled})
+		return len(l) == 1
+	})
+	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
+		t.Error("a JobExecutor with a unique key was accepted")
+	}
+}
