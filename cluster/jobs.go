@@ -198,6 +198,9 @@ type Job struct {
 	Retry    *RetryPolicy `json:"retry,omitempty"`
 	// Timeout bounds one run (RQ's job_timeout); 0 means none.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Batch marks a job whose argument is a chunk of a Map's inputs,
+	// encoded as one value, run with registry.InvokeBatch.
+	Batch bool `json:"batch,omitempty"`
 	// ResultTTL and FailureTTL are how long the record stays after it
 	// finished or failed/was cancelled; negative means forever.
 	ResultTTL  time.Duration `json:"result_ttl,omitempty"`
@@ -399,6 +402,9 @@ type JobSpec struct {
 	Func string
 	Arg  []byte
 	Opts JobOptions
+	// Batch says Arg is a chunk of inputs (registry.Chunks.Encode), run
+	// with registry.InvokeBatch: how Map and MapAll reach the queue.
+	Batch bool
 }
 
 // Enqueue enqueues a call of the registered function f with arg as a
@@ -472,7 +478,7 @@ func newRecord(s JobSpec, now time.Time) (*Job, error) {
 		codec = registry.JSON
 	}
 	j := &Job{
-		ID: o.ID, Queue: o.Queue, Func: s.Func, Codec: codec.Name(), Arg: s.Arg,
+		ID: o.ID, Queue: o.Queue, Func: s.Func, Codec: codec.Name(), Arg: s.Arg, Batch: s.Batch,
 		EnqueuedAt: now, DependsOn: slices.Clone(o.DependsOn), AllowFailure: o.AllowFailure,
 		UniqueKey: o.UniqueKey, Retry: o.Retry, Timeout: o.Timeout, ResultTTL: o.ResultTTL, FailureTTL: o.FailureTTL,
 		Schedule: o.schedule,
@@ -814,12 +820,12 @@ func JobResult[R any](ctx context.Context, q *Jobs, id string) (R, error) {
 // against futures can wait on a job enqueued by any process. Cancelling the
 // future stops waiting; it does not cancel the job (use Jobs.Cancel).
 func JobFuture[R any](ctx context.Context, q *Jobs, id string) *future.Future[R] {
-	f := future.New[R](ctx)
+	f, res := future.New[R](ctx)
 	wctx, cancel := context.WithCancel(ctx)
 	f.OnDone(cancel)
 	go func() {
 		r, err := JobResult[R](wctx, q, id)
-		f.Complete(r, err)
+		res.Complete(r, err)
 	}()
 	return f
 }
@@ -895,20 +901,66 @@ func (q *Jobs) Executor(o JobOptions) *JobExecutor {
 	return &JobExecutor{q: q, o: o}
 }
 
-// Codec returns the codec of the jobs' arguments and results.
-func (e *JobExecutor) Codec() registry.Codec { return e.o.Codec }
+// Backend returns the executor's registry.Backend: what typed handles'
+// Submit, Map and MapAll call.
+func (e *JobExecutor) Backend() registry.Backend { return jobBackend{e} }
 
-// SubmitRaw enqueues a job calling name with payload and returns a future
-// of its encoded result.
-func (e *JobExecutor) SubmitRaw(ctx context.Context, name string, payload []byte) *future.Future[[]byte] {
+// jobBackend is the registry.Backend of a JobExecutor.
+type jobBackend struct{ e *JobExecutor }
+
+// Codec returns the codec of the jobs' arguments and results.
+func (b jobBackend) Codec() registry.Codec { return b.e.o.Codec }
+
+// SubmitRaw enqueues a job calling name with payload and returns the
+// resolver of a future of its encoded result.
+func (b jobBackend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
+	return b.e.submit(ctx, JobSpec{Func: name, Arg: payload, Opts: b.e.o})
+}
+
+// SubmitChunks enqueues one job per chunk of job's inputs (its argument
+// the chunk encoded as one value, run with registry.InvokeBatch) and
+// delivers each chunk's results when its job ends. chunk 0 means 64.
+func (b jobBackend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+	if chunk <= 0 {
+		chunk = 64
+	}
+	for lo := 0; lo < job.Len(); lo += chunk {
+		hi := min(lo+chunk, job.Len())
+		p, err := job.Encode(lo, hi)
+		if err != nil {
+			job.Deliver(lo, hi, nil, err)
+			continue
+		}
+		f := b.e.submit(ctx, JobSpec{Func: job.Name(), Arg: p, Opts: b.e.o, Batch: true}).Future()
+		f.OnDone(func() {
+			out, err := f.Result(context.Background())
+			job.Deliver(lo, hi, out, err)
+		})
+	}
+}
+
+// CancelRaw does nothing more than cancelling the future already does:
+// the future's done callback cancels its job (Jobs.Cancel), which reaches
+// the worker running it.
+func (jobBackend) CancelRaw(*future.Future[[]byte]) {}
+
+// ReportsDeadlines reports false: the typed future's own context watcher
+// ends a call whose deadline passed.
+func (jobBackend) ReportsDeadlines() bool { return false }
+
+// submit enqueues s and returns the resolver of a future of its encoded
+// result; cancelling the future cancels the job.
+func (e *JobExecutor) submit(ctx context.Context, s JobSpec) future.Resolver[[]byte] {
+	f, r := future.New[[]byte](ctx)
 	if e.o.ID != "" || e.o.UniqueKey != "" {
-		return future.Resolved[[]byte](nil, errors.New("cluster: JobExecutor options must not set ID or UniqueKey (every call is its own job)"))
+		r.Complete(nil, errors.New("cluster: JobExecutor options must not set ID or UniqueKey (every call is its own job)"))
+		return r
 	}
-	id, err := e.q.EnqueueRaw(ctx, JobSpec{Func: name, Arg: payload, Opts: e.o})
+	id, err := e.q.EnqueueRaw(ctx, s)
 	if err != nil {
-		return future.Resolved[[]byte](nil, err)
+		r.Complete(nil, err)
+		return r
 	}
-	f := future.New[[]byte](ctx)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.OnDone(func() {
 		cancel()
@@ -921,18 +973,18 @@ func (e *JobExecutor) SubmitRaw(ctx context.Context, name string, payload []byte
 	go func() {
 		j, err := e.q.Wait(wctx, id)
 		if err != nil {
-			f.Complete(nil, err)
+			r.Complete(nil, err)
 			return
 		}
 		if j.State == JobFailed && j.Error != nil {
-			f.Complete(nil, j.Error.Err(j.Func))
+			r.Complete(nil, j.Error.Err(j.Func))
 			return
 		}
 		if err := j.Outcome(); err != nil {
-			f.Complete(nil, err)
+			r.Complete(nil, err)
 			return
 		}
-		f.Complete(j.Result, nil)
+		r.Complete(j.Result, nil)
 	}()
-	return f
+	return r
 }

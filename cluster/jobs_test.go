@@ -703,6 +703,27 @@ func TestJobExecutor(t *testing.T) {
 		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobCancelled})
 		return len(l) == 1
 	})
+	// Map and MapAll reach the queue as one job per chunk.
+	got, err := square.MapAll(ex, ctx, []int{1, 2, 3, 4, 5}, registry.ChunkSize(2))
+	if err != nil || len(got) != 5 || got[4] != 25 || got[0] != 1 {
+		t.Errorf("MapAll = %v, %v; want squares of 1..5", got, err)
+	}
+	l, _ := e.q.ListJobs(ctx, JobFilter{})
+	batches := 0
+	for _, j := range l {
+		if j.Batch {
+			batches++
+		}
+	}
+	if batches != 3 {
+		t.Errorf("MapAll of 5 inputs in chunks of 2 made %d batch jobs, want 3", batches)
+	}
+	fs := square.Map(ex, ctx, []int{6, 7, 8}, registry.ChunkSize(2))
+	for i, f := range fs {
+		if v, err := f.Result(ctx); err != nil || v != (6+i)*(6+i) {
+			t.Errorf("Map: square(%d) = %v, %v", 6+i, v, err)
+		}
+	}
 	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
 		t.Error("a JobExecutor with a unique key was accepted")
 	}

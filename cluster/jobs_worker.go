@@ -537,6 +537,10 @@ func (w *jobWorker) call(ctx context.Context, j *Job) ([]byte, *CommandResult, e
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: unknown codec %q", registry.ErrDecode, j.Codec)
 	}
+	if j.Batch {
+		out, err := registry.InvokeBatch(ctx, c, j.Func, j.Arg)
+		return out, nil, err
+	}
 	out, err := registry.Invoke(ctx, c, j.Func, j.Arg)
 	return out, nil, err
 }
