@@ -32,8 +32,12 @@ import (
 //     and stop when it does not.
 //
 // probeAfter is longer than advise.LongWait, so jobs still waiting at the probe
-// have long waits by the flowchart's own rule.
-const probeAfter = 60 * time.Millisecond
+// have long waits by the flowchart's own rule. It is also long enough for a
+// job's start-up not to dominate: on the 2-core CI machine a shell and one
+// exec of sleep cost about 15 ms of CPU and 10 ms of run-queue wait before
+// the job's own work starts, so a probe at 60 ms classed `sleep 0.2` jobs as
+// mixed (CPU/wall 0.38) where their whole run is 0.08.
+const probeAfter = 250 * time.Millisecond
 
 type runningObs struct {
 	pgid int
