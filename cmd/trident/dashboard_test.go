@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trident-go/trident/cluster"
 )
 
 // The dashboard refuses an anonymous non-loopback bind before it connects to
@@ -37,14 +35,41 @@ func TestClusterDashboardRefusals(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "--demo") {
 		t.Fatalf("--demo with --cluster: exit %d err %q", code, errOut)
 	}
-	s, err := cluster.StartServer(context.Background(), cluster.ServerOptions{})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// With --cluster the page shows the cluster's durable jobs: a job enqueued
+// with `trident enqueue` appears in the page's API, and finishes there once
+// a `trident job worker` runs it.
+func TestClusterDashboardShowsClusterJobs(t *testing.T) {
+	url := startJobWorkerProc(t)
+	page := startDashboard(t, "--cluster", url, "--addr", "127.0.0.1:0")
+	out, errOut, code := runTrident(t, "", "enqueue", "--cluster", url, "--", "echo", "from the page")
+	if code != 0 {
+		t.Fatalf("enqueue: exit %d %s", code, errOut)
 	}
-	defer s.Shutdown()
-	_, errOut, code = runTrident(t, "", "cluster", "dashboard", "--cluster", s.URL(), "--addr", "127.0.0.1:0")
-	if code != 1 || !strings.Contains(errOut, "job store is not wired") {
-		t.Fatalf("with a cluster: exit %d err %q", code, errOut)
+	id := strings.TrimSpace(out)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(page + "api/jobs/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var j struct {
+			State  string `json:"state"`
+			Result string `json:"result"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&j)
+		resp.Body.Close()
+		if err == nil && j.State == "finished" {
+			if !strings.Contains(j.Result, "ExitCode") {
+				t.Errorf("finished job's result %q does not show the command's result", j.Result)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s on the page: %d %+v %v after 30 s, want finished", id, resp.StatusCode, j, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
