@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/trident-go/trident/lab"
+	"github.com/trident-go/trident/internal/lab"
 )
 
 // setupCompletion teaches cobra's shell completion (trident completion

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/trident-go/trident/lab"
+	"github.com/trident-go/trident/internal/lab"
 )
 
 func init() {

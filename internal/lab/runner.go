@@ -8,7 +8,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/trident-go/trident/gil"
+	"github.com/trident-go/trident/internal/gil"
 )
 
 // Model families, the articles' three models plus the baseline.

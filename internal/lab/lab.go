@@ -51,7 +51,7 @@ import (
 	"time"
 
 	"github.com/trident-go/trident/advise"
-	"github.com/trident-go/trident/gil"
+	"github.com/trident-go/trident/internal/gil"
 )
 
 // Runtimes.

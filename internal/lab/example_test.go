@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/trident-go/trident/lab"
+	"github.com/trident-go/trident/internal/lab"
 )
 
 // Selecting workloads the way the CLI's --workload flag does.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trident-go/trident/gil"
+	"github.com/trident-go/trident/internal/gil"
 )
 
 // A thread runs CPU work in slices while holding the lock, then sleeps with
