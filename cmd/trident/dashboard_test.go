@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // The dashboard refuses an anonymous non-loopback bind before it connects to
