@@ -320,6 +320,7 @@ func TestJudge(t *testing.T) {
 	}{
 		{"rule wins", []Row{seq, row("threading", FamilyThreads, 1, 0.9, 1.1), row("multiprocessing", FamilyProcesses, 1.9, 1.8, 2)}, "multiprocessing", OutcomeAgrees, "agrees"},
 		{"tie", []Row{seq, row("threading", FamilyThreads, 2.0, 1.7, 2.1), row("multiprocessing", FamilyProcesses, 1.9, 1.8, 2)}, "threading", OutcomeAgrees, "within the spread"},
+		{"within 5% is a tie", []Row{seq, row("threading", FamilyThreads, 3.94, 3.94, 3.95), row("multiprocessing", FamilyProcesses, 3.86, 3.80, 3.92)}, "threading", OutcomeAgrees, "within 5%"},
 		{"disagree", []Row{seq, row("threading", FamilyThreads, 2.0, 1.9, 2.1), row("multiprocessing", FamilyProcesses, 1.2, 1.1, 1.3)}, "threading", OutcomeDisagrees, "DISAGREES"},
 		{"disagree on waited rows", []Row{waited(seq), row("threading", FamilyThreads, 2.0, 1.9, 2.1), row("multiprocessing", FamilyProcesses, 1.2, 1.1, 1.3)}, "threading", OutcomeUnclear, "waited for a core"},
 		{"agrees on waited rows", []Row{waited(seq), row("multiprocessing", FamilyProcesses, 1.9, 1.8, 2)}, "multiprocessing", OutcomeUnclear, "lean to: agrees"},
