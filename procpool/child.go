@@ -206,7 +206,7 @@ func exitOnReadError(err error) int {
 }
 
 // run executes one call frame (one call, or a chunk of calls of the same
-// function) and returns its result frame.
+// function encoded as one value) and returns its result frame.
 func run(wt *wtask, mu *sync.Mutex, codec registry.Codec) []byte {
 	m := wt.msg
 	ctx, cancel := context.WithCancel(context.Background())
@@ -221,23 +221,18 @@ func run(wt *wtask, mu *sync.Mutex, codec registry.Codec) []byte {
 	}
 	mu.Unlock()
 	start := time.Now()
-	res := resultMsg{id: m.id, items: make([]item, len(m.payloads))}
-	for i, p := range m.payloads {
-		var out []byte
-		err := ctx.Err()
-		if err == nil {
-			if m.flags&flagBatch != 0 {
-				out, err = registry.InvokeBatch(ctx, codec, m.name, p)
-			} else {
-				out, err = registry.Invoke(ctx, codec, m.name, p)
-			}
-		}
-		if err != nil {
-			b, _ := registry.EncodeError(m.name, err).MarshalBinary()
-			res.items[i] = item{failed: true, data: b}
+	res := resultMsg{id: m.id}
+	err := ctx.Err()
+	if err == nil {
+		if m.flags&flagBatch != 0 {
+			res.data, err = registry.InvokeBatch(ctx, codec, m.name, m.payload)
 		} else {
-			res.items[i] = item{data: out}
+			res.data, err = registry.Invoke(ctx, codec, m.name, m.payload)
 		}
+	}
+	if err != nil {
+		res.failed = true
+		res.data, _ = registry.EncodeError(m.name, err).MarshalBinary()
 	}
 	res.elapsed = int64(time.Since(start))
 	return res.encode()

@@ -13,19 +13,21 @@ import (
 	"github.com/trident-go/trident/registry"
 )
 
-// unit is what travels in one call frame: one call (futs has its one
-// future) or a chunk of a Map encoded as one value (chunks with the range
-// lo..hi). A unit with a job is a placeholder in the queue that cuts units
-// from a Map.
+// unit is what travels in one call frame: calls lo..hi-1 of a job, with
+// their arguments encoded as one payload. A Map's chunks are units of the
+// Map's job (registry.Chunks, run with InvokeBatch); a single call is a
+// one-call job with one chunk, the unit itself (see oneCall), whose payload
+// is the call's argument (run with Invoke). Both travel, are retried, time
+// out and complete the same way; only a single call has a future of its own
+// to start and to cancel while it runs (raw). A unit with a job is a
+// placeholder in the queue that cuts units from a Map.
 type unit struct {
 	id       uint64
 	name     string
-	flags    uint64
-	payloads [][]byte
-	futs     []future.Resolver[[]byte]
-	one      [1]future.Resolver[[]byte] // backs futs for a single call: no extra allocation
-	chunks   registry.Chunks
+	payload  []byte
+	chunks   registry.Chunks // the job: a Map's, or (*oneCall)(u)
 	lo, hi   int
+	raw      future.Resolver[[]byte] // a single call's future; zero for a chunk of a Map
 	ctx      context.Context
 	attempts int
 	job      *mapJob // set on a queue placeholder
@@ -36,54 +38,54 @@ type unit struct {
 	delivered bool // failed already (its deadline passed, or a chunk's context ended)
 }
 
-// Call frame flags.
-const flagBatch = 1 // one payload holding a whole chunk: run with InvokeBatch
-
-func (u *unit) calls() int {
-	if u.chunks != nil {
-		return u.hi - u.lo
-	}
-	return len(u.futs)
+// newCall returns the unit of a single call: a one-call job whose only
+// chunk is the unit itself. It allocates only the unit.
+func newCall(ctx context.Context, name string, payload []byte, r future.Resolver[[]byte]) *unit {
+	u := &unit{name: name, payload: payload, raw: r, ctx: ctx, hi: 1}
+	u.chunks = (*oneCall)(u)
+	return u
 }
 
-// fail completes every call of the unit with err. It is called exactly once
-// per unit, outside the pool lock.
-func (u *unit) fail(err error) {
-	if u.chunks != nil {
-		u.chunks.Deliver(u.lo, u.hi, nil, err)
+// single reports whether u is a single call (a one-call job).
+func (u *unit) single() bool { return u.raw.Future() != nil }
+
+// oneCall is the registry.Chunks of a single call: one input, already
+// encoded, and a future to complete.
+type oneCall unit
+
+func (c *oneCall) Name() string { return c.name }
+func (c *oneCall) Len() int     { return 1 }
+
+func (c *oneCall) Encode(lo, hi int) ([]byte, error) { return c.payload, nil }
+
+// Deliver completes the call's future with the worker's answer, or with
+// err; an err matching future.ErrCancelled leaves it Cancelled rather than
+// Failed, as registry's Deliver does for the calls of a Map.
+func (c *oneCall) Deliver(lo, hi int, payload []byte, err error) {
+	if err != nil && errors.Is(err, future.ErrCancelled) {
+		c.raw.CompleteCancelled(err)
 		return
 	}
-	for _, f := range u.futs {
-		f.Complete(nil, err)
-	}
+	c.raw.Complete(payload, err)
 }
 
-// end fails the unit with err like fail, except that an err matching
-// future.ErrCancelled leaves the futures Cancelled rather than Failed. It is
-// called outside the pool lock.
-func (u *unit) end(err error) {
-	if u.chunks != nil || !errors.Is(err, future.ErrCancelled) {
-		u.fail(err) // registry's Deliver cancels on such an error
-		return
-	}
-	for _, f := range u.futs {
-		f.CompleteCancelled(err)
-	}
-}
+func (u *unit) calls() int { return u.hi - u.lo }
+
+// fail completes every call of the unit with err (Cancelled when err
+// matches future.ErrCancelled). It is called exactly once per unit, outside
+// the pool lock.
+func (u *unit) fail(err error) { u.chunks.Deliver(u.lo, u.hi, nil, err) }
 
 // cancel cancels every call of a queued unit and reports how many.
 func (u *unit) cancel() int {
-	if u.chunks != nil {
+	if !u.single() {
 		u.chunks.Deliver(u.lo, u.hi, nil, future.ErrCancelled)
 		return u.hi - u.lo
 	}
-	n := 0
-	for _, f := range u.futs {
-		if f.Future().Cancel() || f.Complete(nil, future.ErrCancelled) {
-			n++
-		}
+	if u.raw.Future().Cancel() || u.raw.Complete(nil, future.ErrCancelled) {
+		return 1
 	}
-	return n
+	return 0
 }
 
 // mapJob is a Map waiting in the queue; chunks are cut from it as workers
@@ -126,9 +128,13 @@ func (p *Pool) sendLocked(w *worker, u *unit) {
 	if d, ok := u.ctx.Deadline(); ok {
 		dl = d.UnixNano()
 	}
-	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, flags: u.flags, payloads: u.payloads}.encode())
-	if len(u.futs) == 1 {
-		p.running[u.futs[0].Future()] = u
+	var flags uint64
+	if !u.single() {
+		flags = flagBatch
+	}
+	w.fw.send(callMsg{id: u.id, name: u.name, deadline: dl, flags: flags, payload: u.payload}.encode())
+	if u.single() {
+		p.running[u.raw.Future()] = u
 	}
 	if u.ctx.Done() != nil && u.stop == nil {
 		u.stop = context.AfterFunc(u.ctx, func() { p.onCtxDone(u) })
@@ -143,14 +149,9 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 		return fmt.Errorf("%w: worker %d answered call %d, which it does not hold", ErrProtocol, w.id, m.id)
 	}
 	u := w.inflight[idx]
-	want := len(u.payloads)
-	if len(m.items) != want {
-		p.mu.Unlock()
-		return fmt.Errorf("%w: worker %d answered call %d with %d results for %d", ErrProtocol, w.id, m.id, len(m.items), want)
-	}
 	w.inflight = slices.Delete(w.inflight, idx, idx+1)
-	if len(u.futs) == 1 {
-		delete(p.running, u.futs[0].Future())
+	if u.single() {
+		delete(p.running, u.raw.Future())
 	}
 	calls := u.calls()
 	now := time.Now()
@@ -187,11 +188,9 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 			}
 		}
 	}
-	for _, it := range m.items {
-		if it.failed {
-			w.failed++
-			p.st.failed++
-		}
+	if m.failed {
+		w.failed++
+		p.st.failed++
 	}
 	w.done += uint64(calls)
 	p.st.completed += uint64(calls)
@@ -219,37 +218,18 @@ func (p *Pool) onResult(w *worker, m resultMsg) error {
 	if delivered {
 		return nil
 	}
-	if u.chunks != nil {
-		it := m.items[0]
-		if !it.failed {
-			u.chunks.Deliver(u.lo, u.hi, it.data, nil)
-			return nil
-		}
-		re := new(registry.RemoteError)
-		if err := re.UnmarshalBinary(it.data); err != nil {
-			bad := fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
-			u.chunks.Deliver(u.lo, u.hi, nil, bad)
-			return bad
-		}
-		u.chunks.Deliver(u.lo, u.hi, nil, re)
+	if !m.failed {
+		u.chunks.Deliver(u.lo, u.hi, m.data, nil)
 		return nil
 	}
-	var bad error
-	for i, it := range m.items {
-		f := u.futs[i]
-		if !it.failed {
-			f.Complete(it.data, nil)
-			continue
-		}
-		re := new(registry.RemoteError)
-		if err := re.UnmarshalBinary(it.data); err != nil {
-			bad = fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
-			f.Complete(nil, bad)
-			continue
-		}
-		f.Complete(nil, re)
+	re := new(registry.RemoteError)
+	if err := re.UnmarshalBinary(m.data); err != nil {
+		bad := fmt.Errorf("%w: worker %d: error of call %d: %v", ErrProtocol, w.id, m.id, err)
+		u.chunks.Deliver(u.lo, u.hi, nil, bad)
+		return bad
 	}
-	return bad
+	u.chunks.Deliver(u.lo, u.hi, nil, re)
+	return nil
 }
 
 // onCtxDone runs when the context of a call in a worker ends: the
@@ -278,7 +258,7 @@ func (p *Pool) onCtxDone(u *unit) {
 		return
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
-		if u.chunks == nil {
+		if u.single() {
 			// Typed futures of single calls are cancelled by their
 			// bridge (registry), raw ones end with the worker's answer.
 			p.mu.Unlock()
@@ -332,7 +312,7 @@ func (p *Pool) onQueuedCtxDone(u *unit) {
 	}
 	p.checkIdleLocked()
 	p.mu.Unlock()
-	u.end(err)
+	u.fail(err)
 }
 
 // takeQueueLocked empties the queue and returns the single-call units and
@@ -418,10 +398,10 @@ func (p *Pool) popLocked() {
 // startable moves a single call's future to Running; false means it was
 // cancelled while queued (or ended otherwise) and must not be sent.
 func (u *unit) startable() bool {
-	if u.chunks != nil {
+	if !u.single() {
 		return true
 	}
-	r := u.futs[0]
+	r := u.raw
 	if u.attempts == 0 && r.Future().State() == future.Pending {
 		return r.Start()
 	}
@@ -458,14 +438,14 @@ func (p *Pool) cutLocked(j *mapJob, w *worker) *unit {
 	lo, hi := j.next, min(j.next+n, j.n)
 	j.next = hi
 	p.queuedCalls -= hi - lo
-	u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, flags: flagBatch, from: j}
+	u := &unit{name: j.name, ctx: j.ctx, chunks: j.chunks, lo: lo, hi: hi, from: j}
 	err := j.ctx.Err()
 	if err != nil {
 		err = future.CancelledError(err)
 	} else {
 		var b []byte
 		if b, err = j.chunks.Encode(lo, hi); err == nil {
-			u.payloads = [][]byte{b}
+			u.payload = b
 			return u
 		}
 	}

@@ -169,10 +169,7 @@ func (p *Pool) submitRaw(ctx context.Context, name string, payload []byte) futur
 		return r
 	}
 	p.st.submitted++
-	u := &unit{name: name, payloads: [][]byte{payload}, ctx: ctx}
-	u.one[0] = r
-	u.futs = u.one[:]
-	p.queue = append(p.queue, u)
+	p.queue = append(p.queue, newCall(ctx, name, payload, r))
 	p.queuedCalls++
 	p.dispatchLocked()
 	p.mu.Unlock()

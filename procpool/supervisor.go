@@ -393,8 +393,8 @@ func (p *Pool) workerGone(w *worker, cause error) {
 	}
 	var requeue []*unit
 	for i, u := range units {
-		if len(u.futs) == 1 {
-			delete(p.running, u.futs[0].Future())
+		if u.single() {
+			delete(p.running, u.raw.Future())
 		}
 		u.w = nil
 		switch {

@@ -18,7 +18,9 @@ import (
 // 4-byte big-endian length, then that many bytes: one type byte and a body
 // made of uvarints, varints and length-prefixed byte strings.
 const (
-	protocolVersion = 1
+	// protocolVersion 2: a call frame carries one payload and a result
+	// frame one item (version 1 carried n of each).
+	protocolVersion = 2
 	protocolMagic   = "trident-procpool"
 	// maxFrame bounds a frame; a larger length is a malformed frame.
 	maxFrame = 1 << 28
@@ -30,9 +32,9 @@ const (
 	fHello  frameType = 1 // worker -> pool: magic, version, pid
 	fSetup  frameType = 2 // pool -> worker: version, worker id, codec, initializer name and argument
 	fReady  frameType = 3 // worker -> pool: 0, or 1 and an encoded RemoteError (initializer failed)
-	fCall   frameType = 4 // pool -> worker: id, name, deadline (unix ns, 0 none), flags, n, n payloads
+	fCall   frameType = 4 // pool -> worker: id, name, deadline (unix ns, 0 none), flags, payload
 	fCancel frameType = 5 // pool -> worker: id
-	fResult frameType = 6 // worker -> pool: id, elapsed ns, n, n items (status byte, bytes)
+	fResult frameType = 6 // worker -> pool: id, elapsed ns, status byte, bytes
 )
 
 func (t frameType) String() string {
@@ -237,24 +239,23 @@ func decodeSetup(b []byte) (m setupMsg, err error) {
 	return m, d.done(fSetup)
 }
 
+// callMsg is one unit of work: the argument of one call, or the arguments
+// of a chunk of a Map encoded as one value (flagBatch). Either way one
+// payload travels and one item comes back.
 type callMsg struct {
 	id       uint64
 	name     string
 	deadline int64 // unix ns, 0 = none
 	flags    uint64
-	payloads [][]byte
+	payload  []byte
 }
 
+// Call frame flags.
+const flagBatch = 1 // the payload holds a chunk of calls: run with InvokeBatch
+
 func (m callMsg) encode() []byte {
-	size := 16 + len(m.name)
-	for _, p := range m.payloads {
-		size += len(p) + 4
-	}
-	e := newFrame(fCall, size).uint(m.id).str(m.name).int(m.deadline).uint(m.flags).uint(uint64(len(m.payloads)))
-	for _, p := range m.payloads {
-		e.bytes(p)
-	}
-	return e.finish()
+	return newFrame(fCall, 24+len(m.name)+len(m.payload)).uint(m.id).str(m.name).int(m.deadline).uint(m.flags).
+		bytes(m.payload).finish()
 }
 
 func decodeCall(b []byte) (m callMsg, err error) {
@@ -263,13 +264,10 @@ func decodeCall(b []byte) (m callMsg, err error) {
 	m.name = d.str("name")
 	m.deadline = d.int("deadline")
 	m.flags = d.uint("flags")
-	n := d.uint("count")
-	if d.err == nil && (n == 0 || n > uint64(len(d.b))) {
-		d.fail(fmt.Sprintf("bad count %d", n))
+	if d.err == nil && m.flags&^flagBatch != 0 {
+		d.fail(fmt.Sprintf("bad flags %#x", m.flags))
 	}
-	for i := uint64(0); d.err == nil && i < n; i++ {
-		m.payloads = append(m.payloads, d.bytes("payload"))
-	}
+	m.payload = d.bytes("payload")
 	return m, d.done(fCall)
 }
 
@@ -288,54 +286,33 @@ func decodeCancel(b []byte) (uint64, error) {
 	return id, d.done(fCancel)
 }
 
-// item is one call's outcome in a result frame: a payload, or an encoded
-// *registry.RemoteError when failed.
-type item struct {
-	failed bool
-	data   []byte
-}
-
+// resultMsg is the outcome of one call frame: the payload Invoke or
+// InvokeBatch returned, or an encoded *registry.RemoteError when failed.
 type resultMsg struct {
 	id      uint64
 	elapsed int64 // ns the worker spent running the calls
-	items   []item
+	failed  bool
+	data    []byte
 }
 
 func (m resultMsg) encode() []byte {
-	size := 24
-	for _, it := range m.items {
-		size += len(it.data) + 6
+	st := byte(0)
+	if m.failed {
+		st = 1
 	}
-	e := newFrame(fResult, size).uint(m.id).int(m.elapsed).uint(uint64(len(m.items)))
-	for _, it := range m.items {
-		if it.failed {
-			e.byte1(1)
-		} else {
-			e.byte1(0)
-		}
-		e.bytes(it.data)
-	}
-	return e.finish()
+	return newFrame(fResult, 24+len(m.data)).uint(m.id).int(m.elapsed).byte1(st).bytes(m.data).finish()
 }
 
 func decodeResult(b []byte) (m resultMsg, err error) {
 	d := dec{b: b}
 	m.id = d.uint("id")
 	m.elapsed = d.int("elapsed")
-	n := d.uint("count")
-	if d.err == nil && (n == 0 || n > uint64(len(d.b))) {
-		d.fail(fmt.Sprintf("bad count %d", n))
+	st := d.byte1("status")
+	if d.err == nil && st > 1 {
+		d.fail(fmt.Sprintf("bad status %d", st))
 	}
-	if d.err == nil {
-		m.items = make([]item, 0, n)
-	}
-	for i := uint64(0); d.err == nil && i < n; i++ {
-		st := d.byte1("status")
-		if st > 1 {
-			d.fail(fmt.Sprintf("bad status %d", st))
-		}
-		m.items = append(m.items, item{failed: st == 1, data: d.bytes("item")})
-	}
+	m.failed = st == 1
+	m.data = d.bytes("result")
 	return m, d.done(fResult)
 }
 

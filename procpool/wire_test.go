@@ -25,8 +25,8 @@ var (
 
 func TestFrameRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
-	call := callMsg{id: 7, name: "f", deadline: 123, payloads: [][]byte{[]byte("a"), nil, []byte("ccc")}}
-	res := resultMsg{id: 7, elapsed: 99, items: []item{{data: []byte("x")}, {failed: true, data: []byte("e")}}}
+	call := callMsg{id: 7, name: "f", deadline: 123, flags: flagBatch, payload: []byte("ccc")}
+	res := resultMsg{id: 7, elapsed: 99, failed: true, data: []byte("e")}
 	setup := setupMsg{version: 1, workerID: 3, codec: "gob", initName: "i", initArg: []byte{1}}
 	buf.Write(call.encode())
 	buf.Write(res.encode())
@@ -38,11 +38,11 @@ func TestFrameRoundTrip(t *testing.T) {
 	if err != nil || ty != fCall {
 		t.Fatal(ty, err)
 	}
-	if got, err := decodeCall(body); err != nil || got.id != 7 || got.name != "f" || got.deadline != 123 || len(got.payloads) != 3 || string(got.payloads[2]) != "ccc" {
+	if got, err := decodeCall(body); err != nil || got.id != 7 || got.name != "f" || got.deadline != 123 || got.flags != flagBatch || string(got.payload) != "ccc" {
 		t.Fatalf("%+v %v", got, err)
 	}
 	ty, body, _ = readFrame(r)
-	if got, err := decodeResult(body); ty != fResult || err != nil || got.elapsed != 99 || !got.items[1].failed || string(got.items[0].data) != "x" {
+	if got, err := decodeResult(body); ty != fResult || err != nil || got.elapsed != 99 || !got.failed || string(got.data) != "e" {
 		t.Fatalf("%+v %v", got, err)
 	}
 	ty, body, _ = readFrame(r)
@@ -64,7 +64,7 @@ func TestMalformedFrames(t *testing.T) {
 		"too long":        {0xff, 0xff, 0xff, 0xff},
 		"truncated body":  {0, 0, 0, 9, 4, 1},
 		"truncated head":  {0, 0},
-		"bad call count":  append([]byte{0, 0, 0, 5}, byte(fCall), 1, 0, 0, 0),
+		"bad call flags":  append([]byte{0, 0, 0, 6}, byte(fCall), 1, 0, 0, 2, 0),
 		"trailing bytes":  append([]byte{0, 0, 0, 4}, byte(fCancel), 1, 2, 3),
 		"payload too big": append([]byte{0, 0, 0, 7}, byte(fCall), 1, 0, 0, 1, 100, 1),
 	} {
@@ -84,8 +84,8 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 func FuzzReadFrame(f *testing.F) {
-	f.Add(callMsg{id: 1, name: "f", payloads: [][]byte{{1, 2}}}.encode())
-	f.Add(resultMsg{id: 1, items: []item{{data: []byte{1}}}}.encode())
+	f.Add(callMsg{id: 1, name: "f", payload: []byte{1, 2}}.encode())
+	f.Add(resultMsg{id: 1, data: []byte{1}}.encode())
 	f.Add(setupMsg{codec: "gob"}.encode())
 	f.Add(encodeCancel(3))
 	f.Add([]byte{0, 0, 0, 1, 99})
@@ -107,7 +107,7 @@ func FuzzReadFrame(f *testing.F) {
 				}
 			case fCall:
 				if m, err := decodeCall(body); err == nil {
-					if again, err := decodeCall(m.encode()[5:]); err != nil || len(again.payloads) != len(m.payloads) {
+					if again, err := decodeCall(m.encode()[5:]); err != nil || !bytes.Equal(again.payload, m.payload) || again.flags != m.flags {
 						t.Fatalf("call round trip: %v", err)
 					}
 				}
@@ -115,7 +115,7 @@ func FuzzReadFrame(f *testing.F) {
 				decodeCancel(body)
 			case fResult:
 				if m, err := decodeResult(body); err == nil {
-					if again, err := decodeResult(m.encode()[5:]); err != nil || len(again.items) != len(m.items) {
+					if again, err := decodeResult(m.encode()[5:]); err != nil || !bytes.Equal(again.data, m.data) || again.failed != m.failed {
 						t.Fatalf("result round trip: %v", err)
 					}
 				}
@@ -148,21 +148,21 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatalf("ready: %v %v", ty, err)
 	}
 	arg, _ := registry.Gob.Marshal("hi")
-	callW.Write(callMsg{id: 1, name: "it.echo", payloads: [][]byte{arg, arg}}.encode())
-	callW.Write(callMsg{id: 2, name: "it.nope", payloads: [][]byte{arg}}.encode())
+	callW.Write(callMsg{id: 1, name: "it.echo", payload: arg}.encode())
+	callW.Write(callMsg{id: 2, name: "it.nope", payload: arg}.encode())
 	_, body, _ = readFrame(r)
 	res, err := decodeResult(body)
 	var s string
-	if err != nil || res.id != 1 || len(res.items) != 2 || registry.Gob.Unmarshal(res.items[1].data, &s) != nil || s != "hi" {
+	if err != nil || res.id != 1 || res.failed || registry.Gob.Unmarshal(res.data, &s) != nil || s != "hi" {
 		t.Fatalf("echo: %+v %v", res, err)
 	}
 	_, body, _ = readFrame(r)
 	res, _ = decodeResult(body)
 	var re registry.RemoteError
-	if res.id != 2 || !res.items[0].failed || re.UnmarshalBinary(res.items[0].data) != nil || !errors.Is(&re, registry.ErrUnknownFunction) {
+	if res.id != 2 || !res.failed || re.UnmarshalBinary(res.data) != nil || !errors.Is(&re, registry.ErrUnknownFunction) {
 		t.Fatalf("unknown: %+v %v", res, re)
 	}
-	callW.Write(callMsg{id: 3, name: "it.block", payloads: [][]byte{arg}}.encode())
+	callW.Write(callMsg{id: 3, name: "it.block", payload: arg}.encode())
 	time.Sleep(20 * time.Millisecond)
 	callW.Close() // the pool is gone
 	select {
