@@ -1,8 +1,10 @@
 package procpool_test
 
 import (
+	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +51,37 @@ func TestBadWorkerBinarySeparateCalls(t *testing.T) {
 		if _, err := f.Result(ctx); !errors.Is(err, procpool.ErrWorkerStart) {
 			t.Fatalf("call %d: %v", i, err)
 		}
+	}
+}
+
+// New reports every bad option at once, each by name and value, and skips a
+// nil Option.
+func TestNewOptionErrors(t *testing.T) {
+	_, err := procpool.New(procpool.WithWorkers(0), nil, procpool.WithInFlight(-1), procpool.WithRetries(-2),
+		procpool.WithWorkerCommand(""), procpool.WithCodec(nil), procpool.WithIdleTimeout(0))
+	if err == nil {
+		t.Fatal("New with bad options: nil error")
+	}
+	for _, want := range []string{"WithWorkers(0)", "WithInFlight(-1)", "WithRetries(-2)", `WithWorkerCommand("")`,
+		"WithCodec(nil)", "WithIdleTimeout(0s)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(joined.Unwrap()) != 6 {
+		t.Errorf("want 6 joined errors (one per bad option, the nil option skipped), got %T:\n%v", err, err)
+	}
+
+	p, err := procpool.New(nil, procpool.WithWorkers(1), nil)
+	if err != nil {
+		t.Fatalf("New with nil options: %v", err)
+	}
+	ctx := ctxT(t)
+	if v, err := square.Submit(p, ctx, 3).Result(ctx); err != nil || v != 9 {
+		t.Errorf("square(3) on a pool made with nil options = %v, %v", v, err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

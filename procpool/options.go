@@ -85,7 +85,7 @@ func WithInFlight(n int) Option {
 func WithWorkerCommand(path string, args ...string) Option {
 	return func(c *config) error {
 		if path == "" {
-			return fmt.Errorf("procpool: WorkerCommand: empty path")
+			return fmt.Errorf("procpool: WithWorkerCommand(%q): empty path", path)
 		}
 		c.path, c.args = path, args
 		return nil
@@ -104,7 +104,7 @@ func WithWorkerEnv(kv ...string) Option {
 func WithCodec(codec registry.Codec) Option {
 	return func(c *config) error {
 		if codec == nil {
-			return fmt.Errorf("procpool: WithCodec(nil)")
+			return fmt.Errorf("procpool: WithCodec(nil): need a codec (registry.Gob is the default)")
 		}
 		c.codec = codec
 		return nil
@@ -118,7 +118,7 @@ func WithCodec(codec registry.Codec) Option {
 func WithInitializer[A, R any](fn *registry.Func[A, R], arg A) Option {
 	return func(c *config) error {
 		if fn == nil {
-			return fmt.Errorf("procpool: WithInitializer(nil)")
+			return fmt.Errorf("procpool: WithInitializer(nil): need a registered function")
 		}
 		c.initName, c.initArg = fn.Name(), arg
 		return nil

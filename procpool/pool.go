@@ -2,6 +2,7 @@ package procpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -69,15 +70,24 @@ type counters struct {
 }
 
 // New starts a pool. No worker process starts until there is work.
-// It fails if an option is invalid, or if the program is itself running as a
-// worker without having called Main (a program that forgot Main would
-// otherwise re-execute itself without end).
+// It fails if an option is invalid (every invalid option is reported, joined
+// with errors.Join, each naming the option and its value; a nil Option is
+// skipped), or if the program is itself running as a worker without having
+// called Main (a program that forgot Main would otherwise re-execute itself
+// without end).
 func New(opts ...Option) (*Pool, error) {
 	cfg := defaults()
+	var errs []error
 	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, err
+		if o == nil {
+			continue
 		}
+		if err := o(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if os.Getenv(envWorker) != "" && !inWorker {
 		return nil, fmt.Errorf("procpool: this process was started as a pool worker but main did not call procpool.Main first")
