@@ -12,8 +12,9 @@ import (
 // starve it.
 type sem struct {
 	mu      sync.Mutex
-	value   int // free permits
-	bound   int // 0: unbounded
+	value   int  // free permits
+	bound   int  // the most free permits of a bounded semaphore (its initial value, 0 allowed)
+	bounded bool // Release refuses beyond bound
 	waiters waitList[struct{}]
 }
 
@@ -65,7 +66,9 @@ func (s *sem) releaseLocked() {
 func (s *sem) release() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.bound > 0 && s.value >= s.bound {
+	// Checked before waking a waiter, as Python does: a bounded semaphore
+	// of 0 refuses every release, even with goroutines waiting.
+	if s.bounded && s.value >= s.bound {
 		return ErrReleasedTooMany
 	}
 	s.releaseLocked()
@@ -125,14 +128,15 @@ func (s *Semaphore) Value() int { return s.s.current() }
 type BoundedSemaphore struct{ s sem }
 
 // NewBoundedSemaphore returns a bounded semaphore with value free permits;
-// value is also the bound. value must be at least 1 (a bounded semaphore of
-// 0 could never be acquired nor released; Python allows it).
-// Python: threading.BoundedSemaphore(value).
+// value is also the bound. A value of 0 is allowed, as in Python: such a
+// semaphore can never be acquired and every Release returns
+// ErrReleasedTooMany (the bound is 0, not "unbounded"). value must not be
+// negative. Python: threading.BoundedSemaphore(value).
 func NewBoundedSemaphore(value int) (*BoundedSemaphore, error) {
-	if value < 1 {
-		return nil, fmt.Errorf("syncx: bounded semaphore value must be at least 1, got %d", value)
+	if value < 0 {
+		return nil, fmt.Errorf("syncx: bounded semaphore value must not be negative, got %d", value)
 	}
-	return &BoundedSemaphore{s: sem{value: value, bound: value}}, nil
+	return &BoundedSemaphore{s: sem{value: value, bound: value, bounded: true}}, nil
 }
 
 // Acquire takes a permit, blocking until one is free or ctx ends. On

@@ -17,10 +17,13 @@ func TestSemaphoreConstructors(t *testing.T) {
 	if s, err := NewSemaphore(0); err != nil || s.Value() != 0 {
 		t.Fatalf("NewSemaphore(0) = %v, %v; Python allows 0", s, err)
 	}
-	for _, n := range []int{0, -3} {
+	for _, n := range []int{-1, -3} {
 		if s, err := NewBoundedSemaphore(n); err == nil || s != nil {
 			t.Fatalf("NewBoundedSemaphore(%d) = %v, %v", n, s, err)
 		}
+	}
+	if s, err := NewBoundedSemaphore(0); err != nil || s.Value() != 0 {
+		t.Fatalf("NewBoundedSemaphore(0) = %v, %v; Python allows 0", s, err)
 	}
 }
 
