@@ -17,12 +17,8 @@ import (
 // breaking it for waiters and later callers until Reset.
 func TestBarrierAsInPython(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace, log []string
-	say := func(format string, a ...any) { trace = append(trace, fmt.Sprintf(format, a...)) }
-	flush := func() {
-		say("%s", strings.Join(log, "; "))
-		log = nil
-	}
+	var trace lineTrace
+	say, add, flush := trace.say, trace.add, trace.flush
 	runV(t, func(t *aio.T) error {
 		b, err := aio.NewBarrier(3)
 		if err != nil {
@@ -36,11 +32,11 @@ func TestBarrierAsInPython(t *testing.T) {
 				i, err := b.Wait(t)
 				switch {
 				case err == nil:
-					log = append(log, fmt.Sprintf("%s: index %d", name, i))
+					add("%s: index %d", name, i)
 				case errors.Is(err, aio.ErrBrokenBarrier):
-					log = append(log, name+": broken")
+					add("%s: broken", name)
 				case errors.Is(err, aio.ErrCancelled):
-					log = append(log, name+": cancelled")
+					add("%s: cancelled", name)
 					return 0, err
 				default:
 					return 0, err
@@ -103,7 +99,7 @@ func TestBarrierAsInPython(t *testing.T) {
 		say("after reset: broken=%s n_waiting=%d", pyBool(b.Broken()), b.NWaiting())
 		return nil
 	})
-	compareTraces(t, "barrier", trace)
+	compareTraces(t, "barrier", trace.traceLog)
 }
 
 func TestNewBarrierRejectsNoParties(t *testing.T) {

@@ -25,12 +25,8 @@ var eagerTasksCPython = []string{
 
 func TestEagerTasksAsInPython(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace, log []string
-	flush := func() {
-		trace = append(trace, strings.Join(log, "; "))
-		log = nil
-	}
-	say := func(format string, a ...any) { log = append(log, fmt.Sprintf(format, a...)) }
+	var trace lineTrace
+	say, flush := trace.add, trace.flush
 	quick := func(t *aio.T) (int, error) {
 		say("quick runs")
 		return 1, nil
@@ -96,8 +92,8 @@ func TestEagerTasksAsInPython(t *testing.T) {
 		flush()
 		return nil
 	}, aio.WithVirtualTime(), aio.WithEagerTasks())
-	diffTraces(t, "eager_tasks (recorded from CPython 3.12.1 and 3.13.0)", trace, eagerTasksCPython)
-	diffTraces(t, "eager_tasks", trace, pythonTraceWith(t, python313(t), "eager_tasks"))
+	diffTraces(t, "eager_tasks (recorded from CPython 3.12.1 and 3.13.0)", trace.traceLog, eagerTasksCPython)
+	diffTraces(t, "eager_tasks", trace.traceLog, pythonTraceWith(t, python313(t), "eager_tasks"))
 }
 
 // Eager tasks under load: deep nesting (each task eagerly starts the next

@@ -201,6 +201,15 @@ func runOpen(t *testing.T, opts []Option, addr string, main func(tt *T, r *Strea
 	})
 }
 
+// runStalled is runOpen to a stalledPeer: the peer reads nothing until
+// main has returned, so writes past the socket buffers wait for room.
+func runStalled(t *testing.T, opts []Option, main func(tt *T, r *StreamReader, w *StreamWriter) (int, error)) {
+	t.Helper()
+	addr, release := stalledPeer(t)
+	defer release()
+	runOpen(t, opts, addr, main)
+}
+
 // runServed is runOpen to a server that runs handler on a loopback port;
 // the server too is closed when main returns.
 func runServed(t *testing.T, opts []Option, handler func(*T, *StreamReader, *StreamWriter) error, main func(tt *T, r *StreamReader, w *StreamWriter) (int, error)) {

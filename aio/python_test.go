@@ -85,6 +85,25 @@ type traceLog []string
 // say appends a line, formatted as by fmt.Sprintf.
 func (tr *traceLog) say(format string, a ...any) { *tr = append(*tr, fmt.Sprintf(format, a...)) }
 
+// lineTrace is a trace whose lines gather several events, as a Python
+// scenario that prints "; ".join(events): add appends an event to the
+// current line, flush ends the line; say appends a whole line.
+type lineTrace struct {
+	traceLog
+	events []string
+}
+
+// add appends an event, formatted as by fmt.Sprintf, to the current line.
+func (l *lineTrace) add(format string, a ...any) {
+	l.events = append(l.events, fmt.Sprintf(format, a...))
+}
+
+// flush ends the current line: its events joined by "; ".
+func (l *lineTrace) flush() {
+	l.say("%s", strings.Join(l.events, "; "))
+	l.events = nil
+}
+
 // pyBool prints b as Python prints a bool.
 func pyBool(b bool) string {
 	if b {

@@ -3,7 +3,6 @@ package aio_test
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/trident-go/trident/aio"
@@ -23,37 +22,30 @@ var queueShutdownCPython313 = []string{
 
 func TestQueueShutdownAsInPython313(t *testing.T) {
 	t.Parallel() // python3 starts slowly through pyenv's shim
-	var trace, log []string
-	flush := func() {
-		trace = append(trace, strings.Join(log, "; "))
-		log = nil
+	var trace lineTrace
+	add, flush := trace.add, trace.flush
+	// logged records what one Get or Put of the scenario did, as the Python
+	// script prints it.
+	logged := func(name string, err error, format string, a ...any) error {
+		switch {
+		case err == nil:
+			add("%s: "+format, append([]any{name}, a...)...)
+		case errors.Is(err, aio.ErrQueueShutdown):
+			add("%s: QueueShutDown", name)
+		default:
+			return err
+		}
+		return nil
 	}
 	getter := func(q *aio.Queue[int], name string) func(*aio.T) (int, error) {
 		return func(t *aio.T) (int, error) {
 			v, err := q.Get(t)
-			switch {
-			case err == nil:
-				log = append(log, fmt.Sprintf("%s: got %d", name, v))
-			case errors.Is(err, aio.ErrQueueShutdown):
-				log = append(log, name+": QueueShutDown")
-			default:
-				return 0, err
-			}
-			return v, nil
+			return v, logged(name, err, "got %d", v)
 		}
 	}
 	putter := func(q *aio.Queue[int], name string, v int) func(*aio.T) (int, error) {
 		return func(t *aio.T) (int, error) {
-			err := q.Put(t, v)
-			switch {
-			case err == nil:
-				log = append(log, fmt.Sprintf("%s: put %d", name, v))
-			case errors.Is(err, aio.ErrQueueShutdown):
-				log = append(log, name+": QueueShutDown")
-			default:
-				return 0, err
-			}
-			return 0, nil
+			return 0, logged(name, q.Put(t, v), "put %d", v)
 		}
 	}
 	runV(t, func(t *aio.T) error {
@@ -72,10 +64,10 @@ func TestQueueShutdownAsInPython313(t *testing.T) {
 			}
 		}
 		if err := q.PutNowait(4); errors.Is(err, aio.ErrQueueShutdown) {
-			log = append(log, "put_nowait: QueueShutDown")
+			add("put_nowait: QueueShutDown")
 		}
 		if _, err := q.GetNowait(); errors.Is(err, aio.ErrQueueShutdown) {
-			log = append(log, "get_nowait: QueueShutDown")
+			add("get_nowait: QueueShutDown")
 		}
 		flush()
 
@@ -96,17 +88,17 @@ func TestQueueShutdownAsInPython313(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		log = append(log, fmt.Sprintf("got %d, unfinished 3", v))
+		add("got %d, unfinished 3", v)
 		j := aio.Go(t, func(t *aio.T) (int, error) { return 0, q.Join(t) })
 		aio.Yield(t)
 		q.Shutdown(true)
 		aio.Yield(t)
-		log = append(log, fmt.Sprintf("join done: %s (one item taken and not marked done)", pyBool(j.Finished())))
+		add("join done: %s (one item taken and not marked done)", pyBool(j.Finished()))
 		if err := q.TaskDone(); err != nil {
 			return err
 		}
 		aio.Yield(t)
-		log = append(log, fmt.Sprintf("after task_done: join done %s, qsize %d", pyBool(j.Finished()), q.Len()))
+		add("after task_done: join done %s, qsize %d", pyBool(j.Finished()), q.Len())
 		if _, err := getter(q, "get")(t); err != nil {
 			return err
 		}
@@ -116,8 +108,8 @@ func TestQueueShutdownAsInPython313(t *testing.T) {
 		}
 		return nil
 	})
-	diffTraces(t, "queue_shutdown (recorded from CPython 3.13.0)", trace, queueShutdownCPython313)
-	diffTraces(t, "queue_shutdown", trace, pythonTraceWith(t, python313(t), "queue_shutdown"))
+	diffTraces(t, "queue_shutdown (recorded from CPython 3.13.0)", trace.traceLog, queueShutdownCPython313)
+	diffTraces(t, "queue_shutdown", trace.traceLog, pythonTraceWith(t, python313(t), "queue_shutdown"))
 }
 
 // A producer/consumer pipeline ends cleanly with Shutdown: consumers drain

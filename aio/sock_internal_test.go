@@ -185,9 +185,7 @@ func TestOwnedWriteErrorReported(t *testing.T) {
 // waited forever (fixed: closing an owned stream fails a waiting writer).
 func TestFlushWokenWhenStreamClosedWhileWaitingForRoom(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
-		addr, release := stalledPeer(t)
-		defer release()
-		runOpen(t, m.opts, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
+		runStalled(t, m.opts, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 			w.Write(make([]byte, 16<<20))
 			flusher := Go(tt, func(tt *T) (int, error) { return 0, w.Flush(tt) })
 			if err := waitUnsent(tt, w); err != nil {
@@ -224,9 +222,7 @@ func TestFlushWokenWhenStreamClosedWhileWaitingForRoom(t *testing.T) {
 // as on a closed net.Conn. Both now report net.ErrClosed.
 func TestWriteQueuedWhenClosedFailsAsClosed(t *testing.T) {
 	eachPollMode(t, func(t *testing.T, m pollMode) {
-		addr, release := stalledPeer(t)
-		defer release()
-		runOpen(t, m.opts, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
+		runStalled(t, m.opts, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 			var self *Task[int]
 			self = Go(tt, func(tt *T) (int, error) {
 				w.WriteString("hello")
@@ -358,9 +354,7 @@ func TestFlushWaitingForRoomSeesReset(t *testing.T) {
 // stream is left unregistered.
 func TestWriteRegistrationRefusedFailsWriter(t *testing.T) {
 	skipWithoutPoller(t)
-	addr, release := stalledPeer(t)
-	defer release()
-	runOpen(t, nil, addr, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
+	runStalled(t, nil, func(tt *T, _ *StreamReader, w *StreamWriter) (int, error) {
 		testHookCtl = func(op int) error {
 			if op == syscall.EPOLL_CTL_ADD {
 				return syscall.ENOMEM

@@ -61,13 +61,9 @@ func TestSleepTimerLazyRemoval(t *testing.T) {
 				checkTimers(t, l)
 			}
 		}
-		s := 0
-		for _, k := range ts {
-			v, err := Await(tt, k)
-			if err != nil {
-				return 0, err
-			}
-			s += v
+		s, err := awaitSum(tt, ts)
+		if err != nil {
+			return 0, err
 		}
 		checkTimers(t, l)
 		if s != n {
@@ -115,13 +111,9 @@ func TestCoroutinePoolOverflow(t *testing.T) {
 		for i := range ts {
 			ts[i] = Go(tt, func(t *T) (int, error) { return 1, Sleep(t, time.Millisecond) })
 		}
-		s := 0
-		for _, k := range ts {
-			v, err := Await(tt, k)
-			if err != nil {
-				return 0, err
-			}
-			s += v
+		s, err := awaitSum(tt, ts)
+		if err != nil {
+			return 0, err
 		}
 		if len(tt.loop.pool) > maxPool {
 			t.Errorf("pool holds %d coroutines, more than %d", len(tt.loop.pool), maxPool)
@@ -130,14 +122,8 @@ func TestCoroutinePoolOverflow(t *testing.T) {
 		for i := range ts {
 			ts[i] = Go(tt, func(t *T) (int, error) { return 1, Yield(t) })
 		}
-		for _, k := range ts {
-			v, err := Await(tt, k)
-			if err != nil {
-				return 0, err
-			}
-			s += v
-		}
-		return s, nil
+		s2, err := awaitSum(tt, ts)
+		return s + s2, err
 	}, WithVirtualTime())
 	if err != nil || v != 2*n {
 		t.Fatalf("Run = %d, %v; want %d", v, err, 2*n)
@@ -317,4 +303,18 @@ func checkTimersDrained(t *testing.T, l *Loop) {
 	if l.nDead != 0 || len(l.timers) != 0 {
 		t.Errorf("nDead = %d, heap = %d after everything fired", l.nDead, len(l.timers))
 	}
+}
+
+// awaitSum awaits the tasks in order and returns the sum of their results,
+// or the first error.
+func awaitSum(tt *T, ts []*Task[int]) (int, error) {
+	s := 0
+	for _, k := range ts {
+		v, err := Await(tt, k)
+		if err != nil {
+			return 0, err
+		}
+		s += v
+	}
+	return s, nil
 }
