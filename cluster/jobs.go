@@ -47,6 +47,10 @@ const (
 	subjectJobCancel = "trident.jobs.cancel"
 
 	hdrJobID = "Trident-Job-Id"
+	// hdrJobRev is the KV revision of the job record a queue message
+	// carries in its data: the worker starts the job with a
+	// compare-and-set on it instead of reading the record first.
+	hdrJobRev = "Trident-Job-Rev"
 
 	jobKeyPrefix      = "j."
 	uniqueKeyPrefix   = "u."
@@ -543,7 +547,7 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 			return nil, fmt.Errorf("cluster: storing job %s: %w", j.ID, err)
 		}
 	}
-	if err := waitAcks(ctx, acks, func(i int, err error) error {
+	if err := waitAcksSeq(ctx, acks, func(i int, seq uint64) { recs[i].Revision = seq }, func(i int, err error) error {
 		if isWrongLastSeqErr(err) {
 			return fmt.Errorf("%w: job ID %s exists", ErrDuplicateJob, recs[i].ID)
 		}
@@ -569,10 +573,19 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	return ids, nil
 }
 
+// queueMsg is the queue message of j. When j.Revision is the revision of
+// the record just written, the message carries that record (its data) and
+// revision (hdrJobRev), so the worker's first delivery needs no KV read.
 func (q *Jobs) queueMsg(j *Job, msgID string) *nats.Msg {
 	m := nats.NewMsg(jobSubject(j.Queue, j.Func))
 	m.Header.Set(hdrJobID, j.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if j.Revision != 0 {
+		if b, err := json.Marshal(j); err == nil {
+			m.Data = b
+			m.Header.Set(hdrJobRev, strconv.FormatUint(j.Revision, 10))
+		}
+	}
 	return m
 }
 
@@ -591,10 +604,19 @@ func (q *Jobs) publishAsync(ctx context.Context, m *nats.Msg) (jetstream.PubAckF
 }
 
 func waitAcks(ctx context.Context, acks []jetstream.PubAckFuture, wrap func(int, error) error) error {
+	return waitAcksSeq(ctx, acks, nil, wrap)
+}
+
+// waitAcksSeq waits for every acknowledgement, giving each stored
+// message's sequence to ok (when not nil) and the first error to wrap.
+func waitAcksSeq(ctx context.Context, acks []jetstream.PubAckFuture, ok func(int, uint64), wrap func(int, error) error) error {
 	var first error
 	for i, a := range acks {
 		select {
-		case <-a.Ok():
+		case pa := <-a.Ok():
+			if ok != nil && pa != nil {
+				ok(i, pa.Sequence)
+			}
 		case err := <-a.Err():
 			if first == nil {
 				first = wrap(i, err)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -726,5 +727,58 @@ func TestJobExecutor(t *testing.T) {
 	}
 	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
 		t.Error("a JobExecutor with a unique key was accepted")
+	}
+}
+
+// The queue message carries the record as written and its KV revision, so
+// the worker starts the job without reading it; a record changed since
+// (here: rewritten before any worker runs) makes the compare-and-set fail
+// and the worker read the current record, running the job once.
+func TestJobMessageCarriesRecord(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	fresh, err := Enqueue(ctx, e.q, counted, 1, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := Enqueue(ctx, e.q, counted, 2, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.conn.js.Stream(ctx, JobStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := m.Header.Get(hdrJobID)
+		rec, err := e.q.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get(hdrJobRev); got != fmt.Sprint(rec.Revision) {
+			t.Errorf("message of %s: %s %q, record revision %d", id, hdrJobRev, got, rec.Revision)
+		}
+		var carried Job
+		if err := json.Unmarshal(m.Data, &carried); err != nil || carried.ID != id || carried.State != JobQueued || string(carried.Arg) != string(rec.Arg) {
+			t.Errorf("message of %s carries %+v (%v)", id, carried, err)
+		}
+	}
+	before, err := e.q.update(ctx, stale, func(j *Job) error { j.Timeout = time.Hour; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(t, JobWorkerOptions{})
+	for _, id := range []string{fresh, stale} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobFinished || j.Attempts != 1 || runsOf(id) != 1 {
+			t.Fatalf("%s: %+v, %v, runs %d", id, j, err, runsOf(id))
+		}
+		if id == stale && j.Timeout != time.Hour {
+			t.Errorf("the worker started the stale carried record over the current one (revision %d): %+v", before.Revision, j)
+		}
 	}
 }

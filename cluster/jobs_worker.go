@@ -256,10 +256,16 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		delivered = int(md.NumDelivered)
 	}
-	var j *Job
+	// The first delivery carries the record as written at enqueue and its
+	// revision: start the job with a compare-and-set on it, no read. A
+	// failed compare-and-set (cancelled, started by another worker,
+	// requeued...) and any later delivery read the current record.
+	j := carriedJob(m, id, delivered)
 	for {
 		var err error
-		j, err = w.q.Job(ctx, id)
+		if j == nil {
+			j, err = w.q.Job(ctx, id)
+		}
 		if errors.Is(err, ErrJobNotFound) {
 			w.log.Warn("job message without a record (expired or deleted): dropped", "job", id)
 			_ = m.Ack()
@@ -289,6 +295,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 				j.EndedAt = now.UTC()
 				j.event(JobCancelled, w.o.Name, reason)
 				if err := w.q.put(ctx, j); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					j = nil
 					continue
 				} else if err != nil {
 					_ = m.NakWithDelay(time.Second)
@@ -308,6 +315,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 					Sentinels: []string{"cluster.ErrMaxDeliveries"}}
 				j.event(JobFailed, w.o.Name, "too many lost runs")
 				if err := w.q.put(ctx, j); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					j = nil
 					continue
 				} else if err != nil {
 					_ = m.NakWithDelay(time.Second)
@@ -332,7 +340,8 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		j.event(JobStarted, w.o.Name, note)
 		err = w.q.put(ctx, j)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // changed meanwhile (cancelled?): look again
+			j = nil
+			continue // changed meanwhile (cancelled? started elsewhere?): look again
 		}
 		if err != nil {
 			_ = m.NakWithDelay(time.Second)
@@ -342,6 +351,26 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		break
 	}
 	w.run(base, m, j)
+}
+
+// carriedJob returns the record a job message carries (see
+// Jobs.queueMsg) on its first delivery, or nil when it must be read from
+// the bucket: a redelivery (the record has changed since), no record in
+// the message, or one that does not decode to job id.
+func carriedJob(m jetstream.Msg, id string, delivered int) *Job {
+	if delivered != 1 {
+		return nil
+	}
+	rev, err := strconv.ParseUint(m.Headers().Get(hdrJobRev), 10, 64)
+	if err != nil || rev == 0 || len(m.Data()) == 0 {
+		return nil
+	}
+	var j Job
+	if json.Unmarshal(m.Data(), &j) != nil || j.ID != id {
+		return nil
+	}
+	j.Revision = rev
+	return &j
 }
 
 // depsReady reports whether j's dependencies allow it to run now; a
