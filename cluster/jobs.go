@@ -34,6 +34,8 @@ import (
 //	           (ResultTTL / FailureTTL), after which the key disappears
 //	u.<hash>   the lock of a unique job key: the ID of the pending job
 //	s.<name>   a periodic schedule (JSON Schedule)
+//	r.lock     the lock of the RepairQueued sweeper (one at a time)
+//	r.swept    the KV revision up to which RepairQueued has decided
 
 const (
 	// JobBucket is the JetStream KV bucket holding job records, unique-key
@@ -51,10 +53,16 @@ const (
 	// carries in its data: the worker starts the job with a
 	// compare-and-set on it instead of reading the record first.
 	hdrJobRev = "Trident-Job-Rev"
+	// hdrJobPub marks a record write that a queue message follows (an
+	// enqueue, a requeue); its value is that message's ID. RepairQueued
+	// publishes the message of a marked record nothing has moved on from.
+	hdrJobPub = "Trident-Job-Pub"
 
 	jobKeyPrefix      = "j."
 	uniqueKeyPrefix   = "u."
 	scheduleKeyPrefix = "s."
+	repairLockKey     = "r.lock"
+	repairSweptKey    = "r.swept"
 )
 
 // Default retention of job records, as RQ's result_ttl and failure_ttl
@@ -189,6 +197,12 @@ type Job struct {
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	// Worker is the worker that last started the job.
 	Worker string `json:"worker,omitempty"`
+	// QueueSeq is the job stream sequence of the queue message whose
+	// delivery started the current run: a second message of the same job
+	// (a repair's or a requeue's duplicate) finding the job started by
+	// another message is dropped, while a redelivery of this one (its
+	// worker died) runs the job again.
+	QueueSeq uint64 `json:"queue_seq,omitempty"`
 	// Attempts counts the runs started, including those lost with a dead
 	// worker; Retries those started after a failure.
 	Attempts int `json:"attempts"`
@@ -349,6 +363,8 @@ type Jobs struct {
 	conn  *Conn
 	kv    jetstream.KeyValue
 	kvPre string // "$KV.TRIDENT_JOBS."
+
+	repair repairState // RepairQueued's place in the bucket
 }
 
 // OpenJobs creates (idempotently) the job bucket and stream on conn's
@@ -542,6 +558,7 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 		m := nats.NewMsg(q.kvPre + jobKey(j.ID))
 		m.Data = b
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		m.Header.Set(hdrJobPub, j.ID)
 		acks[i], err = q.publishAsync(ctx, m)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: storing job %s: %w", j.ID, err)
@@ -554,6 +571,11 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 		return fmt.Errorf("cluster: storing job %s: %w", recs[i].ID, err)
 	}); err != nil {
 		return nil, err
+	}
+	if enqueueCrashHook != nil {
+		if err := enqueueCrashHook(); err != nil {
+			return nil, err
+		}
 	}
 	// Phase 2: the queue messages, deduplicated by job ID.
 	ids := make([]string, len(recs))
@@ -656,13 +678,20 @@ func decodeJob(e jetstream.KeyValueEntry) (*Job, error) {
 // put writes j as the new revision after j.Revision (compare and set),
 // with the TTL of its state, and updates j.Revision. A concurrent change
 // makes it fail with an error matching jetstream.ErrKeyRevisionMismatch.
-func (q *Jobs) put(ctx context.Context, j *Job) error {
+func (q *Jobs) put(ctx context.Context, j *Job) error { return q.putPub(ctx, j, "") }
+
+// putPub is put marking the write with hdrJobPub = pub when pub is not
+// empty: a queue message with ID pub follows it.
+func (q *Jobs) putPub(ctx context.Context, j *Job, pub string) error {
 	b, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("cluster: encoding job %s: %w", j.ID, err)
 	}
 	m := nats.NewMsg(q.kvPre + jobKey(j.ID))
 	m.Data = b
+	if pub != "" {
+		m.Header.Set(hdrJobPub, pub)
+	}
 	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(j.Revision)}
 	if ttl := j.ttl(); ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
@@ -689,6 +718,12 @@ func (q *Jobs) releaseUnique(ctx context.Context, j *Job) {
 // update applies change to the latest record of id and stores it, again
 // on a concurrent change. change returns an error to give up.
 func (q *Jobs) update(ctx context.Context, id string, change func(*Job) error) (*Job, error) {
+	return q.updatePub(ctx, id, change, nil)
+}
+
+// updatePub is update marking the write (see putPub) with the ID pub
+// returns for the changed record, when pub is not nil.
+func (q *Jobs) updatePub(ctx context.Context, id string, change func(*Job) error, pub func(*Job) string) (*Job, error) {
 	for {
 		j, err := q.Job(ctx, id)
 		if err != nil {
@@ -697,7 +732,11 @@ func (q *Jobs) update(ctx context.Context, id string, change func(*Job) error) (
 		if err := change(j); err != nil {
 			return j, err
 		}
-		err = q.put(ctx, j)
+		p := ""
+		if pub != nil {
+			p = pub(j)
+		}
+		err = q.putPub(ctx, j, p)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
@@ -728,7 +767,8 @@ func (q *Jobs) Cancel(ctx context.Context, id string) error {
 // queue message of a job stuck in queued again. It fails with ErrJobFinal
 // for a job in any other state.
 func (q *Jobs) Requeue(ctx context.Context, id string) error {
-	j, err := q.update(ctx, id, func(j *Job) error {
+	var msgID string
+	j, err := q.updatePub(ctx, id, func(j *Job) error {
 		switch j.State {
 		case JobFailed, JobCancelled, JobQueued:
 		default:
@@ -739,14 +779,17 @@ func (q *Jobs) Requeue(ctx context.Context, id string) error {
 		j.DependsOn = nil // they were decided already
 		j.event(JobQueued, "", "requeued")
 		return nil
-	})
+	}, func(j *Job) string { msgID = requeueMsgID(j.ID, j.Revision); return msgID })
 	if err != nil {
 		return err
 	}
 	if j.UniqueKey != "" {
 		_, _ = q.kv.Create(ctx, uniqueKey(j.UniqueKey), []byte(j.ID))
 	}
-	_, err = q.conn.js.PublishMsg(ctx, q.queueMsg(j, j.ID+".rq"+strconv.FormatUint(j.Revision, 10)))
+	// The message ID (named by the write's marker) names the revision the
+	// record had before this write: RepairQueued republishes it under the
+	// same ID.
+	_, err = q.conn.js.PublishMsg(ctx, q.queueMsg(j, msgID))
 	if err != nil {
 		return fmt.Errorf("cluster: requeueing job %s: %w", id, err)
 	}

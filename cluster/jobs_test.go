@@ -782,3 +782,88 @@ func TestJobMessageCarriesRecord(t *testing.T) {
 		}
 	}
 }
+
+// A process killed between a job's record write and its queue publish
+// leaves a queued job no worker sees; RepairQueued publishes its message
+// again once the grace period has passed, once (incremental passes, one
+// sweeper at a time), without duplicating a message that was published,
+// and the worker runs each job once even when two messages of it exist.
+func TestJobRepairQueued(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 30*time.Second)
+	crash := errors.New("killed between the record write and the publish")
+	enqueueCrashHook = func() error { return crash }
+	t.Cleanup(func() { enqueueCrashHook = nil })
+	spec := func(id string, x int) JobSpec {
+		return JobSpec{Func: counted.Name(), Arg: []byte(fmt.Sprint(x)), Opts: JobOptions{ID: id}}
+	}
+	if _, err := e.q.EnqueueBatch(ctx, []JobSpec{spec("rep1", 1), spec("rep2", 2), spec("rep3", 3)}); !errors.Is(err, crash) {
+		t.Fatalf("EnqueueBatch with the crash hook = %v", err)
+	}
+	enqueueCrashHook = nil
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep4", 4)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := func() uint64 {
+		t.Helper()
+		st, err := e.conn.js.Stream(ctx, JobStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.Msgs
+	}
+	if got := msgs(); got != 1 {
+		t.Fatalf("%d queue messages before the repair, want 1", got)
+	}
+	if n, err := e.q.RepairQueued(ctx, time.Hour); n != 0 || err != nil {
+		t.Fatalf("RepairQueued(1h) = %d, %v; want 0 (within the grace period)", n, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, err := e.q.RepairQueued(ctx, 200*time.Millisecond); n != 3 || err != nil {
+		t.Fatalf("RepairQueued = %d, %v; want the 3 lost messages", n, err)
+	}
+	if got := msgs(); got != 4 {
+		t.Errorf("%d queue messages after the repair, want 4 (rep4's was published: not again)", got)
+	}
+	if n, err := e.q.RepairQueued(ctx, 0); n != 0 || err != nil {
+		t.Errorf("second pass = %d, %v; want 0", n, err)
+	}
+	other, err := OpenJobs(ctx, connect(t, e.srv.ConnectOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := other.RepairQueued(ctx, 0); n != 0 || err != nil {
+		t.Errorf("a second sweeper while the first holds the lock = %d, %v", n, err)
+	}
+	// Two messages of one job (a republish after the duplicate window):
+	// it runs once.
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep5", 5)); err != nil {
+		t.Fatal(err)
+	}
+	j5, err := e.q.Job(ctx, "rep5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.conn.js.PublishMsg(ctx, e.q.queueMsg(j5, requeueMsgID("rep5", j5.Revision))); err != nil {
+		t.Fatal(err)
+	}
+	// The worker's own sweeper repairs a job lost while it runs.
+	e.serve(t, JobWorkerOptions{RepairGrace: 300 * time.Millisecond})
+	enqueueCrashHook = func() error { return crash }
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep6", 6)); !errors.Is(err, crash) {
+		t.Fatalf("EnqueueRaw with the crash hook = %v", err)
+	}
+	enqueueCrashHook = nil
+	for _, id := range []string{"rep1", "rep2", "rep3", "rep4", "rep5", "rep6"} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobFinished || j.Attempts != 1 {
+			t.Fatalf("%s: %+v, %v", id, j, err)
+		}
+	}
+	waitFor(t, ctx, "the queue to drain", func() bool { return msgs() == 0 })
+	for _, id := range []string{"rep1", "rep2", "rep3", "rep4", "rep5", "rep6"} {
+		if n := runsOf(id); n != 1 {
+			t.Errorf("%s ran %d times", id, n)
+		}
+	}
+}

@@ -53,6 +53,12 @@ type JobWorkerOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts this worker's jobs (see JobMetrics).
 	Metrics *JobMetrics
+	// RepairGrace is the grace period of the repair sweeper the worker
+	// runs every RepairGrace/2 (Jobs.RepairQueued; one process sweeps at
+	// a time): jobs whose record was written that long ago but whose queue
+	// message was lost are queued again. 0 means DefaultRepairGrace;
+	// negative turns the sweeper off.
+	RepairGrace time.Duration
 }
 
 // JobWorkerInfo is a job worker's answer to a status ping (JobWorkers):
@@ -167,7 +173,38 @@ func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 	defer pingSub.Unsubscribe()
 	w.log.Info("job worker started", "queues", o.Queues, "concurrency", o.Concurrency, "functions", len(fns))
 	defer w.log.Info("job worker stopped")
+	if o.RepairGrace == 0 {
+		o.RepairGrace = DefaultRepairGrace
+	}
+	if o.RepairGrace > 0 {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.sweep(sctx, o.RepairGrace)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	return w.loop(ctx)
+}
+
+// sweep runs q.RepairQueued every grace/2 until ctx ends.
+func (w *jobWorker) sweep(ctx context.Context, grace time.Duration) {
+	t := time.NewTicker(max(grace/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := w.q.RepairQueued(ctx, grace)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("job repair sweep failed", "err", err)
+		} else if n > 0 {
+			w.log.Warn("jobs queued again: their queue message was lost", "jobs", n)
+		}
+	}
 }
 
 func (w *jobWorker) loop(ctx context.Context) error {
@@ -252,9 +289,9 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	delivered := 1
+	delivered, seq := 1, uint64(0)
 	if md, err := m.Metadata(); err == nil {
-		delivered = int(md.NumDelivered)
+		delivered, seq = int(md.NumDelivered), md.Sequence.Stream
 	}
 	// The first delivery carries the record as written at enqueue and its
 	// revision: start the job with a compare-and-set on it, no read. A
@@ -307,6 +344,14 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 				return
 			}
 		case JobStarted:
+			if j.QueueSeq != 0 && seq != 0 && j.QueueSeq != seq {
+				// Started from another message of the job, which stays in
+				// the stream until that run ends (and is redelivered if its
+				// worker dies): this one is a duplicate.
+				w.o.Metrics.duplicate()
+				_ = m.Ack()
+				return
+			}
 			// Its worker died (or was too slow to show life): run it again,
 			// within the limit.
 			if j.Attempts >= w.o.MaxAttempts+j.Retries {
@@ -327,6 +372,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 			}
 		}
 		j.Attempts++
+		j.QueueSeq = seq
 		j.StartedAt = now.UTC()
 		j.Worker = w.o.Name
 		note := ""
