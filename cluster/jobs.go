@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -189,6 +190,10 @@ type Job struct {
 	// the JSON-encoded CommandResult, also kept for a failed command).
 	Result []byte    `json:"result,omitempty"`
 	Error  *JobError `json:"error,omitempty"`
+	// ResultObject names the object of the result store ResultBucket
+	// holding a result larger than MaxInlineResult; Jobs.Job and
+	// Jobs.Wait read it into Result.
+	ResultObject string `json:"result_object,omitempty"`
 
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	// RunAt is when a scheduled job (or a retry) becomes due.
@@ -365,6 +370,9 @@ type Jobs struct {
 	kvPre string // "$KV.TRIDENT_JOBS."
 
 	repair repairState // RepairQueued's place in the bucket
+
+	objMu sync.Mutex
+	obj   jetstream.ObjectStore // the result store, once used
 }
 
 // OpenJobs creates (idempotently) the job bucket and stream on conn's
@@ -651,8 +659,19 @@ func waitAcksSeq(ctx context.Context, acks []jetstream.PubAckFuture, ok func(int
 }
 
 // Job returns the current record of job id (RQ's Job.fetch), or an error
-// matching ErrJobNotFound.
+// matching ErrJobNotFound. A result kept in the result store (see
+// MaxInlineResult) is read into Result.
 func (q *Jobs) Job(ctx context.Context, id string) (*Job, error) {
+	j, err := q.record(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return j, q.loadResult(ctx, j)
+}
+
+// record returns the current record of job id as stored: a result kept in
+// the result store is not read (Result stays empty, ResultObject names it).
+func (q *Jobs) record(ctx context.Context, id string) (*Job, error) {
 	if err := validJobID(id); err != nil {
 		return nil, err
 	}
@@ -725,7 +744,7 @@ func (q *Jobs) update(ctx context.Context, id string, change func(*Job) error) (
 // returns for the changed record, when pub is not nil.
 func (q *Jobs) updatePub(ctx context.Context, id string, change func(*Job) error, pub func(*Job) string) (*Job, error) {
 	for {
-		j, err := q.Job(ctx, id)
+		j, err := q.record(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -774,7 +793,7 @@ func (q *Jobs) Requeue(ctx context.Context, id string) error {
 		default:
 			return fmt.Errorf("%w: job %s is %s; only failed, cancelled or queued jobs are requeued", ErrJobFinal, id, j.State)
 		}
-		j.Attempts, j.Retries, j.Error, j.Result = 0, 0, nil, nil
+		j.Attempts, j.Retries, j.Error, j.Result, j.ResultObject = 0, 0, nil, nil, ""
 		j.EndedAt, j.StartedAt, j.RunAt = time.Time{}, time.Time{}, time.Time{}
 		j.DependsOn = nil // they were decided already
 		j.event(JobQueued, "", "requeued")
@@ -829,7 +848,7 @@ func (q *Jobs) Wait(ctx context.Context, id string) (*Job, error) {
 				return nil, err
 			}
 			if j.State.Final() {
-				return j, nil
+				return j, q.loadResult(ctx, j)
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -934,7 +953,7 @@ func (q *Jobs) lockUnique(ctx context.Context, j *Job) error {
 			continue // released meanwhile: try again
 		}
 		other := string(e.Value())
-		oj, gerr := q.Job(ctx, other)
+		oj, gerr := q.record(ctx, other)
 		if errors.Is(gerr, ErrJobNotFound) || (gerr == nil && oj.State.Final()) {
 			if _, uerr := q.kv.Update(ctx, k, []byte(j.ID), e.Revision()); uerr == nil {
 				return nil

@@ -118,6 +118,14 @@ func (q *Jobs) RepairQueued(ctx context.Context, grace time.Duration) (int, erro
 	return n, nil
 }
 
+// repairHeld reports whether this handle held the sweeper's lock at its
+// last pass.
+func (q *Jobs) repairHeld() bool {
+	q.repair.mu.Lock()
+	defer q.repair.mu.Unlock()
+	return q.repair.lockRev != 0
+}
+
 // repairLock takes or keeps the sweeper's lock, a bucket key with a TTL
 // refreshed at each pass.
 func (q *Jobs) repairLock(ctx context.Context) (bool, error) {

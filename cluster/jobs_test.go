@@ -867,3 +867,71 @@ func TestJobRepairQueued(t *testing.T) {
 		}
 	}
 }
+
+var bigResult = registry.Register("jobtest.big", func(ctx context.Context, n int) (string, error) {
+	return strings.Repeat("x", n), nil
+})
+
+// A result larger than MaxInlineResult is kept in the result store, the
+// record naming it; Job, Wait and JobResult read it transparently, and
+// CleanResults removes objects no record names any more.
+func TestJobLargeResult(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{RepairGrace: -1})
+	ctx := testCtx(t, 30*time.Second)
+	big := MaxInlineResult + 1000
+	ids := make([]string, 3)
+	for i := range ids {
+		var err error
+		if ids[i], err = Enqueue(ctx, e.q, bigResult, big, JobOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small, err := Enqueue(ctx, e.q, bigResult, 10, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		v, err := JobResult[string](ctx, e.q, id)
+		if err != nil || len(v) != big {
+			t.Fatalf("JobResult = %d bytes, %v; want %d", len(v), err, big)
+		}
+		rec, err := e.q.record(ctx, id)
+		if err != nil || rec.ResultObject != resultObjectName(id, 1) || len(rec.Result) != 0 {
+			t.Fatalf("stored record: object %q, %d result bytes, %v", rec.ResultObject, len(rec.Result), err)
+		}
+		j, err := e.q.Job(ctx, id)
+		if err != nil || len(j.Result) != big+2 { // a JSON string
+			t.Fatalf("Job: %d result bytes, %v", len(j.Result), err)
+		}
+	}
+	if v, err := JobResult[string](ctx, e.q, small); err != nil || len(v) != 10 {
+		t.Fatalf("small JobResult = %q, %v", v, err)
+	}
+	if j, _ := e.q.record(ctx, small); j.ResultObject != "" {
+		t.Errorf("a small result went to the result store: %q", j.ResultObject)
+	}
+	if n, err := e.q.CleanResults(ctx); n != 0 || err != nil {
+		t.Fatalf("CleanResults with every object young = %d, %v", n, err)
+	}
+	old := resultCleanAge
+	resultCleanAge = 0
+	t.Cleanup(func() { resultCleanAge = old })
+	if n, err := e.q.CleanResults(ctx); n != 0 || err != nil {
+		t.Fatalf("CleanResults with every object named by its job = %d, %v", n, err)
+	}
+	// ids[0] expires (its record goes), ids[1] is requeued (its record
+	// names no object until it ends again): both objects go.
+	if err := e.q.kv.Delete(ctx, jobKey(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.q.update(ctx, ids[1], func(j *Job) error { j.State, j.ResultObject = JobFailed, ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.q.CleanResults(ctx); n != 2 || err != nil {
+		t.Fatalf("CleanResults = %d, %v; want 2", n, err)
+	}
+	if v, err := JobResult[string](ctx, e.q, ids[2]); err != nil || len(v) != big {
+		t.Fatalf("the result still named was removed: %d bytes, %v", len(v), err)
+	}
+}

@@ -188,10 +188,16 @@ func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 	return w.loop(ctx)
 }
 
-// sweep runs q.RepairQueued every grace/2 until ctx ends.
+// resultCleanEvery is how often the sweeping worker runs CleanResults.
+const resultCleanEvery = 10 * time.Minute
+
+// sweep runs q.RepairQueued every grace/2 until ctx ends, and, in the
+// process holding the sweeper's lock, q.CleanResults every
+// resultCleanEvery.
 func (w *jobWorker) sweep(ctx context.Context, grace time.Duration) {
 	t := time.NewTicker(max(grace/2, 10*time.Millisecond))
 	defer t.Stop()
+	lastClean := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,6 +209,14 @@ func (w *jobWorker) sweep(ctx context.Context, grace time.Duration) {
 			w.log.Warn("job repair sweep failed", "err", err)
 		} else if n > 0 {
 			w.log.Warn("jobs queued again: their queue message was lost", "jobs", n)
+		}
+		if time.Since(lastClean) >= resultCleanEvery && w.q.repairHeld() {
+			lastClean = time.Now()
+			if n, err := w.q.CleanResults(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("job result cleaning failed", "err", err)
+			} else if n > 0 {
+				w.log.Info("job results removed: their jobs are gone", "objects", n)
+			}
 		}
 	}
 }
@@ -301,7 +315,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 	for {
 		var err error
 		if j == nil {
-			j, err = w.q.Job(ctx, id)
+			j, err = w.q.record(ctx, id)
 		}
 		if errors.Is(err, ErrJobNotFound) {
 			w.log.Warn("job message without a record (expired or deleted): dropped", "job", id)
@@ -423,7 +437,7 @@ func carriedJob(m jetstream.Msg, id string, delivered int) *Job {
 // non-empty reason means it must be cancelled.
 func (w *jobWorker) depsReady(ctx context.Context, j *Job) (bool, string) {
 	for _, d := range j.DependsOn {
-		dj, err := w.q.Job(ctx, d)
+		dj, err := w.q.record(ctx, d)
 		if errors.Is(err, ErrJobNotFound) {
 			if j.AllowFailure {
 				continue
@@ -542,13 +556,22 @@ wait:
 			j.event(JobFailed, w.o.Name, re.Message)
 		}
 	}
+	if err := w.q.storeResult(opCtx, j); err != nil {
+		// The result store is unreachable or full: fail the job with why,
+		// rather than lose the result silently.
+		w.log.Warn("job result not stored", "job", j.ID, "err", err)
+		j.Result = nil
+		j.Error = &JobError{Message: err.Error()}
+		j.EndedAt = now
+		j.event(JobFailed, w.o.Name, err.Error())
+	}
 	for {
 		err := w.q.put(opCtx, j)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			cur, gerr := w.q.Job(opCtx, j.ID)
+			cur, gerr := w.q.record(opCtx, j.ID)
 			if gerr == nil && cur.State == JobStarted && cur.Attempts == j.Attempts && cur.Worker == j.Worker {
 				j.Revision = cur.Revision // still our run: write on top
 				continue
@@ -556,6 +579,7 @@ wait:
 			// Cancelled, or another run took the job over: this result is
 			// a duplicate, and the message is no longer ours to settle
 			// unless the job is final.
+			w.q.dropResult(opCtx, j)
 			if gerr == nil && cur.State.Final() {
 				_ = m.Ack()
 			}
@@ -564,6 +588,7 @@ wait:
 		}
 		// The server is unreachable: hand the message back; the next
 		// delivery sees the job as started and runs it again.
+		w.q.dropResult(opCtx, j)
 		w.log.Warn("job result not stored", "job", j.ID, "err", err)
 		_ = m.Nak()
 		return
