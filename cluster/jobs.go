@@ -558,11 +558,13 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	}
 	// Phase 1: the records (create-if-absent: an existing ID is refused).
 	acks := make([]jetstream.PubAckFuture, len(recs))
+	bufs := make([][]byte, len(recs))
 	for i, j := range recs {
 		b, err := json.Marshal(j)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: encoding job %s: %w", j.ID, err)
 		}
+		bufs[i] = b
 		m := nats.NewMsg(q.kvPre + jobKey(j.ID))
 		m.Data = b
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
@@ -590,7 +592,7 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	for i, j := range recs {
 		ids[i] = j.ID
 		var err error
-		acks[i], err = q.publishAsync(ctx, q.queueMsg(j, j.ID))
+		acks[i], err = q.publishAsync(ctx, q.queueMsgData(j, j.ID, bufs[i]))
 		if err != nil {
 			return ids[:i], fmt.Errorf("cluster: queueing job %s: %w", j.ID, err)
 		}
@@ -607,11 +609,19 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 // the record just written, the message carries that record (its data) and
 // revision (hdrJobRev), so the worker's first delivery needs no KV read.
 func (q *Jobs) queueMsg(j *Job, msgID string) *nats.Msg {
+	return q.queueMsgData(j, msgID, nil)
+}
+
+// queueMsgData is queueMsg with j already encoded as b (nil: encode it).
+func (q *Jobs) queueMsgData(j *Job, msgID string, b []byte) *nats.Msg {
 	m := nats.NewMsg(jobSubject(j.Queue, j.Func))
 	m.Header.Set(hdrJobID, j.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	if j.Revision != 0 {
-		if b, err := json.Marshal(j); err == nil {
+		if b == nil {
+			b, _ = json.Marshal(j)
+		}
+		if b != nil {
 			m.Data = b
 			m.Header.Set(hdrJobRev, strconv.FormatUint(j.Revision, 10))
 		}
