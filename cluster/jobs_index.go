@@ -28,10 +28,10 @@ type JobIndex struct {
 
 	mu   sync.RWMutex
 	jobs map[string]*Job
-	// The summaries ordered newest enqueued first: all of them, by state,
-	// by queue, by queue and state; and ordered by ID for the search by
-	// prefix. A page is a walk of one tree from the cursor, not a sort.
-	all    *btree.BTreeG[*Job]
+	// The summaries ordered newest enqueued first, one tree per filter
+	// (all of them, by state, by queue, by queue and state), and ordered
+	// by ID for the search by prefix. A page is a walk of one tree from
+	// the cursor, not a sort.
 	trees  map[indexKey]*btree.BTreeG[*Job]
 	byID   *btree.BTreeG[*Job]
 	counts map[string]map[JobState]int
