@@ -159,7 +159,9 @@ func dashClusterRows(cfg Config, rep *Report) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "trident")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/trident").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "./cmd/trident")
+	build.Dir = ".." // the trident module (this bench runs from bench/)
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building trident: %v: %s", err, out)
 	}
 	srv, err := cluster.StartServer(ctx, cluster.ServerOptions{})
