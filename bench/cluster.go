@@ -61,7 +61,11 @@ func clusterWorkerMain() {
 	code := 0
 	conn, err := cluster.Connect(ctx, cluster.ConnectOptions{URL: url})
 	if err == nil {
-		err = cluster.Serve(ctx, conn, cluster.WorkerOptions{Concurrency: conc, Queue: os.Getenv(envClusterWorker + "_QUEUE")})
+		opts := []cluster.Option{cluster.WithQueue(os.Getenv(envClusterWorker + "_QUEUE"))}
+		if conc > 0 {
+			opts = append(opts, cluster.WithConcurrency(conc))
+		}
+		err = cluster.Serve(ctx, conn, opts...)
 		conn.Close()
 	}
 	if err != nil {
@@ -135,7 +139,7 @@ func runClusterSuite(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer ws.stop()
-	ex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: "tiny"})
+	ex, err := cluster.NewExecutor(ctx, conn, cluster.WithQueue("tiny"))
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +250,7 @@ func runClusterSuite(cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		sex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: q})
+		sex, err := cluster.NewExecutor(ctx, conn, cluster.WithQueue(q))
 		if err != nil {
 			sw.stop()
 			return nil, err

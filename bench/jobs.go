@@ -302,7 +302,7 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer cws.stop()
-	ex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: "anchor"})
+	ex, err := cluster.NewExecutor(ctx, conn, cluster.WithQueue("anchor"))
 	if err != nil {
 		return nil, err
 	}

@@ -66,8 +66,8 @@ func TestSubmitBurstWaitsForPublishWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.js = js
-	serveInProcess(t, conn, WorkerOptions{Queue: "burst", Functions: []string{square.Name()}})
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "burst"})
+	serveInProcess(t, conn, WithQueue("burst"), WithFunctions(square.Name()))
+	ex := newExecutor(t, conn, WithQueue("burst"))
 	ctx := waitCtx(t)
 
 	if err := srv.Process.Signal(syscall.SIGSTOP); err != nil {

@@ -35,16 +35,6 @@ var ErrMaxDeliveries = registry.RegisterError("cluster.ErrMaxDeliveries",
 var ErrUndecodable = registry.RegisterError("cluster.ErrUndecodable",
 	errors.New("cluster: task message cannot be decoded"))
 
-// ExecutorOptions configures an Executor.
-type ExecutorOptions struct {
-	// Queue names the work queue; "" means DefaultQueue. Workers serve one
-	// queue each.
-	Queue string
-	// Codec encodes arguments and results; nil means registry.Gob. Workers
-	// must use the same codec.
-	Codec registry.Codec
-}
-
 // Executor submits named functions to workers through JetStream and turns
 // their results into futures. It implements registry.Executor, so a typed
 // handle works unchanged:
@@ -106,19 +96,16 @@ type call struct {
 	seqs    []uint64 // stream sequences of its messages, guarded by Executor.mu
 }
 
-// NewExecutor creates an executor on conn. Several executors may share one
-// connection.
-func NewExecutor(ctx context.Context, conn *Conn, o ExecutorOptions) (*Executor, error) {
-	if o.Queue == "" {
-		o.Queue = DefaultQueue
-	}
-	if err := validQueue(o.Queue); err != nil {
+// NewExecutor creates an executor on conn, submitting to the queue of
+// WithQueue (DefaultQueue by default) with the codec of WithCodec (registry.Gob
+// by default); the other options configure workers, and NewExecutor refuses
+// them. Several executors may share one connection.
+func NewExecutor(ctx context.Context, conn *Conn, opts ...Option) (*Executor, error) {
+	o, err := newConfig(true, opts)
+	if err != nil {
 		return nil, err
 	}
-	if o.Codec == nil {
-		o.Codec = registry.Gob
-	}
-	e := &Executor{conn: conn, queue: o.Queue, codec: o.Codec, id: nuid.Next(), pending: map[string]*call{}, bySeq: map[uint64]*call{}, stop: make(chan struct{})}
+	e := &Executor{conn: conn, queue: o.queue, codec: o.codec, id: nuid.Next(), pending: map[string]*call{}, bySeq: map[uint64]*call{}, stop: make(chan struct{})}
 	e.subject = subjectResultPrefix + e.id
 	sub, err := conn.nc.Subscribe(e.subject, e.onResult)
 	if err != nil {
@@ -173,12 +160,27 @@ func (e *Executor) Backend() registry.Backend { return backend{e} }
 // backend is the registry.Backend of an Executor.
 type backend struct{ e *Executor }
 
+// Codec returns the codec arguments and results are encoded with.
 func (b backend) Codec() registry.Codec { return b.e.codec }
+
+// SubmitRaw sends a call of the function registered as name with an
+// already-encoded argument and returns the resolver of a future of the
+// encoded result. It never returns nil, and blocks only while the client's
+// window of publishes awaiting the server's acknowledgement is full
+// (backpressure).
 func (b backend) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
-	return b.e.SubmitRaw(ctx, name, payload)
+	return b.e.submit(ctx, name, payload, false)
 }
+
+// SubmitChunks sends Map's inputs in chunks, one task message per chunk,
+// which is what makes tiny calls cheap on a cluster (one JetStream write,
+// ack and result per chunk instead of per call). chunk is the number of
+// calls per message; 0 chooses one from the input count (at most 256, and
+// at least 32 chunks when there are enough inputs so that several workers
+// share the work). A chunk is delivered, redelivered and deadline-bound as
+// a whole.
 func (b backend) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
-	b.e.SubmitChunks(ctx, job, chunk)
+	b.e.submitChunks(ctx, job, chunk)
 }
 
 // CancelRaw does nothing more than the typed handle already did: cancelling
@@ -190,20 +192,8 @@ func (backend) CancelRaw(*future.Future[[]byte]) {}
 // in a header, and the typed future's own context watcher ends it here.
 func (backend) ReportsDeadlines() bool { return false }
 
-// Codec returns the codec arguments and results are encoded with.
-func (e *Executor) Codec() registry.Codec { return e.codec }
-
 // Queue returns the name of the work queue this executor submits to.
 func (e *Executor) Queue() string { return e.queue }
-
-// SubmitRaw sends a call of the function registered as name with an
-// already-encoded argument and returns a future of the encoded result. It
-// never returns nil, and blocks only while the client's window of publishes
-// awaiting the server's acknowledgement is full (backpressure). Typed
-// handles call it; use it directly only for custom protocols.
-func (e *Executor) SubmitRaw(ctx context.Context, name string, payload []byte) future.Resolver[[]byte] {
-	return e.submit(ctx, name, payload, false)
-}
 
 func (e *Executor) submit(ctx context.Context, name string, payload []byte, batch bool) future.Resolver[[]byte] {
 	if ctx == nil {
@@ -513,14 +503,8 @@ func (e *Executor) Close() error {
 	return err
 }
 
-// SubmitChunks is the Backend's SubmitChunks: Map sends its inputs in
-// chunks, one task message per chunk, which is what makes tiny calls cheap
-// on a cluster (one JetStream write, ack and result per chunk instead of
-// per call). chunk is the number of calls per message; 0 chooses one from
-// the input count (at most 256, and at least 32 chunks when there are
-// enough inputs so that several workers share the work). A chunk is
-// delivered, redelivered and deadline-bound as a whole.
-func (e *Executor) SubmitChunks(ctx context.Context, job registry.Chunks, chunk int) {
+// submitChunks is the Backend's SubmitChunks.
+func (e *Executor) submitChunks(ctx context.Context, job registry.Chunks, chunk int) {
 	n := job.Len()
 	if chunk <= 0 {
 		chunk = min(256, max(1, n/32))

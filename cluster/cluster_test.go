@@ -28,8 +28,8 @@ func waitCtx(t *testing.T) context.Context {
 func TestTypedRoundTrip(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(4))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 
 	var fs []*future.Future[int]
@@ -54,8 +54,8 @@ func TestTypedRoundTrip(t *testing.T) {
 func TestRemoteErrorsKeepIdentity(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 2})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(2))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 
 	_, err := failing.Submit(ex, ctx, "err").Result(ctx)
@@ -153,7 +153,7 @@ func TestNoAnonymousNonLoopback(t *testing.T) {
 			t.Errorf("%+v: anonymous remote = %v, want %v", tc.o, got, tc.anon)
 		}
 	}
-	err = Serve(context.Background(), &Conn{anonymousRemote: true}, WorkerOptions{})
+	err = Serve(context.Background(), &Conn{anonymousRemote: true})
 	if !errors.Is(err, ErrInsecure) {
 		t.Fatalf("Serve on an anonymous remote connection: %v", err)
 	}
@@ -165,12 +165,12 @@ func TestNoAnonymousNonLoopback(t *testing.T) {
 func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 2})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(2))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 
 	// A corrupt argument for a real function.
-	_, err := ex.SubmitRaw(ctx, square.Name(), []byte("\xff\x00garbage")).Future().Result(ctx)
+	_, err := ex.Backend().SubmitRaw(ctx, square.Name(), []byte("\xff\x00garbage")).Future().Result(ctx)
 	if !errors.Is(err, ErrUndecodable) || !errors.Is(err, registry.ErrDecode) {
 		t.Fatalf("corrupt argument: %v", err)
 	}
@@ -179,7 +179,7 @@ func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A message from a submitter with another codec.
-	jex := newExecutor(t, conn, ExecutorOptions{Codec: registry.JSON})
+	jex := newExecutor(t, conn, WithCodec(registry.JSON))
 	_, err = square.Submit(jex, ctx, 3).Result(ctx)
 	if !errors.Is(err, ErrUndecodable) || !strings.Contains(err.Error(), "codec") {
 		t.Fatalf("codec mismatch: %v", err)
@@ -222,8 +222,8 @@ func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 func TestCancelReachesWorker(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 1})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(1))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 
 	st, sp := make(chan struct{}, 1), make(chan error, 1)
@@ -268,8 +268,8 @@ func TestCancelReachesWorker(t *testing.T) {
 func TestDeadlineEnforced(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 1})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(1))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 
 	sp := make(chan error, 1)
@@ -287,7 +287,7 @@ func TestDeadlineEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ex.SubmitRaw(dctx, sleepMs.Name(), arg).Future().Result(ctx)
+	_, err = ex.Backend().SubmitRaw(dctx, sleepMs.Name(), arg).Future().Result(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want DeadlineExceeded", err)
 	}
@@ -304,11 +304,11 @@ func TestDeadlineEnforced(t *testing.T) {
 func TestHeartbeatsPreventRedelivery(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 2, AckWait: 300 * time.Millisecond})
+	serveInProcess(t, conn, WithConcurrency(2), WithAckWait(300*time.Millisecond))
 	// A second worker that would gladly take a redelivered task.
 	conn2 := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn2, WorkerOptions{Concurrency: 2, AckWait: 300 * time.Millisecond})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn2, WithConcurrency(2), WithAckWait(300*time.Millisecond))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 	v, err := sleepMs.Submit(ex, ctx, 1500).Result(ctx)
 	if err != nil {
@@ -326,7 +326,7 @@ func TestHeartbeatsPreventRedelivery(t *testing.T) {
 func TestStatusShowsWorkersAndQueue(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "status"})
+	ex := newExecutor(t, conn, WithQueue("status"))
 	ctx := waitCtx(t)
 	// No worker yet: tasks wait in the stream.
 	var fs []*future.Future[int]
@@ -346,7 +346,7 @@ func TestStatusShowsWorkersAndQueue(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "status", Concurrency: 3, Name: "w1"})
+	serveInProcess(t, conn, WithQueue("status"), WithConcurrency(3), WithName("w1"))
 	if _, err := future.Results(ctx, fs); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestExecutorShutdownAndClose(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
 	ctx := waitCtx(t)
-	ex, err := NewExecutor(ctx, conn, ExecutorOptions{Queue: "sd"})
+	ex, err := NewExecutor(ctx, conn, WithQueue("sd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,12 +391,12 @@ func TestExecutorShutdownAndClose(t *testing.T) {
 		t.Fatalf("Submit after Close: %v", err)
 	}
 	// Shutdown that completes: a worker drains the queue.
-	ex2 := newExecutor(t, conn, ExecutorOptions{Queue: "sd2"})
+	ex2 := newExecutor(t, conn, WithQueue("sd2"))
 	var fs []*future.Future[int]
 	for i := range 50 {
 		fs = append(fs, square.Submit(ex2, ctx, i))
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "sd2"})
+	serveInProcess(t, conn, WithQueue("sd2"))
 	if err := ex2.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -412,8 +412,8 @@ func TestExecutorShutdownAndClose(t *testing.T) {
 func TestStressSubmitCancel(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 8})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(8))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -460,11 +460,10 @@ func TestStressSubmitCancel(t *testing.T) {
 func TestCommandJobs(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Queue: "cmd", Concurrency: 2, Handler: CommandHandler(nil, "w", nil),
-		Functions: append(registry.Names(), CommandFunc)})
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "cmd"})
+	serveInProcess(t, conn, WithQueue("cmd"), WithConcurrency(2), WithHandler(CommandHandler(nil, "w", nil)), WithFunctions(append(registry.Names(), CommandFunc)...))
+	ex := newExecutor(t, conn, WithQueue("cmd"))
 	ctx := waitCtx(t)
-	r, err := SubmitCommand(ctx, ex, CommandJob{Command: "read x; echo out $x; echo err >&2; exit 3", Stdin: []byte("hi\n")}).Result(ctx)
+	r, err := ex.SubmitCommand(ctx, CommandJob{Command: "read x; echo out $x; echo err >&2; exit 3", Stdin: []byte("hi\n")}).Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +472,7 @@ func TestCommandJobs(t *testing.T) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	_, err = SubmitCommand(dctx, ex, CommandJob{Command: "sleep 30"}).Result(ctx)
+	_, err = ex.SubmitCommand(dctx, CommandJob{Command: "sleep 30"}).Result(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out command: %v", err)
 	}
@@ -525,7 +524,7 @@ func FuzzParseDeadline(f *testing.F) {
 func TestLostResultsAreResubmitted(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "lost"})
+	ex := newExecutor(t, conn, WithQueue("lost"))
 	ctx := waitCtx(t)
 	var fs []*future.Future[int]
 	for i := range 5 {
@@ -554,7 +553,7 @@ func TestLostResultsAreResubmitted(t *testing.T) {
 	if err := conn.nc.ForceReconnect(); err != nil {
 		t.Fatal(err)
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "lost"})
+	serveInProcess(t, conn, WithQueue("lost"))
 	vs, err := future.Results(ctx, fs)
 	if err != nil {
 		t.Fatal(err)
@@ -574,7 +573,7 @@ func TestLostResultsAreResubmitted(t *testing.T) {
 func TestWorkerStopGraceAndHandBack(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "grace"})
+	ex := newExecutor(t, conn, WithQueue("grace"))
 	ctx := waitCtx(t)
 	for _, grace := range []time.Duration{5 * time.Second, 0} {
 		st := make(chan struct{}, 1)
@@ -583,7 +582,7 @@ func TestWorkerStopGraceAndHandBack(t *testing.T) {
 		hookMu.Unlock()
 		wctx, stopW := context.WithCancel(ctx)
 		served := make(chan error, 1)
-		go func() { served <- Serve(wctx, conn, WorkerOptions{Queue: "grace", Concurrency: 1, Grace: grace}) }()
+		go func() { served <- Serve(wctx, conn, WithQueue("grace"), WithConcurrency(1), WithGrace(grace)) }()
 		f := sleepMs.Submit(ex, ctx, 300)
 		<-st
 		hookMu.Lock()
@@ -604,7 +603,7 @@ func TestWorkerStopGraceAndHandBack(t *testing.T) {
 			t.Fatalf("without grace the task finished anyway: %v", f.Err())
 		}
 		// Handed back (Nak): a new worker runs it as the second delivery.
-		serveInProcess(t, conn, WorkerOptions{Queue: "grace"})
+		serveInProcess(t, conn, WithQueue("grace"))
 		v, err := f.Result(ctx)
 		if err != nil || !strings.HasSuffix(v, "/2") {
 			t.Fatalf("handed-back task: %q %v", v, err)
@@ -615,8 +614,8 @@ func TestWorkerStopGraceAndHandBack(t *testing.T) {
 func TestMapInChunks(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 4})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(4))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 	var _ registry.Executor = ex
 	in := make([]int, 1000)
@@ -663,7 +662,7 @@ func TestMapInChunks(t *testing.T) {
 func TestMaxDeliveriesAdvisoryFailsFuture(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "adv"})
+	ex := newExecutor(t, conn, WithQueue("adv"))
 	ctx := waitCtx(t)
 	f := square.Submit(ex, ctx, 3)
 	cons, err := conn.js.CreateOrUpdateConsumer(ctx, TaskStream, jetstream.ConsumerConfig{

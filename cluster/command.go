@@ -54,16 +54,17 @@ type CommandResult struct {
 	Delivery int
 }
 
-// SubmitCommand sends a command job to the workers of ex's queue. A
+// SubmitCommand sends a command job to the workers of e's queue. A
 // deadline on ctx is enforced on the worker, which kills the command's whole
 // process group when it passes. A non-zero exit status is a result, not an
-// error; errors mean the job could not be run (or was killed).
-func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Future[CommandResult] {
-	b, err := ex.codec.Marshal(job)
+// error; errors mean the job could not be run (or was killed). Python has
+// no counterpart (RQ enqueues Python callables, not shell commands).
+func (e *Executor) SubmitCommand(ctx context.Context, job CommandJob) *future.Future[CommandResult] {
+	b, err := e.codec.Marshal(job)
 	if err != nil {
 		return future.Resolved(CommandResult{}, fmt.Errorf("%w: command job: %w", registry.ErrEncode, err))
 	}
-	raw := ex.SubmitRaw(ctx, CommandFunc, b).Future()
+	raw := e.submit(ctx, CommandFunc, b, false).Future()
 	out, res := future.New[CommandResult](context.Background())
 	raw.OnDone(func() {
 		v, err := raw.Result(context.Background())
@@ -72,7 +73,7 @@ func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Fu
 			return
 		}
 		var r CommandResult
-		if uerr := ex.codec.Unmarshal(v, &r); uerr != nil {
+		if uerr := e.codec.Unmarshal(v, &r); uerr != nil {
 			res.Complete(CommandResult{}, fmt.Errorf("%w: command result: %w", registry.ErrDecode, uerr))
 			return
 		}
@@ -89,9 +90,10 @@ func SubmitCommand(ctx context.Context, ex *Executor, job CommandJob) *future.Fu
 
 // CommandHandler returns a Handler that runs command jobs (CommandFunc) and
 // passes every other call to next (nil means registry.Invoke with codec).
-// A worker takes only the tasks of the functions in WorkerOptions.Functions,
-// so list CommandFunc there: []string{CommandFunc} for command jobs only (as
-// `trident worker` does), append(registry.Names(), CommandFunc) for both.
+// A worker takes only the tasks of the functions given to WithFunctions,
+// so list CommandFunc there: WithFunctions(CommandFunc) for command jobs only
+// (as `trident worker` does), WithFunctions(append(registry.Names(),
+// CommandFunc)...) for both.
 func CommandHandler(codec registry.Codec, workerName string, next Handler) Handler {
 	if codec == nil {
 		codec = registry.Gob

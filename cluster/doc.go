@@ -16,10 +16,10 @@
 //
 // Each function has its own subject in the queue and its own consumer,
 // shared by the workers that run it: a worker takes only tasks of the
-// functions it runs (WorkerOptions.Functions, by default those registered in
+// functions it runs (WithFunctions, by default those registered in
 // its binary), so command workers (`trident worker`) and Go workers can serve
 // one queue, and a task of a function no live worker runs waits in the
-// stream until one comes. WatchStalls reports such a wait, and an
+// stream until one comes. Executor.WatchStalls reports such a wait, and an
 // unreachable server, instead of a silent one.
 //
 // The same typed handles as the process pool serve here: a function
@@ -31,14 +31,14 @@
 //
 //	// Worker binary (or the same binary with a flag):
 //	conn, _ := cluster.Connect(ctx, cluster.ConnectOptions{URL: "nats://host:4222", Token: tok})
-//	err := cluster.Serve(ctx, conn, cluster.WorkerOptions{Concurrency: 8})
+//	err := cluster.Serve(ctx, conn, cluster.WithConcurrency(8))
 //
 //	// Submitter:
-//	ex, _ := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{})
+//	ex, _ := cluster.NewExecutor(ctx, conn)
 //	v, err := Fib.Submit(ex, ctx, 30).Result(ctx)
 //
 // Map on a cluster executor sends its inputs in chunks, one task message per
-// chunk (see Executor.SubmitChunks): for tiny calls that is the difference
+// chunk: for tiny calls that is the difference
 // between about ten thousand and several hundred thousand calls a second on
 // one machine, because each message costs a JetStream write, a delivery, a
 // result and an acknowledgement.
@@ -52,13 +52,13 @@
 // A task is removed from the queue only when a worker acknowledges it, after
 // its result was published. A worker that dies mid-task (or loses its
 // connection) stops sending in-progress heartbeats, and JetStream hands the
-// task to another worker after WorkerOptions.AckWait. So a function can run
+// task to another worker after the ack wait (WithAckWait). So a function can run
 // more than once for one Submit, and even complete twice: the future takes
 // the first result and Executor.Stats counts the duplicates. Functions with
 // side effects should be idempotent; TaskID(ctx) gives an id that is the
 // same on every delivery, and Delivery(ctx) says which delivery this is.
 //
-// A task delivered more than WorkerOptions.MaxDeliver times (it keeps
+// A task delivered more than WithMaxDeliver times (it keeps
 // killing its workers) fails with an error matching ErrMaxDeliveries. A
 // message that cannot be decoded (missing headers, another codec, a corrupt
 // argument) or names a function its worker lists but cannot run is never

@@ -30,14 +30,14 @@ func Example() {
 	}
 	defer conn.Close()
 
-	ex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{})
+	ex, err := cluster.NewExecutor(ctx, conn)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	wctx, stopWorker := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- cluster.Serve(wctx, conn, cluster.WorkerOptions{Concurrency: 2}) }()
+	go func() { served <- cluster.Serve(wctx, conn, cluster.WithConcurrency(2)) }()
 
 	f := double.Submit(ex, ctx, 21)
 	v, err := f.Result(ctx)
@@ -50,7 +50,7 @@ func Example() {
 }
 
 // A command job, as `trident run --cluster` sends it to `trident worker`.
-func ExampleSubmitCommand() {
+func ExampleExecutor_SubmitCommand() {
 	ctx := context.Background()
 	srv, _ := cluster.StartServer(ctx, cluster.ServerOptions{})
 	defer srv.Shutdown()
@@ -60,12 +60,11 @@ func ExampleSubmitCommand() {
 	wctx, stopWorker := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		served <- cluster.Serve(wctx, conn, cluster.WorkerOptions{Queue: "cmds",
-			Handler: cluster.CommandHandler(nil, "worker-1", nil), Functions: []string{cluster.CommandFunc}})
+		served <- cluster.Serve(wctx, conn, cluster.WithQueue("cmds"), cluster.WithHandler(cluster.CommandHandler(nil, "worker-1", nil)), cluster.WithFunctions(cluster.CommandFunc))
 	}()
 
-	ex, _ := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: "cmds"})
-	r, err := cluster.SubmitCommand(ctx, ex, cluster.CommandJob{Command: "echo hello; exit 3"}).Result(ctx)
+	ex, _ := cluster.NewExecutor(ctx, conn, cluster.WithQueue("cmds"))
+	r, err := ex.SubmitCommand(ctx, cluster.CommandJob{Command: "echo hello; exit 3"}).Result(ctx)
 	fmt.Printf("%q exit=%d worker=%s err=%v\n", r.Stdout, r.ExitCode, r.Worker, err)
 
 	ex.Shutdown(ctx)

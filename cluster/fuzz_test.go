@@ -69,9 +69,9 @@ func FuzzWorkerMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer conn.Close()
-	w := &worker{conn: conn, o: WorkerOptions{Queue: "fuzz", Concurrency: 1, AckWait: time.Second, MaxDeliver: 3,
-		Codec: registry.Gob, Name: "fuzz",
-		Handler: func(ctx context.Context, name string, payload []byte) ([]byte, error) {
+	w := &worker{conn: conn, o: config{queue: "fuzz", concurrency: 1, ackWait: time.Second, maxDeliver: 3,
+		codec: registry.Gob, name: "fuzz",
+		handler: func(ctx context.Context, name string, payload []byte) ([]byte, error) {
 			return registry.Invoke(ctx, registry.Gob, name, payload)
 		}},
 		running: map[string]context.CancelCauseFunc{}, cancelled: map[string]time.Time{}}

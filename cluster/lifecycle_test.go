@@ -18,7 +18,7 @@ import (
 func TestReconnectWithPublishAcksOutstanding(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "flaky"})
+	ex := newExecutor(t, conn, WithQueue("flaky"))
 	ctx := waitCtx(t)
 	var fs []*future.Future[int]
 	for i := range 500 {
@@ -28,7 +28,7 @@ func TestReconnectWithPublishAcksOutstanding(t *testing.T) {
 	if err := conn.nc.ForceReconnect(); err != nil {
 		t.Fatal(err)
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "flaky", Concurrency: 4})
+	serveInProcess(t, conn, WithQueue("flaky"), WithConcurrency(4))
 	for i, f := range fs {
 		v, err := f.Result(ctx)
 		if err != nil {
@@ -50,7 +50,7 @@ func TestExecutorCloseAfterConnClosedWithAcksOutstanding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := NewExecutor(context.Background(), conn, ExecutorOptions{Queue: "gone"})
+	ex, err := NewExecutor(context.Background(), conn, WithQueue("gone"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,21 +84,21 @@ func TestShutdownWaitsForCompletionCallbacks(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "sdcb"})
-	payload, err := square.Encode(ex.Codec(), 6)
+	ex := newExecutor(t, conn, WithQueue("sdcb"))
+	payload, err := square.Encode(ex.Backend().Codec(), 6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 5
 	var ran atomic.Int32
 	for range n {
-		raw := ex.SubmitRaw(ctx, square.Name(), payload).Future()
+		raw := ex.Backend().SubmitRaw(ctx, square.Name(), payload).Future()
 		raw.OnDone(func() {
 			time.Sleep(30 * time.Millisecond) // a slow callback after the executor's own
 			ran.Add(1)
 		})
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "sdcb"})
+	serveInProcess(t, conn, WithQueue("sdcb"))
 	if err := ex.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

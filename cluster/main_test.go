@@ -135,13 +135,17 @@ func workerProcess(url string) int {
 		return 2
 	}
 	defer conn.Close()
-	o := WorkerOptions{Queue: os.Getenv("TRIDENT_CLUSTER_TEST_QUEUE")}
+	opts := []Option{WithQueue(os.Getenv("TRIDENT_CLUSTER_TEST_QUEUE"))}
 	if v, err := time.ParseDuration(os.Getenv(envAckWait)); err == nil {
-		o.AckWait = v
+		opts = append(opts, WithAckWait(v))
 	}
-	o.MaxDeliver, _ = strconv.Atoi(os.Getenv(envMaxDeliver))
-	o.Concurrency, _ = strconv.Atoi(os.Getenv(envConc))
-	if err := Serve(ctx, conn, o); err != nil {
+	if n, _ := strconv.Atoi(os.Getenv(envMaxDeliver)); n > 0 {
+		opts = append(opts, WithMaxDeliver(n))
+	}
+	if n, _ := strconv.Atoi(os.Getenv(envConc)); n > 0 {
+		opts = append(opts, WithConcurrency(n))
+	}
+	if err := Serve(ctx, conn, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 3
 	}
@@ -221,11 +225,11 @@ func connect(t *testing.T, o ConnectOptions) *Conn {
 }
 
 // serveInProcess runs a worker in this process until the test ends.
-func serveInProcess(t *testing.T, conn *Conn, o WorkerOptions) {
+func serveInProcess(t *testing.T, conn *Conn, opts ...Option) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, conn, o) }()
+	go func() { done <- Serve(ctx, conn, opts...) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -234,9 +238,9 @@ func serveInProcess(t *testing.T, conn *Conn, o WorkerOptions) {
 	})
 }
 
-func newExecutor(t *testing.T, conn *Conn, o ExecutorOptions) *Executor {
+func newExecutor(t *testing.T, conn *Conn, opts ...Option) *Executor {
 	t.Helper()
-	ex, err := NewExecutor(context.Background(), conn, o)
+	ex, err := NewExecutor(context.Background(), conn, opts...)
 	if err != nil {
 		t.Fatalf("NewExecutor: %v", err)
 	}

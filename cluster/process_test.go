@@ -20,7 +20,7 @@ func TestWorkerKilledMidRunLosesNothing(t *testing.T) {
 	}
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 	env := []string{envAckWait + "=1s", envConc + "=4"}
 	victim := startWorker(t, s.URL(), env...)
@@ -79,7 +79,7 @@ func TestMaxDeliveriesFailsFuture(t *testing.T) {
 	}
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "poison"})
+	ex := newExecutor(t, conn, WithQueue("poison"))
 	ctx := waitCtx(t)
 
 	// A supervisor restarting crashed workers, like systemd would.

@@ -17,18 +17,17 @@ import (
 func TestTasksGoOnlyToWorkersThatRunThem(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "mixed"})
+	ex := newExecutor(t, conn, WithQueue("mixed"))
 	ctx := waitCtx(t)
 	// A worker that runs square only, and a command worker.
-	serveInProcess(t, conn, WorkerOptions{Queue: "mixed", Concurrency: 2, Name: "sq", Functions: []string{square.Name()}})
-	serveInProcess(t, conn, WorkerOptions{Queue: "mixed", Concurrency: 2, Name: "cmd",
-		Handler: CommandHandler(nil, "cmd", nil), Functions: []string{CommandFunc}})
+	serveInProcess(t, conn, WithQueue("mixed"), WithConcurrency(2), WithName("sq"), WithFunctions(square.Name()))
+	serveInProcess(t, conn, WithQueue("mixed"), WithConcurrency(2), WithName("cmd"), WithHandler(CommandHandler(nil, "cmd", nil)), WithFunctions(CommandFunc))
 
 	var sq []*future.Future[int]
 	var cmds []*future.Future[CommandResult]
 	for i := range 30 {
 		sq = append(sq, square.Submit(ex, ctx, i))
-		cmds = append(cmds, SubmitCommand(ctx, ex, CommandJob{Command: "echo x"}))
+		cmds = append(cmds, ex.SubmitCommand(ctx, CommandJob{Command: "echo x"}))
 	}
 	w := work.Submit(ex, ctx, 21) // nobody runs work yet
 	for i, f := range sq {
@@ -73,7 +72,7 @@ func TestTasksGoOnlyToWorkersThatRunThem(t *testing.T) {
 		t.Errorf("status of %s: %+v, want 1 worker", CommandFunc, f)
 	}
 	// A worker that runs it comes: the task runs.
-	serveInProcess(t, conn, WorkerOptions{Queue: "mixed", Name: "wk", Functions: []string{work.Name()}})
+	serveInProcess(t, conn, WithQueue("mixed"), WithName("wk"), WithFunctions(work.Name()))
 	if v, err := w.Result(ctx); err != nil || v != 42 {
 		t.Fatalf("work(21) = %d, %v", v, err)
 	}
@@ -85,10 +84,10 @@ func TestTasksGoOnlyToWorkersThatRunThem(t *testing.T) {
 func TestListedButUnknownFunctionIsDeadLettered(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	serveInProcess(t, conn, WorkerOptions{Queue: "nope", Functions: []string{"clustertest.nope"}})
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "nope"})
+	serveInProcess(t, conn, WithQueue("nope"), WithFunctions("clustertest.nope"))
+	ex := newExecutor(t, conn, WithQueue("nope"))
 	ctx := waitCtx(t)
-	_, err := ex.SubmitRaw(ctx, "clustertest.nope", nil).Future().Result(ctx)
+	_, err := ex.Backend().SubmitRaw(ctx, "clustertest.nope", nil).Future().Result(ctx)
 	if !errors.Is(err, registry.ErrUnknownFunction) {
 		t.Fatalf("unknown function: %v", err)
 	}
@@ -121,7 +120,7 @@ func TestFunctionSubjects(t *testing.T) {
 func TestWorkerWithoutFunctions(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	err := Serve(context.Background(), conn, WorkerOptions{Functions: []string{}})
+	err := Serve(context.Background(), conn, WithFunctions())
 	if err == nil {
 		t.Fatal("Serve with no function: nil error")
 	}

@@ -31,7 +31,7 @@ type StallOptions struct {
 	Report func(msg string)
 }
 
-// WatchStalls watches the unfinished tasks of ex in a goroutine and reports
+// WatchStalls watches the unfinished tasks of e in a goroutine and reports
 // through o.Report when nothing can make progress, instead of a silent wait:
 // when the server has been unreachable for o.After ("the server at URL is
 // unreachable (for 10s), retrying"), and when tasks are pending but no
@@ -44,7 +44,7 @@ type StallOptions struct {
 //
 // Python's RQ and Dask clients wait silently in the same situation; this is
 // trident's addition.
-func WatchStalls(ctx context.Context, ex *Executor, o StallOptions) (stop func()) {
+func (e *Executor) WatchStalls(ctx context.Context, o StallOptions) (stop func()) {
 	if o.After <= 0 {
 		o.After = DefaultStallAfter
 	}
@@ -56,7 +56,7 @@ func WatchStalls(ctx context.Context, ex *Executor, o StallOptions) (stop func()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s := &stallWatch{ex: ex, o: o}
+		s := &stallWatch{ex: e, o: o}
 		s.run(ctx)
 	}()
 	var once sync.Once

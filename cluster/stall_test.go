@@ -56,10 +56,10 @@ func (r *reports) waitFor(t *testing.T, want string) string {
 func TestWatchStallsNoWorker(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "lonely"})
+	ex := newExecutor(t, conn, WithQueue("lonely"))
 	ctx := waitCtx(t)
 	// A worker of another function is on the queue: not the one needed.
-	serveInProcess(t, conn, WorkerOptions{Queue: "lonely", Functions: []string{square.Name()}, Name: "sq"})
+	serveInProcess(t, conn, WithQueue("lonely"), WithFunctions(square.Name()), WithName("sq"))
 	for ctx.Err() == nil { // the worker answers pings
 		st, err := GetStatus(ctx, conn, "lonely", 100*time.Millisecond)
 		if err != nil {
@@ -70,9 +70,9 @@ func TestWatchStallsNoWorker(t *testing.T) {
 		}
 	}
 	r := newReports()
-	stop := WatchStalls(ctx, ex, StallOptions{After: 200 * time.Millisecond, Function: CommandFunc, Report: r.add})
+	stop := ex.WatchStalls(ctx, StallOptions{After: 200 * time.Millisecond, Function: CommandFunc, Report: r.add})
 	defer stop()
-	f := SubmitCommand(ctx, ex, CommandJob{Command: "echo hi"})
+	f := ex.SubmitCommand(ctx, CommandJob{Command: "echo hi"})
 	msg := r.waitFor(t, "no worker has taken a job")
 	if !strings.Contains(msg, `no live worker runs command jobs on queue "lonely"`) || !strings.Contains(msg, "other functions") {
 		t.Errorf("report %q does not say that no worker runs command jobs there", msg)
@@ -80,7 +80,7 @@ func TestWatchStallsNoWorker(t *testing.T) {
 	if f.Finished() {
 		t.Fatalf("the job ended instead of waiting: %v", f.Err())
 	}
-	serveInProcess(t, conn, WorkerOptions{Queue: "lonely", Handler: CommandHandler(nil, "cmd", nil), Functions: []string{CommandFunc}})
+	serveInProcess(t, conn, WithQueue("lonely"), WithHandler(CommandHandler(nil, "cmd", nil)), WithFunctions(CommandFunc))
 	if r, err := f.Result(ctx); err != nil || string(r.Stdout) != "hi\n" {
 		t.Fatalf("job once a worker came: %+v, %v", r, err)
 	}
@@ -91,11 +91,11 @@ func TestWatchStallsNoWorker(t *testing.T) {
 func TestWatchStallsQuietWhileTasksRun(t *testing.T) {
 	s := newServer(t, ServerOptions{})
 	conn := connect(t, s.ConnectOptions())
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "busy"})
+	ex := newExecutor(t, conn, WithQueue("busy"))
 	ctx := waitCtx(t)
-	serveInProcess(t, conn, WorkerOptions{Queue: "busy", Functions: []string{sleepMs.Name()}})
+	serveInProcess(t, conn, WithQueue("busy"), WithFunctions(sleepMs.Name()))
 	r := newReports()
-	stop := WatchStalls(ctx, ex, StallOptions{After: 100 * time.Millisecond, Report: r.add})
+	stop := ex.WatchStalls(ctx, StallOptions{After: 100 * time.Millisecond, Report: r.add})
 	if _, err := sleepMs.Submit(ex, ctx, 1500).Result(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +118,10 @@ func TestWatchStallsServerGone(t *testing.T) {
 	o.Token = ""
 	o.URL = strings.Replace(o.URL, "nats://", "nats://s3cretTok@", 1)
 	conn := connect(t, o)
-	ex := newExecutor(t, conn, ExecutorOptions{Queue: "gone"})
+	ex := newExecutor(t, conn, WithQueue("gone"))
 	ctx := waitCtx(t)
 	r := newReports()
-	stop := WatchStalls(ctx, ex, StallOptions{After: 200 * time.Millisecond, Report: r.add})
+	stop := ex.WatchStalls(ctx, StallOptions{After: 200 * time.Millisecond, Report: r.add})
 	defer stop()
 	f := square.Submit(ex, ctx, 4)
 	r.waitFor(t, "no worker has taken a job")

@@ -50,8 +50,8 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("URL %s", s.URL())
 	}
 	conn := connect(t, ConnectOptions{URL: s.URL(), Token: "tok", TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}})
-	serveInProcess(t, conn, WorkerOptions{Concurrency: 2})
-	ex := newExecutor(t, conn, ExecutorOptions{})
+	serveInProcess(t, conn, WithConcurrency(2))
+	ex := newExecutor(t, conn)
 	ctx := waitCtx(t)
 	if v, err := square.Submit(ex, ctx, 12).Result(ctx); err != nil || v != 144 {
 		t.Fatalf("over TLS: %v %v", v, err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,44 +22,8 @@ import (
 
 // Handler runs one task on a worker: it receives the encoded argument and
 // returns the encoded result. Serve uses registry.Invoke (the functions
-// registered in this binary) unless WorkerOptions.Handler is set.
+// registered in this binary) unless WithHandler sets another.
 type Handler func(ctx context.Context, name string, payload []byte) ([]byte, error)
-
-// WorkerOptions configures Serve.
-type WorkerOptions struct {
-	// Queue is the work queue to serve; "" means DefaultQueue.
-	Queue string
-	// Concurrency is how many tasks run at once; 0 means GOMAXPROCS.
-	Concurrency int
-	// AckWait is how long JetStream waits for a sign of life before giving
-	// a task to another worker; 0 means 30s. A running task sends an
-	// in-progress heartbeat every AckWait/3, so long tasks are not
-	// redelivered while their worker lives.
-	AckWait time.Duration
-	// MaxDeliver is how many times a task may be delivered before it fails
-	// with ErrMaxDeliveries and is dead-lettered; 0 means 5.
-	MaxDeliver int
-	// Codec must match the submitters'; nil means registry.Gob.
-	Codec registry.Codec
-	// Handler overrides how a task is run; nil means registry.Invoke.
-	Handler Handler
-	// Functions names the functions this worker runs: it takes tasks of
-	// these functions only, so tasks of other functions wait for a worker
-	// that runs them instead of failing here. nil means every function
-	// registered in this binary (registry.Names) when Serve starts. A
-	// worker whose Handler runs other names (command jobs, see
-	// CommandHandler and CommandFunc) lists them here.
-	Functions []string
-	// Grace is how long running tasks may go on once ctx ends (the worker
-	// stops taking new ones at once); then they are cancelled and handed
-	// back to the queue for another worker. 0 hands them back at once.
-	Grace time.Duration
-	// Name identifies the worker in `trident cluster status`; "" means
-	// host:pid.
-	Name string
-	// Info, when set, adds fields to the worker's status reply.
-	Info map[string]string
-}
 
 // WorkerInfo is a worker's answer to a status ping.
 type WorkerInfo struct {
@@ -74,7 +37,7 @@ type WorkerInfo struct {
 	Failed      int64             `json:"failed"`
 	Started     time.Time         `json:"started"`
 	Info        map[string]string `json:"info,omitempty"`
-	// Functions are the functions the worker runs (WorkerOptions.Functions).
+	// Functions are the functions the worker runs (WithFunctions).
 	Functions []string `json:"functions,omitempty"`
 }
 
@@ -114,8 +77,8 @@ var errWorkerStopping = errors.New("cluster: worker stopping")
 
 type worker struct {
 	conn  *Conn
-	o     WorkerOptions
-	conss []jetstream.Consumer // one per function, as o.Functions
+	o     config
+	conss []jetstream.Consumer // one per function, as o.functions
 	id    string
 	start time.Time
 	slots *slotPool
@@ -135,46 +98,19 @@ type worker struct {
 //
 // Serve refuses (ErrInsecure) a connection to a non-loopback server made
 // without credentials.
-func Serve(ctx context.Context, conn *Conn, o WorkerOptions) error {
+func Serve(ctx context.Context, conn *Conn, opts ...Option) error {
+	o, err := newConfig(false, opts)
+	if err != nil {
+		return err
+	}
 	if conn.anonymousRemote {
 		return fmt.Errorf("%w (worker)", ErrInsecure)
 	}
-	if o.Queue == "" {
-		o.Queue = DefaultQueue
-	}
-	if err := validQueue(o.Queue); err != nil {
-		return err
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = runtime.GOMAXPROCS(0)
-	}
-	if o.AckWait <= 0 {
-		o.AckWait = 30 * time.Second
-	}
-	if o.MaxDeliver <= 0 {
-		o.MaxDeliver = 5
-	}
-	if o.Codec == nil {
-		o.Codec = registry.Gob
-	}
-	if o.Handler == nil {
-		codec := o.Codec
-		o.Handler = func(ctx context.Context, name string, payload []byte) ([]byte, error) {
-			return registry.Invoke(ctx, codec, name, payload)
-		}
-	}
-	if o.Name == "" {
-		host, _ := os.Hostname()
-		o.Name = host + ":" + strconv.Itoa(os.Getpid())
-	}
-	if o.Functions == nil {
-		o.Functions = registry.Names()
-	}
-	fns := slices.Compact(slices.Sorted(slices.Values(o.Functions)))
+	fns := slices.Compact(slices.Sorted(slices.Values(o.functions)))
 	if len(fns) == 0 || fns[0] == "" {
-		return fmt.Errorf("cluster: worker of queue %s has no function to run (WorkerOptions.Functions is empty and nothing is registered, or a name is empty)", o.Queue)
+		return fmt.Errorf("cluster: worker of queue %s has no function to run (nothing is registered in this binary and WithFunctions is not given)", o.queue)
 	}
-	o.Functions = fns
+	o.functions = fns
 	// One consumer per function, shared by all its workers (see
 	// taskSubject); creating it again updates its settings.
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -182,27 +118,27 @@ func Serve(ctx context.Context, conn *Conn, o WorkerOptions) error {
 	conss := make([]jetstream.Consumer, 0, len(fns))
 	for _, fn := range fns {
 		cons, err := conn.js.CreateOrUpdateConsumer(cctx, TaskStream, jetstream.ConsumerConfig{
-			Durable:       consumerName(o.Queue, fn),
-			Description:   fmt.Sprintf("trident workers of queue %s, function %q", o.Queue, fn),
-			FilterSubject: taskSubject(o.Queue, fn),
+			Durable:       consumerName(o.queue, fn),
+			Description:   fmt.Sprintf("trident workers of queue %s, function %q", o.queue, fn),
+			FilterSubject: taskSubject(o.queue, fn),
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       o.AckWait,
+			AckWait:       o.ackWait,
 			// One more than the limit: the worker that sees the extra
 			// delivery fails the task with a clear error instead of
 			// JetStream dropping it silently.
-			MaxDeliver:    o.MaxDeliver + 1,
+			MaxDeliver:    o.maxDeliver + 1,
 			MaxAckPending: -1,
 		})
 		if err != nil {
-			return fmt.Errorf("cluster: creating consumer for function %q of queue %s: %w", fn, o.Queue, err)
+			return fmt.Errorf("cluster: creating consumer for function %q of queue %s: %w", fn, o.queue, err)
 		}
 		conss = append(conss, cons)
 	}
 	cancel()
-	w := &worker{conn: conn, o: o, conss: conss, id: nuid.Next(), start: time.Now(), slots: newSlotPool(o.Concurrency),
+	w := &worker{conn: conn, o: o, conss: conss, id: nuid.Next(), start: time.Now(), slots: newSlotPool(o.concurrency),
 		running: map[string]context.CancelCauseFunc{}, cancelled: map[string]time.Time{}}
 
-	cancelSub, err := conn.nc.Subscribe(cancelSubject(o.Queue), w.onCancel)
+	cancelSub, err := conn.nc.Subscribe(cancelSubject(o.queue), w.onCancel)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribing to cancellations: %w", err)
 	}
@@ -222,10 +158,10 @@ func (w *worker) loop(ctx context.Context) error {
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	var tasks sync.WaitGroup
 	defer func() {
-		if w.o.Grace > 0 {
+		if w.o.grace > 0 {
 			finished := make(chan struct{})
 			go func() { tasks.Wait(); close(finished) }()
-			t := time.NewTimer(w.o.Grace)
+			t := time.NewTimer(w.o.grace)
 			select {
 			case <-finished:
 			case <-t.C:
@@ -296,7 +232,7 @@ func (w *worker) pull(ctx, base context.Context, cons jetstream.Consumer, tasks 
 			continue
 		}
 		for m := range batch.Messages() {
-			if !w.slots.take(ctx, m, w.o.AckWait) {
+			if !w.slots.take(ctx, m, w.o.ackWait) {
 				_ = m.Nak() // stopping: someone else will run it
 				continue
 			}
@@ -406,8 +342,8 @@ func (w *worker) handle(base context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	if c := h.Get(hdrCodec); c != "" && c != w.o.Codec.Name() {
-		reason := fmt.Sprintf("codec %q, this worker uses %q", c, w.o.Codec.Name())
+	if c := h.Get(hdrCodec); c != "" && c != w.o.codec.Name() {
+		reason := fmt.Sprintf("codec %q, this worker uses %q", c, w.o.codec.Name())
 		w.deadLetter(m, reason)
 		w.reply(reply, id, name, delivery, fmt.Errorf("%w: %s", ErrUndecodable, reason))
 		_ = m.Term()
@@ -420,8 +356,8 @@ func (w *worker) handle(base context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	if delivery > w.o.MaxDeliver {
-		reason := fmt.Sprintf("delivered %d times without completing (limit %d)", delivery-1, w.o.MaxDeliver)
+	if delivery > w.o.maxDeliver {
+		reason := fmt.Sprintf("delivered %d times without completing (limit %d)", delivery-1, w.o.maxDeliver)
 		w.deadLetter(m, reason)
 		w.reply(reply, id, name, delivery, fmt.Errorf("%w: task %s (%s): %s", ErrMaxDeliveries, id, name, reason))
 		_ = m.Term()
@@ -466,12 +402,12 @@ func (w *worker) handle(base context.Context, m jetstream.Msg) {
 			done <- o
 		}()
 		if h.Get(hdrBatch) != "" {
-			o.out, o.err = registry.InvokeBatch(ctx, w.o.Codec, name, m.Data())
+			o.out, o.err = registry.InvokeBatch(ctx, w.o.codec, name, m.Data())
 		} else {
-			o.out, o.err = w.o.Handler(ctx, name, m.Data())
+			o.out, o.err = w.o.handler(ctx, name, m.Data())
 		}
 	}()
-	beat := time.NewTicker(max(w.o.AckWait/3, 10*time.Millisecond))
+	beat := time.NewTicker(max(w.o.ackWait/3, 10*time.Millisecond))
 	defer beat.Stop()
 	var res outcome
 wait:
@@ -503,7 +439,7 @@ wait:
 		w.reply(reply, id, name, delivery, future.CancelledError(errCancelRequested))
 		return
 	case errors.Is(cause, context.DeadlineExceeded) && res.err != nil:
-		res.err = fmt.Errorf("cluster: task %s (%s) passed its deadline on worker %s: %w", id, name, w.o.Name, context.DeadlineExceeded)
+		res.err = fmt.Errorf("cluster: task %s (%s) passed its deadline on worker %s: %w", id, name, w.o.name, context.DeadlineExceeded)
 	}
 	if res.err != nil && (errors.Is(res.err, registry.ErrDecode) || errors.Is(res.err, registry.ErrUnknownFunction)) {
 		w.deadLetter(m, res.err.Error())
@@ -538,14 +474,14 @@ func (w *worker) publish(reply, id string, delivery int, status string, data []b
 	msg.Header.Set(hdrTaskID, id)
 	msg.Header.Set(hdrStatus, status)
 	msg.Header.Set(hdrDelivery, strconv.Itoa(delivery))
-	msg.Header.Set(hdrWorker, w.o.Name)
+	msg.Header.Set(hdrWorker, w.o.name)
 	msg.Data = data
 	_ = w.conn.nc.PublishMsg(msg)
 }
 
 // deadLetter copies m to the dead-letter stream with the reason.
 func (w *worker) deadLetter(m jetstream.Msg, reason string) {
-	dl := nats.NewMsg(subjectDeadPrefix + w.o.Queue)
+	dl := nats.NewMsg(subjectDeadPrefix + w.o.queue)
 	for k, v := range m.Headers() {
 		if k == jetstream.MsgIDHeader {
 			continue
@@ -553,7 +489,7 @@ func (w *worker) deadLetter(m jetstream.Msg, reason string) {
 		dl.Header[k] = v
 	}
 	dl.Header.Set(hdrReason, reason)
-	dl.Header.Set(hdrWorker, w.o.Name)
+	dl.Header.Set(hdrWorker, w.o.name)
 	dl.Data = m.Data()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -589,9 +525,9 @@ func (w *worker) onPing(m *nats.Msg) {
 		return
 	}
 	b, _ := json.Marshal(WorkerInfo{
-		ID: w.id, Name: w.o.Name, Queue: w.o.Queue, PID: os.Getpid(), Concurrency: w.o.Concurrency,
-		Running: w.nRunning.Load(), Done: w.nDone.Load(), Failed: w.nFailed.Load(), Started: w.start, Info: w.o.Info,
-		Functions: w.o.Functions,
+		ID: w.id, Name: w.o.name, Queue: w.o.queue, PID: os.Getpid(), Concurrency: w.o.concurrency,
+		Running: w.nRunning.Load(), Done: w.nDone.Load(), Failed: w.nFailed.Load(), Started: w.start, Info: w.o.info,
+		Functions: w.o.functions,
 	})
 	_ = m.Respond(b)
 }

@@ -31,7 +31,7 @@ func TestClusterCommandAndGoWorkersShareQueue(t *testing.T) {
 	defer conn.Close()
 	wctx, stopWorker := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- cluster.Serve(wctx, conn, cluster.WorkerOptions{Concurrency: 2}) }()
+	go func() { served <- cluster.Serve(wctx, conn, cluster.WithConcurrency(2)) }()
 	defer func() {
 		stopWorker()
 		if err := <-served; err != nil {
@@ -39,7 +39,7 @@ func TestClusterCommandAndGoWorkersShareQueue(t *testing.T) {
 		}
 	}()
 
-	ex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{})
+	ex, err := cluster.NewExecutor(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func init() { runClusterHook = openClusterBackend }
 
 // clusterBackend is the runner.Backend of trident run --cluster: each job
-// is a cluster command job (cluster.SubmitCommand), run by a trident worker
+// is a cluster command job (cluster.Executor.SubmitCommand), run by a trident worker
 // with cluster.RunCommand; the runner does everything else, as for a local
 // run.
 type clusterBackend struct {
@@ -26,7 +26,7 @@ type clusterBackend struct {
 // cancels the job: the workers stop it (or drop it if it has not started);
 // a deadline on ctx travels with the job and the worker enforces it.
 func (b *clusterBackend) RunJob(ctx context.Context, job runner.JobSpec) runner.JobEnd {
-	fut := cluster.SubmitCommand(ctx, b.ex, cluster.CommandJob{Command: job.Command, Shell: job.Shell, Stdin: job.Stdin, Seq: job.Seq})
+	fut := b.ex.SubmitCommand(ctx, cluster.CommandJob{Command: job.Command, Shell: job.Shell, Stdin: job.Stdin, Seq: job.Seq})
 	r, err := fut.Result(context.Background())
 	end := runner.JobEnd{Exitval: r.ExitCode, Signal: r.Signal, Stdout: r.Stdout, Stderr: r.Stderr, Host: r.Worker, Start: r.Start, Err: err}
 	if !r.Start.IsZero() && r.End.After(r.Start) {
@@ -54,14 +54,14 @@ func openClusterBackend(ctx context.Context, url string, stderr io.Writer) (runn
 	if err != nil {
 		return nil, nil, err
 	}
-	ex, err := cluster.NewExecutor(ctx, conn, cluster.ExecutorOptions{Queue: f.queueName()})
+	ex, err := cluster.NewExecutor(ctx, conn, cluster.WithQueue(f.queueName()))
 	if err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
 	stopWatch := func() {}
 	if !stallOff {
-		stopWatch = cluster.WatchStalls(ctx, ex, cluster.StallOptions{After: stallAfter, Function: cluster.CommandFunc,
+		stopWatch = ex.WatchStalls(ctx, cluster.StallOptions{After: stallAfter, Function: cluster.CommandFunc,
 			Report: func(msg string) { fmt.Fprintf(stderr, "trident run: %s\n", msg) }})
 	}
 	closeFn := func() {

@@ -56,10 +56,9 @@ The worker refuses to connect to a non-loopback server without credentials
 			}
 			defer conn.Close()
 			fmt.Fprintf(cmd.ErrOrStderr(), "trident worker %s: serving queue %q with %d slot(s)\n", name, orDefault(f.queueName()), jobs)
-			err = cluster.Serve(ctx, conn, cluster.WorkerOptions{
-				Queue: f.queueName(), Concurrency: jobs, AckWait: ackWait, MaxDeliver: maxDeliver, Name: name, Grace: grace,
-				Handler: cluster.CommandHandler(registry.Gob, name, nil), Functions: []string{cluster.CommandFunc},
-			})
+			err = cluster.Serve(ctx, conn, cluster.WithQueue(f.queueName()), cluster.WithConcurrency(jobs),
+				cluster.WithAckWait(ackWait), cluster.WithMaxDeliver(maxDeliver), cluster.WithName(name), cluster.WithGrace(grace),
+				cluster.WithHandler(cluster.CommandHandler(registry.Gob, name, nil)), cluster.WithFunctions(cluster.CommandFunc))
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
