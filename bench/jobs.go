@@ -257,7 +257,11 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		Extra: map[string]float64{"jobs_per_s": 1e9 / single}, Note: "Enqueue one job, wait for it to be stored, repeat"})
 	// Drain the backlog with workers before the end-to-end runs.
 	cores := runtime.NumCPU()
-	ws := startJobsWorkers(srv.URL(), 2, 64, 30*time.Second)
+	slots := 64
+	if v, err := strconv.Atoi(os.Getenv("TRIDENT_BENCH_JOBS_SLOTS")); err == nil && v > 0 {
+		slots = v
+	}
+	ws := startJobsWorkers(srv.URL(), 2, slots, 30*time.Second)
 	defer ws.stop()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -293,7 +297,7 @@ func runJobsSuite(cfg Config) (*Report, error) {
 	}
 	rep.Rows = append(rep.Rows, Row{Name: "jobs-end-to-end", NsPerTask: best, AllocsPerTask: -1,
 		Extra: map[string]float64{"jobs_per_s": 1e9 / best, "extra_runs": float64(dups)},
-		Note:  "enqueue (batched) -> run on 2 worker processes x 64 slots -> final state stored -> every record read"})
+		Note:  fmt.Sprintf("enqueue (batched) -> run on 2 worker processes x %d slots -> final state stored -> every record read", slots)})
 	ws.stop()
 
 	// Anchor: the futures executor (results on core NATS, nothing kept).

@@ -115,8 +115,17 @@
 // and RunScheduler add periodic (cron) jobs. JobIndex, Jobs.Queues,
 // Jobs.Workers and JobMetrics serve dashboards and Prometheus.
 //
+// A queue message carries the job's record and its revision, so a worker
+// starts a job with one compare-and-set and no read. A process killed
+// between a job's record write and its queue message leaves a job that
+// Jobs.RepairQueued (run by job workers, one at a time) queues again after
+// a grace period. A result larger than MaxInlineResult is kept in the
+// object store ResultBucket, named by the record (Job.ResultObject) and
+// read back by Jobs.Job and Jobs.Wait; Jobs.CleanResults removes the
+// objects of expired jobs.
+//
 // The Executor path is kept as it is rather than routed through job
-// records: a record costs two KV writes and a read per call, several times
+// records: a record costs three KV writes per call, several times
 // the cost of a task message, and futures that need no durability should
 // not pay it. Jobs.Executor gives typed handles a durable executor when
 // they want one.

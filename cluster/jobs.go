@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,6 +35,8 @@ import (
 //	           (ResultTTL / FailureTTL), after which the key disappears
 //	u.<hash>   the lock of a unique job key: the ID of the pending job
 //	s.<name>   a periodic schedule (JSON Schedule)
+//	r.lock     the lock of the RepairQueued sweeper (one at a time)
+//	r.swept    the KV revision up to which RepairQueued has decided
 
 const (
 	// JobBucket is the JetStream KV bucket holding job records, unique-key
@@ -47,10 +50,20 @@ const (
 	subjectJobCancel = "trident.jobs.cancel"
 
 	hdrJobID = "Trident-Job-Id"
+	// hdrJobRev is the KV revision of the job record a queue message
+	// carries in its data: the worker starts the job with a
+	// compare-and-set on it instead of reading the record first.
+	hdrJobRev = "Trident-Job-Rev"
+	// hdrJobPub marks a record write that a queue message follows (an
+	// enqueue, a requeue); its value is that message's ID. RepairQueued
+	// publishes the message of a marked record nothing has moved on from.
+	hdrJobPub = "Trident-Job-Pub"
 
 	jobKeyPrefix      = "j."
 	uniqueKeyPrefix   = "u."
 	scheduleKeyPrefix = "s."
+	repairLockKey     = "r.lock"
+	repairSweptKey    = "r.swept"
 )
 
 // Default retention of job records, as RQ's result_ttl and failure_ttl
@@ -177,6 +190,10 @@ type Job struct {
 	// the JSON-encoded CommandResult, also kept for a failed command).
 	Result []byte    `json:"result,omitempty"`
 	Error  *JobError `json:"error,omitempty"`
+	// ResultObject names the object of the result store ResultBucket
+	// holding a result larger than MaxInlineResult; Jobs.Job and
+	// Jobs.Wait read it into Result.
+	ResultObject string `json:"result_object,omitempty"`
 
 	EnqueuedAt time.Time `json:"enqueued_at"`
 	// RunAt is when a scheduled job (or a retry) becomes due.
@@ -185,6 +202,12 @@ type Job struct {
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	// Worker is the worker that last started the job.
 	Worker string `json:"worker,omitempty"`
+	// QueueSeq is the job stream sequence of the queue message whose
+	// delivery started the current run: a second message of the same job
+	// (a repair's or a requeue's duplicate) finding the job started by
+	// another message is dropped, while a redelivery of this one (its
+	// worker died) runs the job again.
+	QueueSeq uint64 `json:"queue_seq,omitempty"`
 	// Attempts counts the runs started, including those lost with a dead
 	// worker; Retries those started after a failure.
 	Attempts int `json:"attempts"`
@@ -345,6 +368,11 @@ type Jobs struct {
 	conn  *Conn
 	kv    jetstream.KeyValue
 	kvPre string // "$KV.TRIDENT_JOBS."
+
+	repair repairState // RepairQueued's place in the bucket
+
+	objMu sync.Mutex
+	obj   jetstream.ObjectStore // the result store, once used
 }
 
 // OpenJobs creates (idempotently) the job bucket and stream on conn's
@@ -530,20 +558,23 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	}
 	// Phase 1: the records (create-if-absent: an existing ID is refused).
 	acks := make([]jetstream.PubAckFuture, len(recs))
+	bufs := make([][]byte, len(recs))
 	for i, j := range recs {
 		b, err := json.Marshal(j)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: encoding job %s: %w", j.ID, err)
 		}
+		bufs[i] = b
 		m := nats.NewMsg(q.kvPre + jobKey(j.ID))
 		m.Data = b
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		m.Header.Set(hdrJobPub, j.ID)
 		acks[i], err = q.publishAsync(ctx, m)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: storing job %s: %w", j.ID, err)
 		}
 	}
-	if err := waitAcks(ctx, acks, func(i int, err error) error {
+	if err := waitAcksSeq(ctx, acks, func(i int, seq uint64) { recs[i].Revision = seq }, func(i int, err error) error {
 		if isWrongLastSeqErr(err) {
 			return fmt.Errorf("%w: job ID %s exists", ErrDuplicateJob, recs[i].ID)
 		}
@@ -551,12 +582,17 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	}); err != nil {
 		return nil, err
 	}
+	if enqueueCrashHook != nil {
+		if err := enqueueCrashHook(); err != nil {
+			return nil, err
+		}
+	}
 	// Phase 2: the queue messages, deduplicated by job ID.
 	ids := make([]string, len(recs))
 	for i, j := range recs {
 		ids[i] = j.ID
 		var err error
-		acks[i], err = q.publishAsync(ctx, q.queueMsg(j, j.ID))
+		acks[i], err = q.publishAsync(ctx, q.queueMsgData(j, j.ID, bufs[i]))
 		if err != nil {
 			return ids[:i], fmt.Errorf("cluster: queueing job %s: %w", j.ID, err)
 		}
@@ -569,10 +605,27 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	return ids, nil
 }
 
+// queueMsg is the queue message of j. When j.Revision is the revision of
+// the record just written, the message carries that record (its data) and
+// revision (hdrJobRev), so the worker's first delivery needs no KV read.
 func (q *Jobs) queueMsg(j *Job, msgID string) *nats.Msg {
+	return q.queueMsgData(j, msgID, nil)
+}
+
+// queueMsgData is queueMsg with j already encoded as b (nil: encode it).
+func (q *Jobs) queueMsgData(j *Job, msgID string, b []byte) *nats.Msg {
 	m := nats.NewMsg(jobSubject(j.Queue, j.Func))
 	m.Header.Set(hdrJobID, j.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if j.Revision != 0 {
+		if b == nil {
+			b, _ = json.Marshal(j)
+		}
+		if b != nil {
+			m.Data = b
+			m.Header.Set(hdrJobRev, strconv.FormatUint(j.Revision, 10))
+		}
+	}
 	return m
 }
 
@@ -591,10 +644,19 @@ func (q *Jobs) publishAsync(ctx context.Context, m *nats.Msg) (jetstream.PubAckF
 }
 
 func waitAcks(ctx context.Context, acks []jetstream.PubAckFuture, wrap func(int, error) error) error {
+	return waitAcksSeq(ctx, acks, nil, wrap)
+}
+
+// waitAcksSeq waits for every acknowledgement, giving each stored
+// message's sequence to ok (when not nil) and the first error to wrap.
+func waitAcksSeq(ctx context.Context, acks []jetstream.PubAckFuture, ok func(int, uint64), wrap func(int, error) error) error {
 	var first error
 	for i, a := range acks {
 		select {
-		case <-a.Ok():
+		case pa := <-a.Ok():
+			if ok != nil && pa != nil {
+				ok(i, pa.Sequence)
+			}
 		case err := <-a.Err():
 			if first == nil {
 				first = wrap(i, err)
@@ -607,8 +669,19 @@ func waitAcks(ctx context.Context, acks []jetstream.PubAckFuture, wrap func(int,
 }
 
 // Job returns the current record of job id (RQ's Job.fetch), or an error
-// matching ErrJobNotFound.
+// matching ErrJobNotFound. A result kept in the result store (see
+// MaxInlineResult) is read into Result.
 func (q *Jobs) Job(ctx context.Context, id string) (*Job, error) {
+	j, err := q.record(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return j, q.loadResult(ctx, j)
+}
+
+// record returns the current record of job id as stored: a result kept in
+// the result store is not read (Result stays empty, ResultObject names it).
+func (q *Jobs) record(ctx context.Context, id string) (*Job, error) {
 	if err := validJobID(id); err != nil {
 		return nil, err
 	}
@@ -634,13 +707,20 @@ func decodeJob(e jetstream.KeyValueEntry) (*Job, error) {
 // put writes j as the new revision after j.Revision (compare and set),
 // with the TTL of its state, and updates j.Revision. A concurrent change
 // makes it fail with an error matching jetstream.ErrKeyRevisionMismatch.
-func (q *Jobs) put(ctx context.Context, j *Job) error {
+func (q *Jobs) put(ctx context.Context, j *Job) error { return q.putPub(ctx, j, "") }
+
+// putPub is put marking the write with hdrJobPub = pub when pub is not
+// empty: a queue message with ID pub follows it.
+func (q *Jobs) putPub(ctx context.Context, j *Job, pub string) error {
 	b, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("cluster: encoding job %s: %w", j.ID, err)
 	}
 	m := nats.NewMsg(q.kvPre + jobKey(j.ID))
 	m.Data = b
+	if pub != "" {
+		m.Header.Set(hdrJobPub, pub)
+	}
 	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(j.Revision)}
 	if ttl := j.ttl(); ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
@@ -667,15 +747,25 @@ func (q *Jobs) releaseUnique(ctx context.Context, j *Job) {
 // update applies change to the latest record of id and stores it, again
 // on a concurrent change. change returns an error to give up.
 func (q *Jobs) update(ctx context.Context, id string, change func(*Job) error) (*Job, error) {
+	return q.updatePub(ctx, id, change, nil)
+}
+
+// updatePub is update marking the write (see putPub) with the ID pub
+// returns for the changed record, when pub is not nil.
+func (q *Jobs) updatePub(ctx context.Context, id string, change func(*Job) error, pub func(*Job) string) (*Job, error) {
 	for {
-		j, err := q.Job(ctx, id)
+		j, err := q.record(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if err := change(j); err != nil {
 			return j, err
 		}
-		err = q.put(ctx, j)
+		p := ""
+		if pub != nil {
+			p = pub(j)
+		}
+		err = q.putPub(ctx, j, p)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
@@ -706,25 +796,29 @@ func (q *Jobs) Cancel(ctx context.Context, id string) error {
 // queue message of a job stuck in queued again. It fails with ErrJobFinal
 // for a job in any other state.
 func (q *Jobs) Requeue(ctx context.Context, id string) error {
-	j, err := q.update(ctx, id, func(j *Job) error {
+	var msgID string
+	j, err := q.updatePub(ctx, id, func(j *Job) error {
 		switch j.State {
 		case JobFailed, JobCancelled, JobQueued:
 		default:
 			return fmt.Errorf("%w: job %s is %s; only failed, cancelled or queued jobs are requeued", ErrJobFinal, id, j.State)
 		}
-		j.Attempts, j.Retries, j.Error, j.Result = 0, 0, nil, nil
+		j.Attempts, j.Retries, j.Error, j.Result, j.ResultObject = 0, 0, nil, nil, ""
 		j.EndedAt, j.StartedAt, j.RunAt = time.Time{}, time.Time{}, time.Time{}
 		j.DependsOn = nil // they were decided already
 		j.event(JobQueued, "", "requeued")
 		return nil
-	})
+	}, func(j *Job) string { msgID = requeueMsgID(j.ID, j.Revision); return msgID })
 	if err != nil {
 		return err
 	}
 	if j.UniqueKey != "" {
 		_, _ = q.kv.Create(ctx, uniqueKey(j.UniqueKey), []byte(j.ID))
 	}
-	_, err = q.conn.js.PublishMsg(ctx, q.queueMsg(j, j.ID+".rq"+strconv.FormatUint(j.Revision, 10)))
+	// The message ID (named by the write's marker) names the revision the
+	// record had before this write: RepairQueued republishes it under the
+	// same ID.
+	_, err = q.conn.js.PublishMsg(ctx, q.queueMsg(j, msgID))
 	if err != nil {
 		return fmt.Errorf("cluster: requeueing job %s: %w", id, err)
 	}
@@ -764,7 +858,7 @@ func (q *Jobs) Wait(ctx context.Context, id string) (*Job, error) {
 				return nil, err
 			}
 			if j.State.Final() {
-				return j, nil
+				return j, q.loadResult(ctx, j)
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -869,7 +963,7 @@ func (q *Jobs) lockUnique(ctx context.Context, j *Job) error {
 			continue // released meanwhile: try again
 		}
 		other := string(e.Value())
-		oj, gerr := q.Job(ctx, other)
+		oj, gerr := q.record(ctx, other)
 		if errors.Is(gerr, ErrJobNotFound) || (gerr == nil && oj.State.Final()) {
 			if _, uerr := q.kv.Update(ctx, k, []byte(j.ID), e.Revision()); uerr == nil {
 				return nil

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/btree"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -25,13 +26,66 @@ type JobIndex struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.RWMutex
-	jobs   map[string]*Job
+	mu   sync.RWMutex
+	jobs map[string]*Job
+	// The summaries ordered newest enqueued first, one tree per filter
+	// (all of them, by state, by queue, by queue and state), and ordered
+	// by ID for the search by prefix. A page is a walk of one tree from
+	// the cursor, not a sort.
+	trees  map[indexKey]*btree.BTreeG[*Job]
+	byID   *btree.BTreeG[*Job]
 	counts map[string]map[JobState]int
 	rev    uint64
 	// Per queue, per second (unix): jobs enqueued and jobs ended.
 	enq, end map[string]*rateRing
 	err      error
+}
+
+// indexKey names a tree of a JobIndex: one queue ("" for any) and one
+// state ("" for any).
+type indexKey struct {
+	queue string
+	state JobState
+}
+
+func newestLess(a, b *Job) bool { return newestFirst(a, b) < 0 }
+
+func idLess(a, b *Job) bool { return a.ID < b.ID }
+
+const btreeDegree = 32
+
+// tree returns the tree of k, creating it when create is set.
+func (x *JobIndex) tree(k indexKey, create bool) *btree.BTreeG[*Job] {
+	t := x.trees[k]
+	if t == nil && create {
+		t = btree.NewG(btreeDegree, newestLess)
+		x.trees[k] = t
+	}
+	return t
+}
+
+// index adds (or, with del, removes) j in every tree.
+func (x *JobIndex) index(j *Job, del bool) {
+	keys := [...]indexKey{{}, {state: j.State}, {queue: j.Queue}, {queue: j.Queue, state: j.State}}
+	for _, k := range keys {
+		t := x.tree(k, !del)
+		if t == nil {
+			continue
+		}
+		if del {
+			t.Delete(j)
+			if t.Len() == 0 && k != (indexKey{}) {
+				delete(x.trees, k)
+			}
+		} else {
+			t.ReplaceOrInsert(j)
+		}
+	}
+	if del {
+		x.byID.Delete(j)
+	} else {
+		x.byID.ReplaceOrInsert(j)
+	}
 }
 
 const rateWindow = 10 // seconds
@@ -73,6 +127,7 @@ func NewJobIndex(ctx context.Context, q *Jobs) (*JobIndex, error) {
 		return nil, fmt.Errorf("cluster: job index: %w", err)
 	}
 	x := &JobIndex{q: q, cancel: cancel, done: make(chan struct{}), jobs: map[string]*Job{},
+		trees: map[indexKey]*btree.BTreeG[*Job]{}, byID: btree.NewG(btreeDegree, idLess),
 		counts: map[string]map[JobState]int{}, enq: map[string]*rateRing{}, end: map[string]*rateRing{}}
 	loaded := make(chan struct{})
 	go x.follow(wctx, w, loaded)
@@ -126,6 +181,7 @@ func (x *JobIndex) apply(e jetstream.KeyValueEntry, live bool) {
 	old := x.jobs[id]
 	if old != nil {
 		x.counts[old.Queue][old.State]--
+		x.index(old, true)
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(x.jobs, id)
@@ -133,6 +189,7 @@ func (x *JobIndex) apply(e jetstream.KeyValueEntry, live bool) {
 	}
 	j, err := decodeJob(e)
 	if err != nil {
+		delete(x.jobs, id)
 		return
 	}
 	j.Arg, j.Result, j.Timeline = nil, nil, nil
@@ -140,6 +197,7 @@ func (x *JobIndex) apply(e jetstream.KeyValueEntry, live bool) {
 		j.Error = &JobError{Message: j.Error.Message}
 	}
 	x.jobs[id] = j
+	x.index(j, false)
 	c := x.counts[j.Queue]
 	if c == nil {
 		c = map[JobState]int{}
@@ -240,31 +298,71 @@ func (x *JobIndex) List(f JobFilter, cursor string) ([]*Job, string, int, error)
 		after = &Job{ID: id, EnqueuedAt: time.Unix(0, n).UTC()}
 	}
 	x.mu.RLock()
-	var match []*Job
-	for _, j := range x.jobs {
-		if f.match(j) {
-			match = append(match, j)
+	defer x.mu.RUnlock()
+	if f.IDPrefix != "" {
+		// The jobs whose ID starts with the prefix, a range of byID,
+		// then ordered newest first.
+		var match []*Job
+		x.byID.AscendGreaterOrEqual(&Job{ID: f.IDPrefix}, func(j *Job) bool {
+			if !strings.HasPrefix(j.ID, f.IDPrefix) {
+				return false
+			}
+			if f.match(j) {
+				match = append(match, j)
+			}
+			return true
+		})
+		slices.SortFunc(match, newestFirst)
+		start := 0
+		if after != nil {
+			start, _ = slices.BinarySearchFunc(match, after, newestFirst)
+			if start < len(match) && match[start].ID == after.ID {
+				start++
+			}
 		}
+		end := min(start+f.Limit, len(match))
+		return pageOf(match[start:end]), nextCursor(match[start:end], end < len(match)), len(match), nil
 	}
-	x.mu.RUnlock()
-	slices.SortFunc(match, newestFirst)
-	start := 0
+	t := x.tree(indexKey{queue: f.Queue, state: f.State}, false)
+	if t == nil {
+		return []*Job{}, "", 0, nil
+	}
+	page := make([]*Job, 0, min(f.Limit, t.Len()))
+	more := false
+	visit := func(j *Job) bool {
+		if after != nil && j.ID == after.ID && j.EnqueuedAt.Equal(after.EnqueuedAt) {
+			return true // the cursor's own job
+		}
+		if len(page) == f.Limit {
+			more = true
+			return false
+		}
+		page = append(page, j)
+		return true
+	}
 	if after != nil {
-		start, _ = slices.BinarySearchFunc(match, after, newestFirst)
-		if start < len(match) && match[start].ID == after.ID {
-			start++
-		}
+		t.AscendGreaterOrEqual(after, visit)
+	} else {
+		t.Ascend(visit)
 	}
-	end := min(start+f.Limit, len(match))
-	page := make([]*Job, 0, end-start)
-	for _, j := range match[start:end] {
+	return pageOf(page), nextCursor(page, more), t.Len(), nil
+}
+
+// pageOf copies the summaries of a page (the index's own change).
+func pageOf(js []*Job) []*Job {
+	out := make([]*Job, len(js))
+	for i, j := range js {
 		c := *j
-		page = append(page, &c)
+		out[i] = &c
 	}
-	next := ""
-	if end < len(match) && end > start {
-		last := match[end-1]
-		next = strconv.FormatInt(last.EnqueuedAt.UnixNano(), 10) + "/" + last.ID
+	return out
+}
+
+// nextCursor is the cursor of the page after js, "" when there is none.
+func nextCursor(js []*Job, more bool) string {
+	if !more || len(js) == 0 {
+		return ""
 	}
-	return page, next, len(match), nil
+	last := js[len(js)-1]
+	return strconv.FormatInt(last.EnqueuedAt.UnixNano(), 10) + "/" + last.ID
 }

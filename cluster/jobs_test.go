@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -726,5 +727,211 @@ func TestJobExecutor(t *testing.T) {
 	}
 	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
 		t.Error("a JobExecutor with a unique key was accepted")
+	}
+}
+
+// The queue message carries the record as written and its KV revision, so
+// the worker starts the job without reading it; a record changed since
+// (here: rewritten before any worker runs) makes the compare-and-set fail
+// and the worker read the current record, running the job once.
+func TestJobMessageCarriesRecord(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	fresh, err := Enqueue(ctx, e.q, counted, 1, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := Enqueue(ctx, e.q, counted, 2, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.conn.js.Stream(ctx, JobStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := m.Header.Get(hdrJobID)
+		rec, err := e.q.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get(hdrJobRev); got != fmt.Sprint(rec.Revision) {
+			t.Errorf("message of %s: %s %q, record revision %d", id, hdrJobRev, got, rec.Revision)
+		}
+		var carried Job
+		if err := json.Unmarshal(m.Data, &carried); err != nil || carried.ID != id || carried.State != JobQueued || string(carried.Arg) != string(rec.Arg) {
+			t.Errorf("message of %s carries %+v (%v)", id, carried, err)
+		}
+	}
+	before, err := e.q.update(ctx, stale, func(j *Job) error { j.Timeout = time.Hour; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(t, JobWorkerOptions{})
+	for _, id := range []string{fresh, stale} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobFinished || j.Attempts != 1 || runsOf(id) != 1 {
+			t.Fatalf("%s: %+v, %v, runs %d", id, j, err, runsOf(id))
+		}
+		if id == stale && j.Timeout != time.Hour {
+			t.Errorf("the worker started the stale carried record over the current one (revision %d): %+v", before.Revision, j)
+		}
+	}
+}
+
+// A process killed between a job's record write and its queue publish
+// leaves a queued job no worker sees; RepairQueued publishes its message
+// again once the grace period has passed, once (incremental passes, one
+// sweeper at a time), without duplicating a message that was published,
+// and the worker runs each job once even when two messages of it exist.
+func TestJobRepairQueued(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 30*time.Second)
+	crash := errors.New("killed between the record write and the publish")
+	enqueueCrashHook = func() error { return crash }
+	t.Cleanup(func() { enqueueCrashHook = nil })
+	spec := func(id string, x int) JobSpec {
+		return JobSpec{Func: counted.Name(), Arg: []byte(fmt.Sprint(x)), Opts: JobOptions{ID: id}}
+	}
+	if _, err := e.q.EnqueueBatch(ctx, []JobSpec{spec("rep1", 1), spec("rep2", 2), spec("rep3", 3)}); !errors.Is(err, crash) {
+		t.Fatalf("EnqueueBatch with the crash hook = %v", err)
+	}
+	enqueueCrashHook = nil
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep4", 4)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := func() uint64 {
+		t.Helper()
+		st, err := e.conn.js.Stream(ctx, JobStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.Msgs
+	}
+	if got := msgs(); got != 1 {
+		t.Fatalf("%d queue messages before the repair, want 1", got)
+	}
+	if n, err := e.q.RepairQueued(ctx, time.Hour); n != 0 || err != nil {
+		t.Fatalf("RepairQueued(1h) = %d, %v; want 0 (within the grace period)", n, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, err := e.q.RepairQueued(ctx, 200*time.Millisecond); n != 3 || err != nil {
+		t.Fatalf("RepairQueued = %d, %v; want the 3 lost messages", n, err)
+	}
+	if got := msgs(); got != 4 {
+		t.Errorf("%d queue messages after the repair, want 4 (rep4's was published: not again)", got)
+	}
+	if n, err := e.q.RepairQueued(ctx, 0); n != 0 || err != nil {
+		t.Errorf("second pass = %d, %v; want 0", n, err)
+	}
+	other, err := OpenJobs(ctx, connect(t, e.srv.ConnectOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := other.RepairQueued(ctx, 0); n != 0 || err != nil {
+		t.Errorf("a second sweeper while the first holds the lock = %d, %v", n, err)
+	}
+	// Two messages of one job (a republish after the duplicate window):
+	// it runs once.
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep5", 5)); err != nil {
+		t.Fatal(err)
+	}
+	j5, err := e.q.Job(ctx, "rep5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.conn.js.PublishMsg(ctx, e.q.queueMsg(j5, requeueMsgID("rep5", j5.Revision))); err != nil {
+		t.Fatal(err)
+	}
+	// The worker's own sweeper repairs a job lost while it runs.
+	e.serve(t, JobWorkerOptions{RepairGrace: 300 * time.Millisecond})
+	enqueueCrashHook = func() error { return crash }
+	if _, err := e.q.EnqueueRaw(ctx, spec("rep6", 6)); !errors.Is(err, crash) {
+		t.Fatalf("EnqueueRaw with the crash hook = %v", err)
+	}
+	enqueueCrashHook = nil
+	for _, id := range []string{"rep1", "rep2", "rep3", "rep4", "rep5", "rep6"} {
+		j, err := e.q.Wait(ctx, id)
+		if err != nil || j.State != JobFinished || j.Attempts != 1 {
+			t.Fatalf("%s: %+v, %v", id, j, err)
+		}
+	}
+	waitFor(t, ctx, "the queue to drain", func() bool { return msgs() == 0 })
+	for _, id := range []string{"rep1", "rep2", "rep3", "rep4", "rep5", "rep6"} {
+		if n := runsOf(id); n != 1 {
+			t.Errorf("%s ran %d times", id, n)
+		}
+	}
+}
+
+var bigResult = registry.Register("jobtest.big", func(ctx context.Context, n int) (string, error) {
+	return strings.Repeat("x", n), nil
+})
+
+// A result larger than MaxInlineResult is kept in the result store, the
+// record naming it; Job, Wait and JobResult read it transparently, and
+// CleanResults removes objects no record names any more.
+func TestJobLargeResult(t *testing.T) {
+	e := newJobEnv(t)
+	e.serve(t, JobWorkerOptions{RepairGrace: -1})
+	ctx := testCtx(t, 30*time.Second)
+	big := MaxInlineResult + 1000
+	ids := make([]string, 3)
+	for i := range ids {
+		var err error
+		if ids[i], err = Enqueue(ctx, e.q, bigResult, big, JobOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small, err := Enqueue(ctx, e.q, bigResult, 10, JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		v, err := JobResult[string](ctx, e.q, id)
+		if err != nil || len(v) != big {
+			t.Fatalf("JobResult = %d bytes, %v; want %d", len(v), err, big)
+		}
+		rec, err := e.q.record(ctx, id)
+		if err != nil || rec.ResultObject != resultObjectName(id, 1) || len(rec.Result) != 0 {
+			t.Fatalf("stored record: object %q, %d result bytes, %v", rec.ResultObject, len(rec.Result), err)
+		}
+		j, err := e.q.Job(ctx, id)
+		if err != nil || len(j.Result) != big+2 { // a JSON string
+			t.Fatalf("Job: %d result bytes, %v", len(j.Result), err)
+		}
+	}
+	if v, err := JobResult[string](ctx, e.q, small); err != nil || len(v) != 10 {
+		t.Fatalf("small JobResult = %q, %v", v, err)
+	}
+	if j, _ := e.q.record(ctx, small); j.ResultObject != "" {
+		t.Errorf("a small result went to the result store: %q", j.ResultObject)
+	}
+	if n, err := e.q.CleanResults(ctx); n != 0 || err != nil {
+		t.Fatalf("CleanResults with every object young = %d, %v", n, err)
+	}
+	old := resultCleanAge
+	resultCleanAge = 0
+	t.Cleanup(func() { resultCleanAge = old })
+	if n, err := e.q.CleanResults(ctx); n != 0 || err != nil {
+		t.Fatalf("CleanResults with every object named by its job = %d, %v", n, err)
+	}
+	// ids[0] expires (its record goes), ids[1] is requeued (its record
+	// names no object until it ends again): both objects go.
+	if err := e.q.kv.Delete(ctx, jobKey(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.q.update(ctx, ids[1], func(j *Job) error { j.State, j.ResultObject = JobFailed, ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.q.CleanResults(ctx); n != 2 || err != nil {
+		t.Fatalf("CleanResults = %d, %v; want 2", n, err)
+	}
+	if v, err := JobResult[string](ctx, e.q, ids[2]); err != nil || len(v) != big {
+		t.Fatalf("the result still named was removed: %d bytes, %v", len(v), err)
 	}
 }

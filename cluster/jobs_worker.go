@@ -53,6 +53,12 @@ type JobWorkerOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts this worker's jobs (see JobMetrics).
 	Metrics *JobMetrics
+	// RepairGrace is the grace period of the repair sweeper the worker
+	// runs every RepairGrace/2 (Jobs.RepairQueued; one process sweeps at
+	// a time): jobs whose record was written that long ago but whose queue
+	// message was lost are queued again. 0 means DefaultRepairGrace;
+	// negative turns the sweeper off.
+	RepairGrace time.Duration
 }
 
 // JobWorkerInfo is a job worker's answer to a status ping (JobWorkers):
@@ -167,7 +173,52 @@ func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 	defer pingSub.Unsubscribe()
 	w.log.Info("job worker started", "queues", o.Queues, "concurrency", o.Concurrency, "functions", len(fns))
 	defer w.log.Info("job worker stopped")
+	if o.RepairGrace == 0 {
+		o.RepairGrace = DefaultRepairGrace
+	}
+	if o.RepairGrace > 0 {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.sweep(sctx, o.RepairGrace)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	return w.loop(ctx)
+}
+
+// resultCleanEvery is how often the sweeping worker runs CleanResults.
+const resultCleanEvery = 10 * time.Minute
+
+// sweep runs q.RepairQueued every grace/2 until ctx ends, and, in the
+// process holding the sweeper's lock, q.CleanResults every
+// resultCleanEvery.
+func (w *jobWorker) sweep(ctx context.Context, grace time.Duration) {
+	t := time.NewTicker(max(grace/2, 10*time.Millisecond))
+	defer t.Stop()
+	lastClean := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := w.q.RepairQueued(ctx, grace)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("job repair sweep failed", "err", err)
+		} else if n > 0 {
+			w.log.Warn("jobs queued again: their queue message was lost", "jobs", n)
+		}
+		if time.Since(lastClean) >= resultCleanEvery && w.q.repairHeld() {
+			lastClean = time.Now()
+			if n, err := w.q.CleanResults(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("job result cleaning failed", "err", err)
+			} else if n > 0 {
+				w.log.Info("job results removed: their jobs are gone", "objects", n)
+			}
+		}
+	}
 }
 
 func (w *jobWorker) loop(ctx context.Context) error {
@@ -252,14 +303,20 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	delivered := 1
+	delivered, seq := 1, uint64(0)
 	if md, err := m.Metadata(); err == nil {
-		delivered = int(md.NumDelivered)
+		delivered, seq = int(md.NumDelivered), md.Sequence.Stream
 	}
-	var j *Job
+	// The first delivery carries the record as written at enqueue and its
+	// revision: start the job with a compare-and-set on it, no read. A
+	// failed compare-and-set (cancelled, started by another worker,
+	// requeued...) and any later delivery read the current record.
+	j := carriedJob(m, id, delivered)
 	for {
 		var err error
-		j, err = w.q.Job(ctx, id)
+		if j == nil {
+			j, err = w.q.record(ctx, id)
+		}
 		if errors.Is(err, ErrJobNotFound) {
 			w.log.Warn("job message without a record (expired or deleted): dropped", "job", id)
 			_ = m.Ack()
@@ -289,6 +346,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 				j.EndedAt = now.UTC()
 				j.event(JobCancelled, w.o.Name, reason)
 				if err := w.q.put(ctx, j); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					j = nil
 					continue
 				} else if err != nil {
 					_ = m.NakWithDelay(time.Second)
@@ -300,6 +358,14 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 				return
 			}
 		case JobStarted:
+			if j.QueueSeq != 0 && seq != 0 && j.QueueSeq != seq {
+				// Started from another message of the job, which stays in
+				// the stream until that run ends (and is redelivered if its
+				// worker dies): this one is a duplicate.
+				w.o.Metrics.duplicate()
+				_ = m.Ack()
+				return
+			}
 			// Its worker died (or was too slow to show life): run it again,
 			// within the limit.
 			if j.Attempts >= w.o.MaxAttempts+j.Retries {
@@ -308,6 +374,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 					Sentinels: []string{"cluster.ErrMaxDeliveries"}}
 				j.event(JobFailed, w.o.Name, "too many lost runs")
 				if err := w.q.put(ctx, j); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					j = nil
 					continue
 				} else if err != nil {
 					_ = m.NakWithDelay(time.Second)
@@ -319,6 +386,7 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 			}
 		}
 		j.Attempts++
+		j.QueueSeq = seq
 		j.StartedAt = now.UTC()
 		j.Worker = w.o.Name
 		note := ""
@@ -332,7 +400,8 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		j.event(JobStarted, w.o.Name, note)
 		err = w.q.put(ctx, j)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // changed meanwhile (cancelled?): look again
+			j = nil
+			continue // changed meanwhile (cancelled? started elsewhere?): look again
 		}
 		if err != nil {
 			_ = m.NakWithDelay(time.Second)
@@ -344,11 +413,31 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 	w.run(base, m, j)
 }
 
+// carriedJob returns the record a job message carries (see
+// Jobs.queueMsg) on its first delivery, or nil when it must be read from
+// the bucket: a redelivery (the record has changed since), no record in
+// the message, or one that does not decode to job id.
+func carriedJob(m jetstream.Msg, id string, delivered int) *Job {
+	if delivered != 1 {
+		return nil
+	}
+	rev, err := strconv.ParseUint(m.Headers().Get(hdrJobRev), 10, 64)
+	if err != nil || rev == 0 || len(m.Data()) == 0 {
+		return nil
+	}
+	var j Job
+	if json.Unmarshal(m.Data(), &j) != nil || j.ID != id {
+		return nil
+	}
+	j.Revision = rev
+	return &j
+}
+
 // depsReady reports whether j's dependencies allow it to run now; a
 // non-empty reason means it must be cancelled.
 func (w *jobWorker) depsReady(ctx context.Context, j *Job) (bool, string) {
 	for _, d := range j.DependsOn {
-		dj, err := w.q.Job(ctx, d)
+		dj, err := w.q.record(ctx, d)
 		if errors.Is(err, ErrJobNotFound) {
 			if j.AllowFailure {
 				continue
@@ -467,13 +556,22 @@ wait:
 			j.event(JobFailed, w.o.Name, re.Message)
 		}
 	}
+	if err := w.q.storeResult(opCtx, j); err != nil {
+		// The result store is unreachable or full: fail the job with why,
+		// rather than lose the result silently.
+		w.log.Warn("job result not stored", "job", j.ID, "err", err)
+		j.Result = nil
+		j.Error = &JobError{Message: err.Error()}
+		j.EndedAt = now
+		j.event(JobFailed, w.o.Name, err.Error())
+	}
 	for {
 		err := w.q.put(opCtx, j)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			cur, gerr := w.q.Job(opCtx, j.ID)
+			cur, gerr := w.q.record(opCtx, j.ID)
 			if gerr == nil && cur.State == JobStarted && cur.Attempts == j.Attempts && cur.Worker == j.Worker {
 				j.Revision = cur.Revision // still our run: write on top
 				continue
@@ -481,6 +579,7 @@ wait:
 			// Cancelled, or another run took the job over: this result is
 			// a duplicate, and the message is no longer ours to settle
 			// unless the job is final.
+			w.q.dropResult(opCtx, j)
 			if gerr == nil && cur.State.Final() {
 				_ = m.Ack()
 			}
@@ -489,6 +588,7 @@ wait:
 		}
 		// The server is unreachable: hand the message back; the next
 		// delivery sees the job as started and runs it again.
+		w.q.dropResult(opCtx, j)
 		w.log.Warn("job result not stored", "job", j.ID, "err", err)
 		_ = m.Nak()
 		return

@@ -237,7 +237,7 @@ func (q *Jobs) fire(ctx context.Context, s Schedule, period time.Time) (string, 
 		// Another scheduler created it. If it died before publishing the
 		// queue message, publish it: the stream's deduplication by job ID
 		// drops it when the first one did get through.
-		j, gerr := q.Job(ctx, o.ID)
+		j, gerr := q.record(ctx, o.ID)
 		if gerr == nil && j.State == JobQueued && j.Attempts == 0 && time.Since(j.EnqueuedAt) < time.Minute {
 			_, _ = q.conn.js.PublishMsg(ctx, q.queueMsg(j, j.ID), jetstream.WithMsgID(j.ID))
 		}

@@ -148,6 +148,9 @@ func TestPageInChromium(t *testing.T) {
 	if total := eval(`document.getElementById("total").textContent`); total != "(100000)" {
 		t.Fatalf("the page says %q jobs, want (100000)", total)
 	}
+	if eval(`String(document.body.dataset.booted)`) != "1" {
+		t.Fatal("the first render did not use the data inlined in the page")
+	}
 	cold := eval(`document.body.dataset.firstRenderMs`)
 	do("reload the page", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#jobs tbody tr[data-id]`)))
 	t.Logf("first render with 100k jobs, from navigation start to the jobs drawn: %s ms (fresh browser), %s ms (reload); GOMAXPROCS %d",

@@ -227,10 +227,45 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// bootMarker is where index inlines the first render's data.
+var bootMarker = []byte("<!--boot-->")
+
+// boot is the data of the page's first render, inlined in the page (a
+// JSON script element) so that it needs no API round trip.
+type boot struct {
+	Overview Overview `json:"overview"`
+	Jobs     Page     `json:"jobs"`
+}
+
+// index serves the page with the overview and the newest jobs inlined.
+// When the store cannot answer quickly, the page goes without them and
+// loads them from the API as it would anyway.
 func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(h.page)
+	var data []byte
+	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
+	defer cancel()
+	if o, err := h.store.Overview(ctx); err == nil {
+		if p, err := h.store.Jobs(ctx, Filter{Limit: h.o.PageSize}); err == nil {
+			if p.Jobs == nil {
+				p.Jobs = []Job{}
+			}
+			// encoding/json escapes <, > and &: the JSON cannot end the
+			// script element.
+			b, err := json.Marshal(boot{Overview: tidy(o), Jobs: p})
+			if err == nil {
+				data = make([]byte, 0, len(b)+64)
+				data = append(data, `<script id="boot" type="application/json">`...)
+				data = append(data, b...)
+				data = append(data, "</script>"...)
+			}
+		}
+	}
+	before, after, _ := bytes.Cut(h.page, bootMarker)
+	_, _ = w.Write(before)
+	_, _ = w.Write(data)
+	_, _ = w.Write(after)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -466,3 +466,45 @@ func TestConcurrentWorkersPagesAndActions(t *testing.T) {
 		t.Fatalf("counts after the run: %v, want %d jobs, none started", d, 3*n)
 	}
 }
+
+// The page carries the first render's data (overview and the newest jobs)
+// inline, so the browser draws it without an API round trip; a value that
+// looks like HTML cannot end the script element that holds it.
+func TestPageInlinesFirstRenderData(t *testing.T) {
+	s := NewMemStore()
+	for i := range 60 {
+		s.Enqueue("default", fmt.Sprintf("work%d", i), `{"n":1}`)
+	}
+	evil := s.Enqueue("mail", `</script><script>alert(1)</script>`, `"</script>"`)
+	h := Handler(s, Options{PageSize: 20})
+	body := do(t, h, "GET", "/", nil).Body.String()
+	const open = `<script id="boot" type="application/json">`
+	i := strings.Index(body, open)
+	if i < 0 {
+		t.Fatalf("no boot data in the page:\n%.600s", body)
+	}
+	rest := body[i+len(open):]
+	end := strings.Index(rest, "</script>")
+	var b struct {
+		Overview Overview `json:"overview"`
+		Jobs     Page     `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(rest[:end]), &b); err != nil {
+		t.Fatalf("boot data up to the first </script> is not JSON (%v): %.300s", err, rest[:end])
+	}
+	if len(b.Jobs.Jobs) != 20 || b.Jobs.Jobs[0].ID != evil || b.Jobs.Total != 61 || b.Jobs.Next == "" {
+		t.Fatalf("boot jobs: %d jobs, first %q, total %d, next %q", len(b.Jobs.Jobs), b.Jobs.Jobs[0].ID, b.Jobs.Total, b.Jobs.Next)
+	}
+	if len(b.Overview.Queues) != 2 {
+		t.Fatalf("boot overview: %+v", b.Overview)
+	}
+	// The same as the API's first page.
+	api := decode[Page](t, do(t, h, "GET", "/api/jobs", nil))
+	if len(api.Jobs) != len(b.Jobs.Jobs) || api.Jobs[19].ID != b.Jobs.Jobs[19].ID {
+		t.Fatalf("API first page differs from the boot data")
+	}
+	// A store that fails: the page still loads, without boot data.
+	if body := do(t, Handler(failingStore{NewMemStore()}, Options{}), "GET", "/", nil).Body.String(); strings.Contains(body, open) || !strings.Contains(body, "static/app.js") {
+		t.Fatalf("page with a failing store:\n%.400s", body)
+	}
+}

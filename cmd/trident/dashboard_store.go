@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -26,7 +27,43 @@ func newDashboardStore(ctx context.Context, conn *cluster.Conn, queue string) (d
 		return nil, fmt.Errorf("trident cluster dashboard: index the job store: %w", err)
 	}
 	context.AfterFunc(ctx, x.Close)
-	return &jobStore{q: q, x: x, queue: queue}, nil
+	s := &jobStore{q: q, x: x, queue: queue, firstWorkers: make(chan struct{})}
+	go s.watchWorkers(ctx)
+	return s, nil
+}
+
+// workerPingWait is how long a ping of the job workers waits for answers.
+const workerPingWait = 200 * time.Millisecond
+
+// watchWorkers asks the job workers for their state every second until
+// ctx ends, so that Overview answers from the last answers at once
+// instead of waiting workerPingWait for each page.
+func (s *jobStore) watchWorkers(ctx context.Context) {
+	first := true
+	for {
+		ws, err := s.q.Workers(ctx, workerPingWait)
+		now := time.Now()
+		s.mu.Lock()
+		if err == nil {
+			s.workers, s.workersErr = nil, nil
+			for _, w := range ws {
+				s.workers = append(s.workers, dashboard.Worker{ID: w.ID, Host: w.Name, Queues: w.Queues,
+					Slots: w.Concurrency, Busy: len(w.Running), Current: w.Running, LastSeen: now})
+			}
+		} else if ctx.Err() == nil {
+			s.workersErr = err
+		}
+		s.mu.Unlock()
+		if first {
+			first = false
+			close(s.firstWorkers)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // jobStore adapts cluster.Jobs and its JobIndex to dashboard.Store.
@@ -34,6 +71,11 @@ type jobStore struct {
 	q     *cluster.Jobs
 	x     *cluster.JobIndex
 	queue string // "" means every queue
+
+	firstWorkers chan struct{} // closed once the workers answered once
+	mu           sync.Mutex
+	workers      []dashboard.Worker // from the last ping (watchWorkers)
+	workersErr   error
 }
 
 func (s *jobStore) Overview(ctx context.Context) (dashboard.Overview, error) {
@@ -53,15 +95,17 @@ func (s *jobStore) Overview(ctx context.Context) (dashboard.Overview, error) {
 		o.Queues = append(o.Queues, dashboard.Queue{Name: qc.Queue, Depth: d,
 			EnqueuedPerSec: qc.EnqueuedPerSec, FinishedPerSec: qc.EndedPerSec})
 	}
-	ws, err := s.q.Workers(ctx, 200*time.Millisecond)
-	if err != nil {
-		return o, err
+	select {
+	case <-s.firstWorkers:
+	case <-ctx.Done():
+		return o, ctx.Err()
 	}
-	now := time.Now()
-	for _, w := range ws {
-		o.Workers = append(o.Workers, dashboard.Worker{ID: w.ID, Host: w.Name, Queues: w.Queues,
-			Slots: w.Concurrency, Busy: len(w.Running), Current: w.Running, LastSeen: now})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.workersErr != nil {
+		return o, s.workersErr
 	}
+	o.Workers = append(o.Workers, s.workers...)
 	return o, nil
 }
 

@@ -97,6 +97,10 @@
     try { page = await api("api/jobs?" + p); } catch (e) { alertMsg("jobs: " + e.message); return; }
     if (my !== loading) return; // a newer request is on its way
     alertMsg("");
+    renderJobs(page);
+  }
+
+  function renderJobs(page) {
     const rows = page.jobs.map((j) => el("tr", {
       "data-id": j.id, "data-state": j.state, class: j.id === view.job ? "sel" : "",
       onclick: (ev) => { if (ev.target.tagName !== "A") location.hash = "job=" + encodeURIComponent(j.id); },
@@ -209,7 +213,18 @@
   $("close").addEventListener("click", () => { history.replaceState(null, "", location.pathname + location.search); fromHash(); });
   window.addEventListener("hashchange", fromHash);
   setInterval(() => { if (overview) renderOverview(overview); }, 5000); // "seen 3s ago" moves on
-  loadJobs();
+  // The first render's data comes inlined in the page (no round trip);
+  // without it, from the API.
+  const bootEl = $("boot");
+  let booted = null;
+  if (bootEl) { try { booted = JSON.parse(bootEl.textContent); } catch (e) { booted = null; } }
+  if (booted && booted.overview && booted.jobs) {
+    renderOverview(booted.overview);
+    renderJobs(booted.jobs);
+    document.body.setAttribute("data-booted", "1");
+  } else {
+    loadJobs();
+  }
   fromHash();
   connect();
 })();
