@@ -507,7 +507,7 @@ func TestQuickSelection(t *testing.T) {
 	}
 	l := &labRun{cfg: Config{Quick: true}}
 	need := map[string][]string{
-		CPUBound: {"sequential", "threading", "goroutines", "procpool", "multiprocessing", "asyncio", "aio-procpool", "asyncio-processes"},
+		CPUBound: {"sequential", "threading", "goroutines", "procpool", "multiprocessing", "asyncio", "asyncio-processes"},
 		FastIO:   {"sequential", "threads-gil", "threading", "thread-pool"},
 		SlowIO:   {"sequential", "threads-gil", "threading", "aio", "asyncio"},
 		Mixed:    {"sequential", "aio", "aio-procpool", "asyncio", "asyncio-processes"},
@@ -519,7 +519,7 @@ func TestQuickSelection(t *testing.T) {
 			}
 		}
 	}
-	if l.measures(CPUBound, "threads-gil") || l.measures(FastIO, "multiprocessing") {
+	if l.measures(CPUBound, "threads-gil") || l.measures(CPUBound, "aio-procpool") || l.measures(FastIO, "multiprocessing") {
 		t.Error("quick run measures models it should leave to the full run")
 	}
 	if !l.probes("multiprocessing") || l.probes("asyncio-processes") {
@@ -531,5 +531,56 @@ func TestQuickSelection(t *testing.T) {
 	}
 	if l := (&labRun{}); !l.measures(FastIO, "multiprocessing") || !l.probes("asyncio-processes") {
 		t.Error("a full run leaves a model out")
+	}
+}
+
+// sideBySide runs the i-th steps of both lists at the same time (each pair
+// meets inside its step), keeps the rest of the longer list one at a time,
+// and returns a pair's first error.
+func TestSideBySide(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	note := func(s string) { mu.Lock(); ran = append(ran, s); mu.Unlock() }
+	meet := func(name string, here, there chan struct{}) step {
+		return step{label: name, do: func(ctx context.Context) error {
+			close(here)
+			select { // the partner must be running now, not after this step
+			case <-there:
+			case <-time.After(10 * time.Second):
+				return errors.New(name + ": its partner did not run beside it")
+			}
+			note(name)
+			return nil
+		}}
+	}
+	a0, b0 := make(chan struct{}), make(chan struct{})
+	boom := errors.New("boom")
+	a := []step{meet("go seq", a0, b0), {label: "go threads", do: func(context.Context) error { note("go threads"); return nil }},
+		{label: "go aio", do: func(context.Context) error { note("go aio"); return nil }}}
+	b := []step{meet("py seq", b0, a0), {label: "py threading", do: func(context.Context) error { note("py threading"); return boom }}}
+	steps := sideBySide(a, b)
+	var labels []string
+	for _, s := range steps {
+		labels = append(labels, s.label)
+	}
+	if want := []string{"go seq | py seq", "go threads | py threading", "go aio"}; !slices.Equal(labels, want) {
+		t.Fatalf("labels %q, want %q", labels, want)
+	}
+	ctx := hangGuard(t)
+	if err := steps[0].do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := steps[1].do(ctx); !errors.Is(err, boom) {
+		t.Fatalf("a pair's error: %v, want boom", err)
+	}
+	if err := steps[2].do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ran)
+	if want := []string{"go aio", "go seq", "go threads", "py seq", "py threading"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %q, want %q", ran, want)
+	}
+	if got := sideBySide(nil, b[1:]); len(got) != 1 || got[0].label != "py threading" {
+		t.Fatalf("one list empty: %v", got)
 	}
 }

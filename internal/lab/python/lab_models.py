@@ -55,18 +55,20 @@ def count_primes(lo, hi):
 def calibrate():
     """Numbers (from BASE) that one millisecond of CPU checks here. It counts
     this thread's CPU time, not wall time, so a busy machine does not skew
-    it, and keeps the best of three tries."""
-    best = 0.0
-    for _ in range(3):
-        n = 200
-        while True:
-            c0 = time.thread_time()
-            count_primes(BASE, BASE + n)
-            el = time.thread_time() - c0
-            if el >= 0.02 or n >= 1 << 24:
-                best = max(best, n / (el * 1000.0))
-                break
-            n *= 2
+    it: one doubling search finds a count that takes at least 20 ms, two more
+    tries at that count follow, and the best of the three is kept."""
+    def try_(n):
+        c0 = time.thread_time()
+        count_primes(BASE, BASE + n)
+        return max(time.thread_time() - c0, 1e-9)
+    n = 200
+    el = try_(n)
+    while el < 0.02 and n < 1 << 24:
+        n *= 2
+        el = try_(n)
+    best = n / (el * 1000.0)
+    for _ in range(2):
+        best = max(best, n / (try_(n) * 1000.0))
     return best
 
 
