@@ -131,6 +131,10 @@ type Round struct {
 	// plus steal at least 10% of its CPU time (and at least 2 ms), or other
 	// programs using at least a quarter of the machine.
 	Waited bool `json:"waited"`
+	// StartStopMS is the part of the wall time before the first task
+	// started and after the last one ended, from the timeline: starting
+	// and stopping the model's workers (a pool's processes, the loop).
+	StartStopMS float64 `json:"start_stop_ms"`
 }
 
 // Row is one workload under one model, measured in Rounds interleaved
@@ -162,6 +166,8 @@ type Row struct {
 	// Round).
 	RunQueueMS     float64 `json:"run_queue_ms"`
 	OthersCPUShare float64 `json:"others_cpu_share"`
+	// StartStopMS is the median of the rounds' (see Round).
+	StartStopMS float64 `json:"start_stop_ms"`
 	// Waited marks a row whose CPU work waited for a core in at least half
 	// of its rounds; claims and verdicts resting on it are not stated with
 	// confidence.
@@ -731,6 +737,7 @@ func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
 	row.CPUMS = ms((u1.self - u0.self) + (u1.children - u0.children))
 	rd.WallMS, rd.CPUMS = row.WallMS, row.CPUMS
 	np.stop(&rd, 0)
+	rd.StartStopMS = startStopMS(e.rec.spans, e.rec.dropped, rd.WallMS)
 	row.Rounds = []Round{rd}
 	for _, kb := range e.childRSS {
 		row.ChildrenRSSKB += kb
@@ -769,13 +776,14 @@ func (l *labRun) pyRow(ctx context.Context, model string, w Workload) Row {
 	}
 	rd := Round{WallMS: r.WallS * 1e3, CPUMS: r.CPUS * 1e3}
 	np.stop(&rd, rd.CPUMS)
-	row.Rounds = []Round{rd}
 	row.Workers = r.Workers
 	row.WallMS = r.WallS * 1e3
 	row.CPUMS = r.CPUS * 1e3
 	row.ChildrenRSSKB = r.ChildMaxRSSKB
 	row.PeakRSSKB = r.SelfMaxRSSKB + r.ChildMaxRSSKB
 	row.Spans, row.SpansDropped = r.spans()
+	rd.StartStopMS = startStopMS(row.Spans, row.SpansDropped, rd.WallMS)
+	row.Rounds = []Round{rd}
 	return row
 }
 
@@ -837,6 +845,20 @@ func (l *labRun) advise(ctx context.Context, w Workload) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// startStopMS is the part of a run's wall time (ms) outside its timeline:
+// before the first span started and after the last one ended. It is 0 when
+// the timeline is empty or lost spans (its ends are then unknown).
+func startStopMS(spans []Span, dropped int, wallMS float64) float64 {
+	if len(spans) == 0 || dropped > 0 {
+		return 0
+	}
+	first, last := spans[0].StartUS, spans[0].EndUS
+	for _, s := range spans[1:] {
+		first, last = min(first, s.StartUS), max(last, s.EndUS)
+	}
+	return max(0, first/1e3) + max(0, wallMS-last/1e3)
+}
+
 // spinFor is the CPU time of a calibration spin.
 const spinFor = 30 * time.Millisecond
 
@@ -866,7 +888,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 		seq := samples[key(rs[0].Runtime, rs[0].Workload, "sequential")]
 		row := rs[0]
 		row.Rounds = nil
-		var walls, cpus, sps, rqs, others []float64
+		var walls, cpus, sps, rqs, others, startStops []float64
 		failed := ""
 		for i, r := range rs {
 			if r.Error != "" {
@@ -881,6 +903,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 			row.Rounds = append(row.Rounds, rd)
 			walls, cpus = append(walls, rd.WallMS), append(cpus, rd.CPUMS)
 			rqs, others = append(rqs, rd.RunQueueMS), append(others, rd.OthersCPUShare)
+			startStops = append(startStops, rd.StartStopMS)
 			if rd.Waited {
 				row.WaitedRounds++
 			}
@@ -904,6 +927,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 		row.WallMS, row.WallMinMS, row.WallMaxMS = med, slices.Min(walls), slices.Max(walls)
 		row.CPUMS = median(cpus)
 		row.RunQueueMS, row.OthersCPUShare = median(rqs), median(others)
+		row.StartStopMS = median(startStops)
 		row.WaitedRounds = 0
 		for _, rd := range rounds {
 			if rd.Waited {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -582,5 +583,67 @@ func TestSideBySide(t *testing.T) {
 	}
 	if got := sideBySide(nil, b[1:]); len(got) != 1 || got[0].label != "py threading" {
 		t.Fatalf("one list empty: %v", got)
+	}
+}
+
+// A process-model row that loses to the best by no more than its own
+// measured start and stop, in a run with fewer tasks than the full run (a
+// quick mixed run), is UNCLEAR with the reason in words, not DISAGREES; with
+// the full run's tasks, or a loss larger than its start-up, it disagrees.
+func TestJudgeProcessStartup(t *testing.T) {
+	full := fullTasks(Mixed)
+	row := func(m, fam string, wall, s, l, h, startStop float64, tasks int) Row {
+		return Row{Workload: Mixed, Model: m, Family: fam, Runtime: RuntimeGo, Tasks: tasks, WallMS: wall, CPUMS: 70,
+			Speedup: s, SpeedupLo: l, SpeedupHi: h, StartStopMS: startStop, Rounds: make([]Round, 2)}
+	}
+	rows := func(tasks int, startStop float64) []Row {
+		return []Row{
+			row("sequential", FamilySequential, 260, 1, 1, 1, 0.1, tasks),
+			row("aio", FamilyEventLoop, 110, 2.36, 2.3, 2.42, 1, tasks),
+			row("aio-procpool", FamilyEventLoop, 150, 1.73, 1.7, 1.76, startStop, tasks),
+		}
+	}
+	cases := []struct {
+		name      string
+		tasks     int
+		startStop float64
+		outcome   string
+		says      []string
+	}{
+		{"quick, loss within its start-up", full / 2, 45, OutcomeUnclear, []string{"UNCLEAR", "40ms of wall time", "own start and stop (45ms", fmt.Sprintf("has %d tasks where the full run has %d", full/2, full)}},
+		{"quick, loss larger than its start-up", full / 2, 20, OutcomeDisagrees, []string{"DISAGREES"}},
+		{"full run's tasks", full, 45, OutcomeDisagrees, []string{"DISAGREES"}},
+		{"start-up not measured", full / 2, 0, OutcomeDisagrees, []string{"DISAGREES"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			best, outcome, reason, _, ok := judge(Mixed, RuntimeGo, rows(c.tasks, c.startStop))
+			if !ok || best.Model != "aio" || outcome != c.outcome {
+				t.Fatalf("best %s outcome %s, want aio %s: %s", best.Model, outcome, c.outcome, reason)
+			}
+			for _, s := range c.says {
+				if !strings.Contains(reason, s) {
+					t.Errorf("reason lacks %q: %s", s, reason)
+				}
+			}
+		})
+	}
+	// A thread model losing by little is not excused by start-up.
+	rs := rows(full/2, 45)
+	rs[2].Model, rs[2].Family = "goroutines", FamilyThreads
+	if startUpAteGap(Mixed, rs[1], rs[2]) {
+		t.Error("start-up excused a model without processes")
+	}
+}
+
+// startStopMS is the wall time outside the timeline: before the first span
+// and after the last.
+func TestStartStopMS(t *testing.T) {
+	spans := []Span{{StartUS: 30e3, EndUS: 80e3}, {StartUS: 25e3, EndUS: 90e3}}
+	if got := startStopMS(spans, 0, 100); got != 35 {
+		t.Fatalf("start+stop %v ms, want 25+10", got)
+	}
+	if startStopMS(nil, 0, 100) != 0 || startStopMS(spans, 3, 100) != 0 {
+		t.Fatal("no timeline, or a truncated one, must give 0")
 	}
 }
