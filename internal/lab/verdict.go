@@ -200,7 +200,9 @@ func adviseFamily(m advise.Model) string {
 
 // adviseVsLab says in words whether advise's recommendation matches the
 // measured best model of each runtime: it does when a model of advise's
-// family is the best or tied with it within the spread.
+// family is the best or tied with it, by the verdicts' own test (within:
+// the spreads overlap or are within 5%), so that the advise line never
+// calls a difference what the verdict line calls a tie.
 func adviseVsLab(a advise.Advice, w string, rows []Row, bests []Row) (bool, string) {
 	fam := adviseFamily(a.Model)
 	agrees := true
@@ -218,8 +220,8 @@ func adviseVsLab(a advise.Advice, w string, rows []Row, bests []Row) (bool, stri
 		switch {
 		case best.Family == fam || (fam == FamilyProcesses && offloadsToProcesses(best.Model)):
 			parts = append(parts, fmt.Sprintf("%s: agrees, the best was %s %s", best.Runtime, best.Model, fmtSpeed(best)))
-		case mine != nil && hi(*mine) >= lo(best):
-			parts = append(parts, fmt.Sprintf("%s: agrees within the spread, %s %s against the best %s %s", best.Runtime, mine.Model, fmtSpeed(*mine), best.Model, fmtSpeed(best)))
+		case mine != nil && within(*mine, best):
+			parts = append(parts, fmt.Sprintf("%s: agrees within the spread or 5%%, %s %s against the best %s %s", best.Runtime, mine.Model, fmtSpeed(*mine), best.Model, fmtSpeed(best)))
 		case mine == nil:
 			agrees = false
 			parts = append(parts, fmt.Sprintf("%s: DIFFERS, no %s model ran; the best was %s %s", best.Runtime, fam, best.Model, fmtSpeed(best)))
