@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // labQuickArgs keeps the end-to-end runs light: the binary is built with
@@ -171,4 +176,78 @@ func TestLabListModels(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "threads-gil") || !strings.Contains(out, "asyncio-processes") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
+}
+
+// After a kill -9 of trident lab in the middle of a CPython
+// multiprocessing row, no process of its tree is left a second later: not
+// the CPython serving interpreter, not its pool workers, not procpool's.
+// Every process of the tree carries a marker in its environment.
+func TestLabKilledLeavesNoProcess(t *testing.T) {
+	// The interpreter and its pool's workers (forked: the same command
+	// line), not a pyenv shim's bash still resolving the version.
+	killLabWhen(t, "in a multiprocessing row", func(cmdlines []string) bool {
+		n := 0
+		for _, c := range cmdlines {
+			if strings.Contains(c, "lab_models.py") && !strings.HasPrefix(c, "bash") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+}
+
+// The same for a kill -9 as soon as the interpreter's process exists: with
+// a pyenv shim, the shim's bash resolving the version, before the
+// interpreter runs and can watch its parent.
+func TestLabKilledAtStartLeavesNoProcess(t *testing.T) {
+	killLabWhen(t, "while the interpreter starts", func(cmdlines []string) bool {
+		return slices.ContainsFunc(cmdlines, func(c string) bool { return strings.Contains(c, "lab_models.py") })
+	})
+}
+
+// killLabWhen runs trident lab on cpu-bound with procpool and
+// multiprocessing rows, SIGKILLs it once ready reports true for the command
+// lines of its tree, and checks that the whole tree is gone a second later.
+func killLabWhen(t *testing.T, what string, ready func(cmdlines []string) bool) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH: no serving interpreter to check")
+	}
+	mark := newTreeMark(t)
+	cmd := exec.Command(tridentBin, "lab", "--workload", "cpu-bound", "--model", "procpool,multiprocessing")
+	cmd.Env = append(os.Environ(), "TRIDENT_TREE_MARK="+mark)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
+	deadline := time.Now().Add(2 * time.Minute)
+	var cmdlines []string
+	for {
+		cmdlines = cmdlines[:0]
+		for _, pid := range treeProcs(t, mark) {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			cmdlines = append(cmdlines, string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+		}
+		if ready(cmdlines) {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("trident lab ended before it was caught %s; stderr:\n%s", what, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trident lab not caught %s; stderr:\n%s", what, errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("killing trident lab %s, with %d processes in its tree: %q", what, len(cmdlines), cmdlines)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	checkTreeGone(t, mark, time.Now())
 }

@@ -140,3 +140,29 @@ func TestAdviseVsLabOffloadIsProcesses(t *testing.T) {
 		t.Errorf("adviseVsLab with goroutines ahead = %v, %q", ok, s)
 	}
 }
+
+// adviseVsLab ties by the verdicts' test: a quick fast-io run had aio 3.42x
+// (3.39-3.46) best and goroutines 3.20x (3.04-3.36), which the Go verdict
+// called "agrees within the spread or 5%" while the advise line said
+// "DIFFERS"; both must say the same. Beyond 5% it is a difference, in words.
+func TestAdviseVsLabTiesLikeTheVerdict(t *testing.T) {
+	a := advise.Advice{Class: advise.IOBoundShortWaits, Model: advise.Threads}
+	mk := func(m, fam string, s, l, h float64) Row {
+		return Row{Workload: FastIO, Runtime: RuntimeGo, Model: m, Family: fam, Speedup: s, SpeedupLo: l, SpeedupHi: h, Rounds: make([]Round, 2)}
+	}
+	seq := mk("sequential", FamilySequential, 1, 1, 1)
+	aio := mk("aio", FamilyEventLoop, 3.42, 3.39, 3.46)
+	gor := mk("goroutines", FamilyThreads, 3.20, 3.04, 3.36)
+	rows := []Row{seq, aio, gor}
+	_, outcome, _, _, _ := judge(FastIO, RuntimeGo, rows)
+	ok, s := adviseVsLab(a, FastIO, rows, []Row{aio})
+	if outcome != OutcomeAgrees || !ok || !strings.Contains(s, "agrees within the spread or 5%, goroutines") {
+		t.Errorf("verdict %s; adviseVsLab = %v, %q", outcome, ok, s)
+	}
+	gor = mk("goroutines", FamilyThreads, 2.9, 2.8, 3.0)
+	rows = []Row{seq, aio, gor}
+	ok, s = adviseVsLab(a, FastIO, rows, []Row{aio})
+	if ok || !strings.Contains(s, "go: DIFFERS, the best was aio 3.42x (3.39-3.46) (event-loop) and advise's kind did no better than goroutines 2.90x") {
+		t.Errorf("beyond 5%%: adviseVsLab = %v, %q", ok, s)
+	}
+}

@@ -48,6 +48,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trident-go/trident/advise"
@@ -130,6 +131,10 @@ type Round struct {
 	// plus steal at least 10% of its CPU time (and at least 2 ms), or other
 	// programs using at least a quarter of the machine.
 	Waited bool `json:"waited"`
+	// StartStopMS is the part of the wall time before the first task
+	// started and after the last one ended, from the timeline: starting
+	// and stopping the model's workers (a pool's processes, the loop).
+	StartStopMS float64 `json:"start_stop_ms"`
 }
 
 // Row is one workload under one model, measured in Rounds interleaved
@@ -161,6 +166,8 @@ type Row struct {
 	// Round).
 	RunQueueMS     float64 `json:"run_queue_ms"`
 	OthersCPUShare float64 `json:"others_cpu_share"`
+	// StartStopMS is the median of the rounds' (see Round).
+	StartStopMS float64 `json:"start_stop_ms"`
 	// Waited marks a row whose CPU work waited for a core in at least half
 	// of its rounds; claims and verdicts resting on it are not stated with
 	// confidence.
@@ -423,20 +430,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	note := func(s string) { res.Notes = append(res.Notes, s); warn(s) }
 	res.Machine.LoadAvg[0] = loadAvg()
 
-	srv, err := startServer(cfg.ServerDelay)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.close()
-	fetch := newFetcher(srv.URL)
-
 	selected := cfg.Workloads
 	if len(selected) == 0 {
 		selected = WorkloadNames
 	}
 	all := sizes(cfg.Quick)
-	goPerMS := calibrate()
-	res.Machine.GoNumbersPerMS = goPerMS
 
 	// Which models run.
 	available := map[string]bool{}
@@ -461,18 +459,50 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if len(cfg.Models) > 0 && !slices.ContainsFunc(cfg.Models, func(m string) bool { return slices.Contains(pyModelNames(), m) && m != "sequential" }) && !slices.Contains(cfg.Models, "sequential") {
 		pyWanted = nil // only Go models were asked for
 	}
-	var py *python
+	// The CPython interpreter starts (and calibrates) while the Go side
+	// starts its server and calibrates: each calibration counts its own
+	// thread's CPU time, so running them side by side on different cores
+	// does not skew them, and the start of a run no longer waits for the
+	// two one after the other.
+	type pyStart struct {
+		py  *python
+		err error
+	}
+	var pyReady chan pyStart
 	if cfg.NoPython {
 		if len(pyWanted) > 0 {
 			note("CPython rows skipped (--no-python)")
 		}
 	} else if len(pyWanted) > 0 {
-		py, err = startPython(ctx, cfg.Python)
-		if err != nil {
+		pyReady = make(chan pyStart, 1)
+		go func() {
+			py, err := startPython(ctx, cfg.Python)
+			pyReady <- pyStart{py, err}
+		}()
+	}
+	srv, err := startServer(cfg.ServerDelay)
+	if err != nil {
+		if pyReady != nil {
+			if ps := <-pyReady; ps.py != nil {
+				ps.py.close()
+			}
+		}
+		return nil, err
+	}
+	defer srv.close()
+	fetch := newFetcher(srv.URL)
+
+	goPerMS := calibrate()
+	res.Machine.GoNumbersPerMS = goPerMS
+	var py *python
+	if pyReady != nil {
+		ps := <-pyReady
+		py = ps.py
+		if ps.err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			note(fmt.Sprintf("CPython rows skipped: %v", err))
+			note(fmt.Sprintf("CPython rows skipped: %v", ps.err))
 			py = nil
 		} else {
 			defer py.close()
@@ -547,19 +577,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// Interleaved rounds: A, B, C, A, B, C, ...
 		for round := range cfg.Rounds {
 			tag := fmt.Sprintf(" [round %d/%d]", round+1, cfg.Rounds)
+			var goSteps, pySteps []step
 			for _, r := range runners {
-				steps = append(steps, step{label: name + " " + r.name + " (go)" + tag, do: func(ctx context.Context) error {
-					k := key(RuntimeGo, name, r.name)
-					l.samples[k] = append(l.samples[k], l.goRow(ctx, r, w))
+				goSteps = append(goSteps, step{label: name + " " + r.name + " (go)" + tag, do: func(ctx context.Context) error {
+					l.addSample(key(RuntimeGo, name, r.name), l.goRow(ctx, r, w))
 					return nil
 				}})
 			}
 			for _, m := range pyWanted {
-				steps = append(steps, step{label: name + " " + m + " (cpython)" + tag, do: func(ctx context.Context) error {
-					k := key(RuntimeCPython, name, m)
-					l.samples[k] = append(l.samples[k], l.pyRow(ctx, m, w))
+				pySteps = append(pySteps, step{label: name + " " + m + " (cpython)" + tag, do: func(ctx context.Context) error {
+					l.addSample(key(RuntimeCPython, name, m), l.pyRow(ctx, m, w))
 					return nil
 				}})
+			}
+			// A quick run measures slow-io's Go and CPython rows side by
+			// side: they sleep (a few ms of CPU in 80 ms waits) and none
+			// of its quick models starts processes, so neither takes a core
+			// the other needs. The full run keeps them one after another:
+			// its process rows fork and compute beside the sleepers.
+			if cfg.Quick && name == SlowIO && len(cfg.Models) == 0 {
+				steps = append(steps, sideBySide(goSteps, pySteps)...)
+			} else {
+				steps = append(steps, goSteps...)
+				steps = append(steps, pySteps...)
 			}
 		}
 	}
@@ -600,6 +640,40 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// sideBySide pairs the steps of a and b, the i-th of a with the i-th of b,
+// into steps that run both at the same time and return the first error; the
+// rest of the longer list stays as it was, one step at a time.
+func sideBySide(a, b []step) []step {
+	var out []step
+	for i := range max(len(a), len(b)) {
+		switch {
+		case i >= len(a):
+			out = append(out, b[i])
+		case i >= len(b):
+			out = append(out, a[i])
+		default:
+			x, y := a[i], b[i]
+			out = append(out, step{label: x.label + " | " + y.label, do: func(ctx context.Context) error {
+				errc := make(chan error, 1)
+				go func() { errc <- y.do(ctx) }()
+				err := x.do(ctx)
+				if err2 := <-errc; err == nil {
+					err = err2
+				}
+				return err
+			}})
+		}
+	}
+	return out
+}
+
+// addSample records one round of a row (steps may run side by side).
+func (l *labRun) addSample(k string, r Row) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.samples[k] = append(l.samples[k], r)
+}
+
 // measures reports whether the run measures model on workload: every
 // selected model, except in a quick run without --model, which measures the
 // sequential baselines and quickModels.
@@ -627,6 +701,7 @@ type labRun struct {
 	goPerMS  float64
 	py       *python
 	rows     []Row
+	mu       sync.Mutex       // guards samples
 	samples  map[string][]Row // key(runtime, workload, model) -> one row per round
 	overhead map[string]float64
 	advice   map[string]advise.Advice
@@ -662,6 +737,7 @@ func (l *labRun) goRow(ctx context.Context, r goRunner, w Workload) Row {
 	row.CPUMS = ms((u1.self - u0.self) + (u1.children - u0.children))
 	rd.WallMS, rd.CPUMS = row.WallMS, row.CPUMS
 	np.stop(&rd, 0)
+	rd.StartStopMS = startStopMS(e.rec.spans, e.rec.dropped, rd.WallMS)
 	row.Rounds = []Round{rd}
 	for _, kb := range e.childRSS {
 		row.ChildrenRSSKB += kb
@@ -700,13 +776,14 @@ func (l *labRun) pyRow(ctx context.Context, model string, w Workload) Row {
 	}
 	rd := Round{WallMS: r.WallS * 1e3, CPUMS: r.CPUS * 1e3}
 	np.stop(&rd, rd.CPUMS)
-	row.Rounds = []Round{rd}
 	row.Workers = r.Workers
 	row.WallMS = r.WallS * 1e3
 	row.CPUMS = r.CPUS * 1e3
 	row.ChildrenRSSKB = r.ChildMaxRSSKB
 	row.PeakRSSKB = r.SelfMaxRSSKB + r.ChildMaxRSSKB
 	row.Spans, row.SpansDropped = r.spans()
+	rd.StartStopMS = startStopMS(row.Spans, row.SpansDropped, rd.WallMS)
+	row.Rounds = []Round{rd}
 	return row
 }
 
@@ -732,9 +809,16 @@ func (l *labRun) advise(ctx context.Context, w Workload) {
 	// (and the local server's accept) is CPU the workload does not spend
 	// per request, and made it look "mixed".
 	e := l.env(w)
+	// A quick run profiles a task that only sleeps once: its CPU/wall
+	// hardly moves between runs. A task with a CPU part keeps two runs: with
+	// one, a mixed task once came out "io-bound-long-waits" (CPU/wall 0.23,
+	// a core taken away during its computing).
 	runs := 3
 	if l.cfg.Quick {
 		runs = 2
+		if partsOf(w) == partSleep {
+			runs = 1
+		}
 	}
 	fn := func(ctx context.Context) error {
 		_, err := runPlain(ctx, e.spec(0, partsOf(w)), l.fetch)
@@ -760,6 +844,20 @@ func (l *labRun) advise(ctx context.Context, w Workload) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// startStopMS is the part of a run's wall time (ms) outside its timeline:
+// before the first span started and after the last one ended. It is 0 when
+// the timeline is empty or lost spans (its ends are then unknown).
+func startStopMS(spans []Span, dropped int, wallMS float64) float64 {
+	if len(spans) == 0 || dropped > 0 {
+		return 0
+	}
+	first, last := spans[0].StartUS, spans[0].EndUS
+	for _, s := range spans[1:] {
+		first, last = min(first, s.StartUS), max(last, s.EndUS)
+	}
+	return max(0, first/1e3) + max(0, wallMS-last/1e3)
+}
 
 // spinFor is the CPU time of a calibration spin.
 const spinFor = 30 * time.Millisecond
@@ -790,7 +888,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 		seq := samples[key(rs[0].Runtime, rs[0].Workload, "sequential")]
 		row := rs[0]
 		row.Rounds = nil
-		var walls, cpus, sps, rqs, others []float64
+		var walls, cpus, sps, rqs, others, startStops []float64
 		failed := ""
 		for i, r := range rs {
 			if r.Error != "" {
@@ -805,6 +903,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 			row.Rounds = append(row.Rounds, rd)
 			walls, cpus = append(walls, rd.WallMS), append(cpus, rd.CPUMS)
 			rqs, others = append(rqs, rd.RunQueueMS), append(others, rd.OthersCPUShare)
+			startStops = append(startStops, rd.StartStopMS)
 			if rd.Waited {
 				row.WaitedRounds++
 			}
@@ -828,6 +927,7 @@ func aggregate(order []string, samples map[string][]Row) []Row {
 		row.WallMS, row.WallMinMS, row.WallMaxMS = med, slices.Min(walls), slices.Max(walls)
 		row.CPUMS = median(cpus)
 		row.RunQueueMS, row.OthersCPUShare = median(rqs), median(others)
+		row.StartStopMS = median(startStops)
 		row.WaitedRounds = 0
 		for _, rd := range rounds {
 			if rd.Waited {

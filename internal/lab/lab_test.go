@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -507,7 +508,7 @@ func TestQuickSelection(t *testing.T) {
 	}
 	l := &labRun{cfg: Config{Quick: true}}
 	need := map[string][]string{
-		CPUBound: {"sequential", "threading", "goroutines", "procpool", "multiprocessing", "asyncio", "aio-procpool", "asyncio-processes"},
+		CPUBound: {"sequential", "threading", "goroutines", "procpool", "multiprocessing", "asyncio", "asyncio-processes"},
 		FastIO:   {"sequential", "threads-gil", "threading", "thread-pool"},
 		SlowIO:   {"sequential", "threads-gil", "threading", "aio", "asyncio"},
 		Mixed:    {"sequential", "aio", "aio-procpool", "asyncio", "asyncio-processes"},
@@ -519,7 +520,7 @@ func TestQuickSelection(t *testing.T) {
 			}
 		}
 	}
-	if l.measures(CPUBound, "threads-gil") || l.measures(FastIO, "multiprocessing") {
+	if l.measures(CPUBound, "threads-gil") || l.measures(CPUBound, "aio-procpool") || l.measures(FastIO, "multiprocessing") {
 		t.Error("quick run measures models it should leave to the full run")
 	}
 	if !l.probes("multiprocessing") || l.probes("asyncio-processes") {
@@ -531,5 +532,118 @@ func TestQuickSelection(t *testing.T) {
 	}
 	if l := (&labRun{}); !l.measures(FastIO, "multiprocessing") || !l.probes("asyncio-processes") {
 		t.Error("a full run leaves a model out")
+	}
+}
+
+// sideBySide runs the i-th steps of both lists at the same time (each pair
+// meets inside its step), keeps the rest of the longer list one at a time,
+// and returns a pair's first error.
+func TestSideBySide(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	note := func(s string) { mu.Lock(); ran = append(ran, s); mu.Unlock() }
+	meet := func(name string, here, there chan struct{}) step {
+		return step{label: name, do: func(ctx context.Context) error {
+			close(here)
+			select { // the partner must be running now, not after this step
+			case <-there:
+			case <-time.After(10 * time.Second):
+				return errors.New(name + ": its partner did not run beside it")
+			}
+			note(name)
+			return nil
+		}}
+	}
+	a0, b0 := make(chan struct{}), make(chan struct{})
+	boom := errors.New("boom")
+	a := []step{meet("go seq", a0, b0), {label: "go threads", do: func(context.Context) error { note("go threads"); return nil }},
+		{label: "go aio", do: func(context.Context) error { note("go aio"); return nil }}}
+	b := []step{meet("py seq", b0, a0), {label: "py threading", do: func(context.Context) error { note("py threading"); return boom }}}
+	steps := sideBySide(a, b)
+	var labels []string
+	for _, s := range steps {
+		labels = append(labels, s.label)
+	}
+	if want := []string{"go seq | py seq", "go threads | py threading", "go aio"}; !slices.Equal(labels, want) {
+		t.Fatalf("labels %q, want %q", labels, want)
+	}
+	ctx := hangGuard(t)
+	if err := steps[0].do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := steps[1].do(ctx); !errors.Is(err, boom) {
+		t.Fatalf("a pair's error: %v, want boom", err)
+	}
+	if err := steps[2].do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ran)
+	if want := []string{"go aio", "go seq", "go threads", "py seq", "py threading"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %q, want %q", ran, want)
+	}
+	if got := sideBySide(nil, b[1:]); len(got) != 1 || got[0].label != "py threading" {
+		t.Fatalf("one list empty: %v", got)
+	}
+}
+
+// A process-model row that loses to the best by no more than its own
+// measured start and stop, in a run with fewer tasks than the full run (a
+// quick mixed run), is UNCLEAR with the reason in words, not DISAGREES; with
+// the full run's tasks, or a loss larger than its start-up, it disagrees.
+func TestJudgeProcessStartup(t *testing.T) {
+	full := fullTasks(Mixed)
+	row := func(m, fam string, wall, s, l, h, startStop float64, tasks int) Row {
+		return Row{Workload: Mixed, Model: m, Family: fam, Runtime: RuntimeGo, Tasks: tasks, WallMS: wall, CPUMS: 70,
+			Speedup: s, SpeedupLo: l, SpeedupHi: h, StartStopMS: startStop, Rounds: make([]Round, 2)}
+	}
+	rows := func(tasks int, startStop float64) []Row {
+		return []Row{
+			row("sequential", FamilySequential, 260, 1, 1, 1, 0.1, tasks),
+			row("aio", FamilyEventLoop, 110, 2.36, 2.3, 2.42, 1, tasks),
+			row("aio-procpool", FamilyEventLoop, 150, 1.73, 1.7, 1.76, startStop, tasks),
+		}
+	}
+	cases := []struct {
+		name      string
+		tasks     int
+		startStop float64
+		outcome   string
+		says      []string
+	}{
+		{"quick, loss within its start-up", full / 2, 45, OutcomeUnclear, []string{"UNCLEAR", "40ms of wall time", "own start and stop (45ms", fmt.Sprintf("has %d tasks where the full run has %d", full/2, full)}},
+		{"quick, loss larger than its start-up", full / 2, 20, OutcomeDisagrees, []string{"DISAGREES"}},
+		{"full run's tasks", full, 45, OutcomeDisagrees, []string{"DISAGREES"}},
+		{"start-up not measured", full / 2, 0, OutcomeDisagrees, []string{"DISAGREES"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			best, outcome, reason, _, ok := judge(Mixed, RuntimeGo, rows(c.tasks, c.startStop))
+			if !ok || best.Model != "aio" || outcome != c.outcome {
+				t.Fatalf("best %s outcome %s, want aio %s: %s", best.Model, outcome, c.outcome, reason)
+			}
+			for _, s := range c.says {
+				if !strings.Contains(reason, s) {
+					t.Errorf("reason lacks %q: %s", s, reason)
+				}
+			}
+		})
+	}
+	// A thread model losing by little is not excused by start-up.
+	rs := rows(full/2, 45)
+	rs[2].Model, rs[2].Family = "goroutines", FamilyThreads
+	if startUpAteGap(Mixed, rs[1], rs[2]) {
+		t.Error("start-up excused a model without processes")
+	}
+}
+
+// startStopMS is the wall time outside the timeline: before the first span
+// and after the last.
+func TestStartStopMS(t *testing.T) {
+	spans := []Span{{StartUS: 30e3, EndUS: 80e3}, {StartUS: 25e3, EndUS: 90e3}}
+	if got := startStopMS(spans, 0, 100); got != 35 {
+		t.Fatalf("start+stop %v ms, want 25+10", got)
+	}
+	if startStopMS(nil, 0, 100) != 0 || startStopMS(spans, 3, 100) != 0 {
+		t.Fatal("no timeline, or a truncated one, must give 0")
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +60,9 @@ type python struct {
 	out    *bufio.Reader
 	stderr *bytes.Buffer
 	mu     sync.Mutex
+	// unlock ends the goroutine that holds the OS thread the interpreter
+	// was started from (its Pdeathsig is bound to that thread).
+	unlock chan struct{}
 }
 
 // ErrNoPython is returned (and reported on stderr by the CLI) when no usable
@@ -90,9 +95,18 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 			return nil, err
 		}
 	}
-	py.cmd = exec.Command(exe, py.script, "serve")
+	// The interpreter is told the lab's pid: it watches its parent and ends
+	// its process group (itself and a row's worker processes) when the lab
+	// is gone, even when the lab was killed before the interpreter got
+	// going (a pyenv shim resolves the version for half a second first).
+	// Pdeathsig sends SIGTERM to the started process (the shim, which it
+	// ends, or the interpreter once the shim has exec'd it, which ends its
+	// process group on it) at once when the lab dies; the watch is the
+	// backstop. (SIGKILL would end the interpreter before it could end its
+	// row's workers.)
+	py.cmd = exec.Command(exe, py.script, "serve", strconv.Itoa(os.Getpid()))
 	py.cmd.Dir = dir
-	py.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	py.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	py.stderr = &bytes.Buffer{}
 	py.cmd.Stderr = py.stderr
 	py.stdin, err = py.cmd.StdinPipe()
@@ -102,7 +116,7 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 		py.out = bufio.NewReaderSize(rc, 1<<20)
 	}
 	if err == nil {
-		err = py.cmd.Start()
+		err = py.startLocked()
 	}
 	if err != nil {
 		py.cmd = nil
@@ -135,6 +149,29 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 	return py, nil
 }
 
+// startLocked starts the interpreter from an OS thread that stays locked to
+// a goroutine until close: Pdeathsig fires when the thread that started the
+// child ends, and a Go thread can end under a goroutine that exits while
+// locked to it; this one does not exit before close.
+func (py *python) startLocked() error {
+	started := make(chan error, 1)
+	py.unlock = make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		err := py.cmd.Start()
+		started <- err
+		if err == nil {
+			<-py.unlock
+		}
+		runtime.UnlockOSThread()
+	}()
+	err := <-started
+	if err != nil {
+		py.unlock = nil
+	}
+	return err
+}
+
 // close ends the interpreter (closing its stdin ends its loop; its process
 // group is killed if it does not exit within 5 s) and removes the scripts.
 func (py *python) close() {
@@ -149,6 +186,10 @@ func (py *python) close() {
 			<-done
 		}
 		py.cmd = nil
+	}
+	if py.unlock != nil {
+		close(py.unlock)
+		py.unlock = nil
 	}
 	os.RemoveAll(py.dir)
 }

@@ -5,6 +5,7 @@ temporary directory). One invocation runs one workload under one model and
 prints ONE JSON object on stdout:
 
   python3 lab_models.py calibrate
+  python3 lab_models.py serve LAB_PID   (the lab's way: one request per line)
   python3 lab_models.py run --model threading --tasks 8 --numbers 2000 \
       --reads 0 --url http://127.0.0.1:PORT/item --sleep-ms 0 --parts 7
 
@@ -21,6 +22,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import signal
 import socket
 import sys
 import threading
@@ -55,18 +57,20 @@ def count_primes(lo, hi):
 def calibrate():
     """Numbers (from BASE) that one millisecond of CPU checks here. It counts
     this thread's CPU time, not wall time, so a busy machine does not skew
-    it, and keeps the best of three tries."""
-    best = 0.0
-    for _ in range(3):
-        n = 200
-        while True:
-            c0 = time.thread_time()
-            count_primes(BASE, BASE + n)
-            el = time.thread_time() - c0
-            if el >= 0.02 or n >= 1 << 24:
-                best = max(best, n / (el * 1000.0))
-                break
-            n *= 2
+    it: one doubling search finds a count that takes at least 20 ms, two more
+    tries at that count follow, and the best of the three is kept."""
+    def try_(n):
+        c0 = time.thread_time()
+        count_primes(BASE, BASE + n)
+        return max(time.thread_time() - c0, 1e-9)
+    n = 200
+    el = try_(n)
+    while el < 0.02 and n < 1 << 24:
+        n *= 2
+        el = try_(n)
+    best = n / (el * 1000.0)
+    for _ in range(2):
+        best = max(best, n / (try_(n) * 1000.0))
     return best
 
 
@@ -368,10 +372,53 @@ def run_one(req):
     }
 
 
-def serve():
+def watch_parent(parent, interval=0.1):
+    """Ends this interpreter's process group (itself and the worker processes
+    of the row it is running) as soon as its parent, the lab, is gone: a lab
+    killed with SIGKILL cannot close stdin in time, and a row in the middle
+    of a pool would run on, and its workers with it. The lab starts the
+    interpreter as the leader of its own process group and passes its pid
+    (a pyenv shim may have taken long enough to start the interpreter for
+    the lab to be gone already); a parent's death shows as a change of
+    os.getppid() (the orphan is handed to init or a subreaper). It checks
+    every interval seconds, starting now."""
+    if parent is None:
+        parent = os.getppid()
+
+    me = os.getpid()
+
+    def end_group(*_):
+        if os.getpid() != me:  # a forked worker: SIGTERM as usual
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        try:
+            os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(1)
+
+    # The lab asks the kernel for a SIGTERM to this process when it dies
+    # (Pdeathsig): the quick way out; the loop below is the backstop.
+    # Forked workers get the default back (a pool terminating its workers
+    # must not end the group).
+    signal.signal(signal.SIGTERM, end_group)
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+
+    def loop():
+        while True:
+            if os.getppid() != parent:
+                end_group()
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="watch-parent", daemon=True).start()
+
+
+def serve(parent=None):
     """One JSON request per line on stdin, one JSON answer per line on
     stdout, until stdin closes: the lab keeps one interpreter for the whole
-    run, so no row pays for starting Python and importing its modules."""
+    run, so no row pays for starting Python and importing its modules.
+    parent is the lab's pid (None: this process's parent now)."""
+    watch_parent(parent)
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
         line = line.strip()
@@ -391,7 +438,7 @@ def serve():
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve()
+        serve(int(sys.argv[2]) if len(sys.argv) > 2 else None)
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["calibrate", "run", "serve"])
