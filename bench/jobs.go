@@ -82,8 +82,12 @@ func jobsMain() {
 			time.Sleep(200 * time.Millisecond) // the server is starting up
 		}
 		if err == nil {
-			err = cluster.ServeJobs(ctx, q, cluster.JobWorkerOptions{Concurrency: slots, AckWait: ackWait,
-				Functions: []string{jobTiny.Name()}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			o := cluster.JobWorkerOptions{Concurrency: slots, AckWait: ackWait,
+				Functions: []string{jobTiny.Name()}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if os.Getenv("TRIDENT_BENCH_JOBS_REPAIR") == "off" {
+				o.RepairGrace = -1 // to measure what the repair sweeper costs
+			}
+			err = cluster.ServeJobs(ctx, q, o)
 		}
 		conn.Close()
 	}
