@@ -155,13 +155,14 @@ func startPython(ctx context.Context, exe string) (*python, error) {
 // locked to it; this one does not exit before close.
 func (py *python) startLocked() error {
 	started := make(chan error, 1)
-	py.unlock = make(chan struct{})
+	unlock := make(chan struct{}) // the goroutine reads its own copy: close sets py.unlock to nil
+	py.unlock = unlock
 	go func() {
 		runtime.LockOSThread()
 		err := py.cmd.Start()
 		started <- err
 		if err == nil {
-			<-py.unlock
+			<-unlock
 		}
 		runtime.UnlockOSThread()
 	}()
