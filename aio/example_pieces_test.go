@@ -130,7 +130,7 @@ func ExampleRunner() {
 		})
 		return nil
 	})
-	n, _ := aio.RunOn(ctx, r, func(t *aio.T) (int, error) {
+	n, _ := aio.RunOn(r, ctx, func(t *aio.T) (int, error) {
 		err := aio.Sleep(t, 3500*time.Millisecond)
 		return ticks, err
 	})

@@ -56,7 +56,7 @@ func (r *Runner) Run(ctx context.Context, main func(t *T) error) error {
 	if main == nil {
 		return fmt.Errorf("aio.Runner.Run: %w", ErrNilFunc)
 	}
-	_, err := RunOn(ctx, r, func(t *T) (struct{}, error) { return struct{}{}, main(t) })
+	_, err := RunOn(r, ctx, func(t *T) (struct{}, error) { return struct{}{}, main(t) })
 	return err
 }
 
@@ -68,7 +68,7 @@ func (r *Runner) Run(ctx context.Context, main func(t *T) error) error {
 // tasks are not. RunOn returns ErrLoopClosed after Close, and ErrNestedRun
 // when called while the loop runs (from one of its coroutines, or from
 // another goroutine during a call: a Runner serves one call at a time).
-func RunOn[R any](ctx context.Context, r *Runner, main func(t *T) (R, error)) (R, error) {
+func RunOn[R any](r *Runner, ctx context.Context, main func(t *T) (R, error)) (R, error) {
 	var zero R
 	if ctx == nil {
 		ctx = context.Background()

@@ -25,7 +25,7 @@ func TestRunnerAsInPython(t *testing.T) {
 	var loop *aio.Loop
 	var ev aio.Event
 	var bg *aio.Task[int]
-	v, err := aio.RunOn(ctx, r, func(t *aio.T) (int, error) {
+	v, err := aio.RunOn(r, ctx, func(t *aio.T) (int, error) {
 		loop = t.Loop()
 		bg = aio.Go(t, func(t *aio.T) (int, error) {
 			if err := ev.Wait(t); err != nil {
@@ -45,7 +45,7 @@ func TestRunnerAsInPython(t *testing.T) {
 	}
 	say("run 1 -> %d", v)
 	say("between runs: background done %s", pyBool(bg.Finished()))
-	v, err = aio.RunOn(ctx, r, func(t *aio.T) (int, error) {
+	v, err = aio.RunOn(r, ctx, func(t *aio.T) (int, error) {
 		say("run 2: same loop %s, background done %s", pyBool(t.Loop() == loop && r.Loop() == loop), pyBool(bg.Finished()))
 		ev.Set()
 		return 2, aio.Sleep(t, 10*time.Millisecond)
@@ -57,7 +57,7 @@ func TestRunnerAsInPython(t *testing.T) {
 	if err := r.Run(ctx, func(t *aio.T) error { return errors.New("run 3 failed") }); err != nil {
 		say("run 3 -> ValueError: %v", err)
 	}
-	v, err = aio.RunOn(ctx, r, func(t *aio.T) (int, error) {
+	v, err = aio.RunOn(r, ctx, func(t *aio.T) (int, error) {
 		var ts []*aio.Task[int]
 		err := aio.TaskGroup(t, func(g *aio.Group) error {
 			for i := range 3 {
@@ -80,7 +80,7 @@ func TestRunnerAsInPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	say("closed: background cancelled %s", pyBool(bg.Cancelled()))
-	if _, err := aio.RunOn(ctx, r, func(t *aio.T) (int, error) { return 0, nil }); errors.Is(err, aio.ErrLoopClosed) {
+	if _, err := aio.RunOn(r, ctx, func(t *aio.T) (int, error) { return 0, nil }); errors.Is(err, aio.ErrLoopClosed) {
 		say("run after close: RuntimeError")
 	}
 	if err := r.Close(); err != nil {
@@ -100,9 +100,9 @@ func TestRunnerContextsAndNesting(t *testing.T) {
 	var other *aio.Task[int]
 	cctx, ccancel := context.WithCancelCause(context.Background())
 	stopCall := errors.New("stop this call")
-	_, err := aio.RunOn(cctx, r, func(t *aio.T) (int, error) {
+	_, err := aio.RunOn(r, cctx, func(t *aio.T) (int, error) {
 		other = aio.Go(t, sleeper(time.Hour, 1, nil))
-		if _, err := aio.RunOn(context.Background(), r, func(*aio.T) (int, error) { return 0, nil }); !errors.Is(err, aio.ErrNestedRun) {
+		if _, err := aio.RunOn(r, context.Background(), func(*aio.T) (int, error) { return 0, nil }); !errors.Is(err, aio.ErrNestedRun) {
 			return 0, fmt.Errorf("nested RunOn = %v, want ErrNestedRun", err)
 		}
 		if err := r.Close(); !errors.Is(err, aio.ErrNestedRun) {
@@ -123,7 +123,7 @@ func TestRunnerContextsAndNesting(t *testing.T) {
 	}
 	// The runner's context cancels every task, the leftover one included.
 	stopAll := errors.New("stop the runner")
-	_, err = aio.RunOn(context.Background(), r, func(t *aio.T) (int, error) {
+	_, err = aio.RunOn(r, context.Background(), func(t *aio.T) (int, error) {
 		if _, err := aio.ToThread(t, func(context.Context) (int, error) { rcancel(stopAll); return 0, nil }); err != nil {
 			return 0, err
 		}

@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -302,4 +303,59 @@ func TestClaimsOutput(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withRounds gives a row per-round speedups (median and min-max from them).
+func withRounds(rows []Row, rt, wl, model string, sps ...float64) []Row {
+	for i := range rows {
+		if rows[i].Runtime == rt && rows[i].Workload == wl && rows[i].Model == model {
+			rows[i].Rounds = nil
+			for _, s := range sps {
+				rows[i].Rounds = append(rows[i].Rounds, Round{Speedup: s})
+			}
+			rows[i].Speedup, rows[i].SpeedupLo, rows[i].SpeedupHi = median(sps), slices.Min(sps), slices.Max(sps)
+		}
+	}
+	return rows
+}
+
+// With five rounds, one outlying round does not decide a claim (seen in a
+// quiet full run: CPython threading 0.94x over rounds reaching 1.25x made
+// gil-cpu UNCLEAR, "gained a little", in one run of five); two such rounds,
+// or a quick run's two rounds, still leave it UNCLEAR, and the words then
+// say that the medians show no speedup.
+func TestClaimsSetAsideOneOutlyingRound(t *testing.T) {
+	py := RuntimeCPython
+	rows := withRounds(articlesRows(), py, CPUBound, "threading", 0.93, 0.94, 0.95, 0.97, 1.25)
+	cl := claimByID(t, claims(rows, quiet2), "gil-cpu")
+	if cl.Holds != HoldsYes || !strings.Contains(checksText(cl), "judged by 0.94-0.97") {
+		t.Fatalf("one outlying round of five: %+v", cl)
+	}
+	rows = withRounds(articlesRows(), py, CPUBound, "threading", 0.93, 0.94, 0.95, 1.2, 1.25)
+	cl = claimByID(t, claims(rows, quiet2), "gil-cpu")
+	if cl.Holds != HoldsUnclear || !strings.Contains(cl.Explanation, "The medians show no speedup") || strings.Contains(cl.Explanation, "gained a little") {
+		t.Fatalf("two high rounds of five: %+v", cl)
+	}
+	rows = withRounds(articlesRows(), py, CPUBound, "threading", 0.95, 1.25)
+	if cl := claimByID(t, claims(rows, quiet2), "gil-cpu"); cl.Holds != HoldsUnclear {
+		t.Fatalf("a quick run's two rounds keep min-max: %+v", cl)
+	}
+	rows = withRounds(articlesRows(), py, CPUBound, "threading", 1.1, 1.12, 1.2, 1.22, 1.3)
+	cl = claimByID(t, claims(rows, quiet2), "gil-cpu")
+	if cl.Holds != HoldsUnclear || !strings.Contains(cl.Explanation, "gained a little") {
+		t.Fatalf("a median above 1.15x: %+v", cl)
+	}
+	rows = withRounds(articlesRows(), py, CPUBound, "asyncio-to-thread", 0.9, 0.95, 0.97, 1.2, 1.3)
+	cl = claimByID(t, claims(rows, quiet2), "asyncio-offload")
+	if !strings.Contains(cl.Explanation, "no gain by the median") || strings.Contains(cl.Explanation, "more than the GIL should allow") {
+		t.Fatalf("to_thread with a median of no gain: %+v", cl)
+	}
+}
+
+func checksText(cl Claim) string {
+	var b strings.Builder
+	for _, ch := range cl.Checks {
+		b.WriteString(ch.Check + "\n")
+	}
+	return b.String()
 }
