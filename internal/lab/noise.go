@@ -13,18 +13,8 @@ import (
 
 // Noise thresholds: a round of a row "waited for a core" when its measured
 // threads waited on the run queue (plus hypervisor steal) for at least
-// waitedFrac of its CPU time and at least waitedMin, and something outside
-// the row can account for that wait (hypervisor steal, or other programs
-// using at least half as much CPU time as the wait); or when other programs
+// waitedFrac of its CPU time and at least waitedMin, or when other programs
 // used at least othersBusy of the machine's CPU capacity during it.
-//
-// A wait nothing outside can account for is the row's own: a model that
-// runs more threads or processes than there are cores (an event loop beside
-// two computing pool workers on two cores) makes its own threads queue, and
-// that is part of the model's cost, not noise. Seen on a quiet machine
-// (other programs at 2% of the CPUs): CPython asyncio-processes on mixed
-// waited 23 ms in 223 ms of CPU in each round, which made the mixed
-// verdict UNCLEAR in two of five full runs.
 const (
 	waitedFrac = 0.10
 	waitedMin  = 2 * time.Millisecond
@@ -139,26 +129,21 @@ func (p *noiseProbe) stop(r *Round, extraCPUMS float64) {
 		rq += waitDelta(p.py, taskWaits(p.pyPID))
 	}
 	r.RunQueueMS = ms(rq)
-	othersMS := -1.0 // not known: any wait counts
 	if st.ok && p.stat.ok {
 		r.StealMS = ticksMS(st.steal - p.stat.steal)
 		own := ms((u.self-p.usage0.self)+(u.children-p.usage0.children)) + extraCPUMS
 		others := max(0, ticksMS(st.busy-p.stat.busy)-own)
-		othersMS = others
 		if capMS := ms(wall) * float64(p.cores); capMS > 0 {
 			r.OthersCPUShare = min(1, others/capMS)
 		}
 	}
-	r.Waited = roundWaited(*r, othersMS)
+	r.Waited = roundWaited(*r)
 }
 
-// roundWaited applies the noise thresholds to one round; othersMS is the
-// CPU time other programs used during it (negative when /proc/stat could
-// not be read: then any wait counts).
-func roundWaited(r Round, othersMS float64) bool {
+// roundWaited applies the noise thresholds to one round.
+func roundWaited(r Round) bool {
 	w := r.RunQueueMS + r.StealMS
-	outside := othersMS < 0 || r.StealMS > 0 || othersMS >= w/2
-	return (w >= ms(waitedMin) && w >= waitedFrac*r.CPUMS && outside) || r.OthersCPUShare >= othersBusy
+	return (w >= ms(waitedMin) && w >= waitedFrac*r.CPUMS) || r.OthersCPUShare >= othersBusy
 }
 
 // Spin is the calibration spin: a fixed amount of prime counting on one
