@@ -46,9 +46,9 @@ unclear, or not measured when its rows were not selected).
 
 Output: a table on stdout (progress on stderr); --json writes one JSON object
 (to stdout, or --json=FILE); --html FILE writes a self-contained page with SVG
-charts and timelines. The full run took 67 s on a quiet 2-core machine (162 s
+charts and timelines. The full run took 59-66 s on a quiet 2-core machine (162 s
 at load average 7 to 10); --quick measures fewer models in 2 rounds with tasks
-of full size: 9.5-9.8 s quiet (16 s at load 7). Killed, even with SIGKILL, the lab leaves no
+of full size: 8.8-10.8 s quiet, median 9.7 s (16 s at load 7). Killed, even with SIGKILL, the lab leaves no
 process behind: the CPython interpreter and its workers end with it.`,
 		Example: `  trident lab --html lab.html
   trident lab --quick --json
@@ -126,7 +126,7 @@ process behind: the CPython interpreter and its workers end with it.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&quick, "quick", false, "only the models the claims and verdicts rest on, 2 rounds, tasks of full size: under 10 s on a quiet 2-core machine (full run: 67 s), more UNCLEAR outcomes")
+	f.BoolVar(&quick, "quick", false, "only the models the claims and verdicts rest on, 2 rounds, tasks of full size: about 10 s on a quiet 2-core machine (full run: about 65 s), more UNCLEAR outcomes")
 	f.StringSliceVar(&workloads, "workload", nil, "workloads to run, comma-separated: "+strings.Join(lab.WorkloadNames, ", ")+" (default all)")
 	f.StringSliceVar(&models, "model", nil, "models to run, comma-separated, Go or CPython (default all; sequential always runs as the baseline); see --list-models")
 	f.StringVar(&jsonOut, "json", "", "write the result as JSON: bare --json to stdout, --json=FILE to a file")
