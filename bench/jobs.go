@@ -68,6 +68,7 @@ func jobsMain() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	stopProfile := startProfile("jobs-worker")
 	slots, _ := strconv.Atoi(os.Getenv(envJobsWorker + "_SLOTS"))
 	ackWait, _ := time.ParseDuration(os.Getenv(envJobsWorker + "_ACKWAIT"))
 	code := 0
@@ -96,6 +97,7 @@ func jobsMain() {
 		code = 1
 	}
 	stop()
+	stopProfile()
 	os.Exit(code)
 }
 
@@ -173,9 +175,10 @@ func drained(ctx context.Context, q *cluster.Jobs) error {
 	}
 }
 
-// readAll reads every job's record with par goroutines and counts them by
-// state.
+// readAll reads every job's record with FetchMany, batches of 5000 from
+// par goroutines, and counts them by state.
 func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (map[cluster.JobState]int, int, error) {
+	const batch = 5000
 	var mu sync.Mutex
 	counts := map[cluster.JobState]int{}
 	extra := 0
@@ -187,17 +190,22 @@ func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (map[c
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
+				lo := int(next.Add(batch)) - batch
+				if lo >= len(ids) {
 					return
 				}
-				j, err := q.Job(ctx, ids[i])
+				js, err := q.FetchMany(ctx, ids[lo:min(lo+batch, len(ids))])
 				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				for i, j := range js {
+					if j == nil {
+						if firstErr == nil {
+							firstErr = fmt.Errorf("job %s not found", ids[lo+i])
+						}
+						continue
 					}
-				} else {
 					counts[j.State]++
 					extra += max(j.Attempts-1, 0)
 				}
@@ -231,9 +239,15 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	// TRIDENT_BENCH_JOBS_ONLY=e2e runs the end-to-end rows alone (to
+	// profile them with TRIDENT_BENCH_CPUPROFILE).
+	e2eOnly := os.Getenv("TRIDENT_BENCH_JOBS_ONLY") == "e2e"
 	// 1. Enqueue throughput, no worker: records + queue messages stored.
 	best := 0.0
 	for range rounds {
+		if e2eOnly {
+			break
+		}
 		t0 := time.Now()
 		if _, err := enqueueAll(ctx, q, n, 1000, 4); err != nil {
 			return nil, err
@@ -243,11 +257,13 @@ func runJobsSuite(cfg Config) (*Report, error) {
 			best = ns
 		}
 	}
-	rep.Rows = append(rep.Rows, Row{Name: "jobs-enqueue-batched", NsPerTask: best, AllocsPerTask: -1,
-		Extra: map[string]float64{"jobs_per_s": 1e9 / best},
-		Note:  "EnqueueBatch of 1000 tiny jobs, 4 goroutines: a KV record and a queue message per job, both acknowledged (file store)"})
+	if !e2eOnly {
+		rep.Rows = append(rep.Rows, Row{Name: "jobs-enqueue-batched", NsPerTask: best, AllocsPerTask: -1,
+			Extra: map[string]float64{"jobs_per_s": 1e9 / best},
+			Note:  "EnqueueBatch of 1000 tiny jobs, 4 goroutines: a KV record and a queue message per job, both acknowledged (file store)"})
+	}
 	single := 0.0
-	{
+	if !e2eOnly {
 		k := n / 10
 		t0 := time.Now()
 		for i := range k {
@@ -256,9 +272,9 @@ func runJobsSuite(cfg Config) (*Report, error) {
 			}
 		}
 		single = float64(time.Since(t0).Nanoseconds()) / float64(k)
+		rep.Rows = append(rep.Rows, Row{Name: "jobs-enqueue-one-by-one", NsPerTask: single, AllocsPerTask: -1,
+			Extra: map[string]float64{"jobs_per_s": 1e9 / single}, Note: "Enqueue one job, wait for it to be stored, repeat"})
 	}
-	rep.Rows = append(rep.Rows, Row{Name: "jobs-enqueue-one-by-one", NsPerTask: single, AllocsPerTask: -1,
-		Extra: map[string]float64{"jobs_per_s": 1e9 / single}, Note: "Enqueue one job, wait for it to be stored, repeat"})
 	// Drain the backlog with workers before the end-to-end runs.
 	cores := runtime.NumCPU()
 	slots := 64
@@ -277,16 +293,19 @@ func runJobsSuite(cfg Config) (*Report, error) {
 	// every record read back.
 	best = 0
 	var dups int
+	var phases [3]float64 // enqueue, run, read seconds of the best round
 	for range rounds {
 		t0 := time.Now()
 		ids, err := enqueueAll(ctx, q, n, 1000, 4)
 		if err != nil {
 			return nil, err
 		}
+		t1 := time.Now()
 		if err := drained(dctx, q); err != nil {
 			return nil, err
 		}
-		counts, extra, err := readAll(ctx, q, ids, 64)
+		t2 := time.Now()
+		counts, extra, err := readAll(ctx, q, ids, 4)
 		if err != nil {
 			return nil, err
 		}
@@ -297,12 +316,17 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		ns := float64(time.Since(t0).Nanoseconds()) / float64(n)
 		if best == 0 || ns < best {
 			best = ns
+			phases = [3]float64{t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()}
 		}
 	}
 	rep.Rows = append(rep.Rows, Row{Name: "jobs-end-to-end", NsPerTask: best, AllocsPerTask: -1,
-		Extra: map[string]float64{"jobs_per_s": 1e9 / best, "extra_runs": float64(dups)},
-		Note:  fmt.Sprintf("enqueue (batched) -> run on 2 worker processes x %d slots -> final state stored -> every record read", slots)})
+		Extra: map[string]float64{"jobs_per_s": 1e9 / best, "extra_runs": float64(dups),
+			"enqueue_s": phases[0], "run_s": phases[1], "read_s": phases[2]},
+		Note: fmt.Sprintf("enqueue (batched) -> run on 2 worker processes x %d slots -> final state stored -> every record read (FetchMany)", slots)})
 	ws.stop()
+	if e2eOnly {
+		return rep, nil
+	}
 
 	// Anchor: the futures executor (results on core NATS, nothing kept).
 	cws, err := startClusterWorkers(srv.URL(), "anchor", 1, 4*cores)

@@ -121,6 +121,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := Config{Quick: *quick, Python: findPython()}
+	stopProfile := startProfile("bench")
 	failed := false
 	for _, n := range run {
 		rep, err := suites[n].Run(cfg)
@@ -142,6 +143,7 @@ func main() {
 			printTable(rep)
 		}
 	}
+	stopProfile()
 	if failed {
 		os.Exit(1)
 	}

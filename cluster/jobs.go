@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,10 +49,6 @@ const (
 	subjectJobCancel = "trident.jobs.cancel"
 
 	hdrJobID = "Trident-Job-Id"
-	// hdrJobRev is the KV revision of the job record a queue message
-	// carries in its data: the worker starts the job with a
-	// compare-and-set on it instead of reading the record first.
-	hdrJobRev = "Trident-Job-Rev"
 	// hdrJobPub marks a record write that a queue message follows (an
 	// enqueue, a requeue); its value is that message's ID. RepairQueued
 	// publishes the message of a marked record nothing has moved on from.
@@ -363,13 +358,15 @@ type JobOptions struct {
 // Jobs is a handle on the durable job queue of a connection: enqueue, read,
 // wait for, cancel and requeue jobs. It is the counterpart of RQ's Queue
 // and Job classes; workers run jobs with ServeJobs. Create it with
-// OpenJobs; it holds no goroutine and needs no Close.
+// OpenJobs; it needs no Close (its batched reads share one subscription of
+// the connection, which ends with it).
 type Jobs struct {
 	conn  *Conn
 	kv    jetstream.KeyValue
 	kvPre string // "$KV.TRIDENT_JOBS."
 
 	repair repairState // RepairQueued's place in the bucket
+	reads  readMux     // answers of batched reads (readMany)
 
 	objMu sync.Mutex
 	obj   jetstream.ObjectStore // the result store, once used
@@ -592,7 +589,7 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	for i, j := range recs {
 		ids[i] = j.ID
 		var err error
-		acks[i], err = q.publishAsync(ctx, q.queueMsgData(j, j.ID, bufs[i]))
+		acks[i], err = q.publishAsync(ctx, q.queueMsg(j, j.ID))
 		if err != nil {
 			return ids[:i], fmt.Errorf("cluster: queueing job %s: %w", j.ID, err)
 		}
@@ -605,27 +602,14 @@ func (q *Jobs) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]string, err
 	return ids, nil
 }
 
-// queueMsg is the queue message of j. When j.Revision is the revision of
-// the record just written, the message carries that record (its data) and
-// revision (hdrJobRev), so the worker's first delivery needs no KV read.
+// queueMsg is the queue message of j: its subject names j's queue and
+// function, and it carries only the job's ID; the worker reads the
+// current record (in one batched read for the messages it takes
+// together), so a job cancelled or changed while queued is seen as it is.
 func (q *Jobs) queueMsg(j *Job, msgID string) *nats.Msg {
-	return q.queueMsgData(j, msgID, nil)
-}
-
-// queueMsgData is queueMsg with j already encoded as b (nil: encode it).
-func (q *Jobs) queueMsgData(j *Job, msgID string, b []byte) *nats.Msg {
 	m := nats.NewMsg(jobSubject(j.Queue, j.Func))
 	m.Header.Set(hdrJobID, j.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
-	if j.Revision != 0 {
-		if b == nil {
-			b, _ = json.Marshal(j)
-		}
-		if b != nil {
-			m.Data = b
-			m.Header.Set(hdrJobRev, strconv.FormatUint(j.Revision, 10))
-		}
-	}
 	return m
 }
 

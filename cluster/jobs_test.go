@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -734,14 +734,17 @@ func TestJobExecutor(t *testing.T) {
 // the worker starts the job without reading it; a record changed since
 // (here: rewritten before any worker runs) makes the compare-and-set fail
 // and the worker read the current record, running the job once.
-func TestJobMessageCarriesRecord(t *testing.T) {
+// A queue message carries the job's ID only; the worker starts the job
+// from its current record, read when it takes the message, so a change
+// made while the job was queued is kept.
+func TestJobWorkerStartsFromCurrentRecord(t *testing.T) {
 	e := newJobEnv(t)
 	ctx := testCtx(t, 20*time.Second)
 	fresh, err := Enqueue(ctx, e.q, counted, 1, JobOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale, err := Enqueue(ctx, e.q, counted, 2, JobOptions{})
+	changed, err := Enqueue(ctx, e.q, counted, 2, JobOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -754,32 +757,158 @@ func TestJobMessageCarriesRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := m.Header.Get(hdrJobID)
-		rec, err := e.q.Job(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := m.Header.Get(hdrJobRev); got != fmt.Sprint(rec.Revision) {
-			t.Errorf("message of %s: %s %q, record revision %d", id, hdrJobRev, got, rec.Revision)
-		}
-		var carried Job
-		if err := json.Unmarshal(m.Data, &carried); err != nil || carried.ID != id || carried.State != JobQueued || string(carried.Arg) != string(rec.Arg) {
-			t.Errorf("message of %s carries %+v (%v)", id, carried, err)
+		if id := m.Header.Get(hdrJobID); (id != fresh && id != changed) || len(m.Data) != 0 {
+			t.Errorf("queue message %d: job %q, %d bytes of data; want the ID only", seq, id, len(m.Data))
 		}
 	}
-	before, err := e.q.update(ctx, stale, func(j *Job) error { j.Timeout = time.Hour; return nil })
-	if err != nil {
+	if _, err := e.q.update(ctx, changed, func(j *Job) error { j.Timeout = time.Hour; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	e.serve(t, JobWorkerOptions{})
-	for _, id := range []string{fresh, stale} {
+	for _, id := range []string{fresh, changed} {
 		j, err := e.q.Wait(ctx, id)
 		if err != nil || j.State != JobFinished || j.Attempts != 1 || runsOf(id) != 1 {
 			t.Fatalf("%s: %+v, %v, runs %d", id, j, err, runsOf(id))
 		}
-		if id == stale && j.Timeout != time.Hour {
-			t.Errorf("the worker started the stale carried record over the current one (revision %d): %+v", before.Revision, j)
+		if id == changed && j.Timeout != time.Hour {
+			t.Errorf("the worker ran the record as enqueued over the changed one: %+v", j)
 		}
+	}
+}
+
+// watchStates records the states every write of job id's record shows,
+// from its enqueue on.
+func watchStates(t *testing.T, ctx context.Context, q *Jobs, id string) func() []JobState {
+	t.Helper()
+	w, err := q.kv.Watch(ctx, jobKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop() })
+	var mu sync.Mutex
+	var seen []JobState
+	go func() {
+		for e := range w.Updates() {
+			if e == nil {
+				continue
+			}
+			if j, err := decodeJob(e); err == nil {
+				mu.Lock()
+				seen = append(seen, j.State)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []JobState {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// A job that ends within StartedAfter goes from queued to finished in one
+// write, its timeline still showing when it started; a longer one is
+// recorded as started while it runs; a negative StartedAfter records every
+// job as started before it runs.
+func TestJobStartedAfter(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		after time.Duration
+		ms    int
+		want  []JobState
+	}{
+		{"quick job, default", 0, 0, []JobState{JobQueued, JobFinished}},
+		{"slow job, default", 0, 400, []JobState{JobQueued, JobStarted, JobFinished}},
+		{"quick job, always recorded", -1, 0, []JobState{JobQueued, JobStarted, JobFinished}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newJobEnv(t)
+			ctx := testCtx(t, 20*time.Second)
+			id, err := Enqueue(ctx, e.q, jobSleep, c.ms, JobOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := watchStates(t, ctx, e.q, id)
+			queued, err := e.q.Job(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// No sweeper: the job's record is the only key written, so
+			// its revisions count its writes (a watcher could miss one:
+			// the bucket keeps one revision).
+			e.serve(t, JobWorkerOptions{StartedAfter: c.after, RepairGrace: -1})
+			j, err := e.q.Wait(ctx, id)
+			if err != nil || j.State != JobFinished {
+				t.Fatalf("%+v, %v", j, err)
+			}
+			if got, want := j.Revision-queued.Revision, uint64(len(c.want)-1); got != want {
+				t.Errorf("%d writes after the enqueue, want %d (%v)", got, want, c.want[1:])
+			}
+			if c.ms > 0 {
+				// A slow job is seen started while it runs.
+				if got := seen(); !slices.Contains(got, JobStarted) {
+					t.Errorf("a watcher saw %v, not started", got)
+				}
+			}
+			if got := states(j); !slices.Equal(got, []JobState{JobQueued, JobStarted, JobFinished}) || j.StartedAt.IsZero() {
+				t.Errorf("timeline %v, started at %v; want queued, started, finished", got, j.StartedAt)
+			}
+		})
+	}
+}
+
+// FetchMany reads many records in order, nil for an ID not found, as RQ's
+// Job.fetch_many.
+func TestJobFetchMany(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 20*time.Second)
+	specs := make([]JobSpec, 600) // three batches of the batched read
+	for i := range specs {
+		specs[i] = JobSpec{Func: counted.Name(), Arg: []byte(fmt.Sprint(i))}
+	}
+	ids, err := e.q.EnqueueBatch(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Cancel(ctx, ids[300]); err != nil {
+		t.Fatal(err)
+	}
+	ask := append(slices.Clone(ids), "never-enqueued", ids[0])
+	got, err := e.q.FetchMany(ctx, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ask) {
+		t.Fatalf("%d records for %d IDs", len(got), len(ask))
+	}
+	for i, j := range got {
+		switch {
+		case ask[i] == "never-enqueued":
+			if j != nil {
+				t.Errorf("a job never enqueued: %+v", j)
+			}
+		case j == nil:
+			t.Errorf("%d (%s): nil", i, ask[i])
+		case j.ID != ask[i]:
+			t.Errorf("%d: record of %s for %s", i, j.ID, ask[i])
+		default:
+			one, err := e.q.Job(ctx, ask[i])
+			if err != nil || one.State != j.State || one.Revision != j.Revision || string(one.Arg) != string(j.Arg) {
+				t.Errorf("%s: FetchMany %s rev %d, Job %+v, %v", ask[i], j.State, j.Revision, one, err)
+			}
+		}
+	}
+	if got[300].State != JobCancelled || got[0].State != JobQueued {
+		t.Errorf("states %s, %s; want cancelled, queued", got[300].State, got[0].State)
+	}
+	if got[0] == got[len(got)-1] {
+		t.Error("an ID asked for twice shares one record")
+	}
+	if _, err := e.q.FetchMany(ctx, []string{"bad id"}); err == nil {
+		t.Error("FetchMany with an invalid ID: no error")
+	}
+	if got, err := e.q.FetchMany(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("FetchMany(nil) = %v, %v", got, err)
 	}
 }
 

@@ -53,6 +53,17 @@ type JobWorkerOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts this worker's jobs (see JobMetrics).
 	Metrics *JobMetrics
+	// StartedAfter is how long a job runs before its worker records it as
+	// started. A job that ends sooner goes from queued to its final state
+	// in one write (its timeline still shows when it started), which
+	// saves a write and a round trip to the server per job: the cost that
+	// bounds end-to-end throughput for small jobs. 0 means
+	// DefaultStartedAfter; negative records every job as started before
+	// it runs, as RQ does. Only a job's first delivery, with the record
+	// its message carries, is recorded late; a redelivered job is
+	// recorded before it runs again, so that lost runs are counted
+	// (MaxAttempts) - a run lost before it was recorded is not.
+	StartedAfter time.Duration
 	// RepairGrace is the grace period of the repair sweeper the worker
 	// runs every RepairGrace/2 (Jobs.RepairQueued; one process sweeps at
 	// a time): jobs whose record was written that long ago but whose queue
@@ -78,6 +89,9 @@ type JobWorkerInfo struct {
 
 const subjectJobPing = "trident.jobs.ping"
 
+// DefaultStartedAfter is the default JobWorkerOptions.StartedAfter.
+const DefaultStartedAfter = 50 * time.Millisecond
+
 type jobWorker struct {
 	q     *Jobs
 	o     JobWorkerOptions
@@ -88,7 +102,12 @@ type jobWorker struct {
 	conss []jetstream.Consumer // queues in priority order, then functions
 
 	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc
+	running map[string]jobRun
+	// ended holds the jobs this worker ran lately: a record read before
+	// a run ended may not show it, so a message of that job whose record
+	// still shows the revision the run started from is a duplicate (see
+	// run).
+	ended map[string]jobRun
 
 	nDone, nFailed atomic.Int64
 }
@@ -100,6 +119,17 @@ var errJobCancelled = errors.New("cluster: job cancelled by request")
 // (compare-and-set on the job's record): a job whose worker dies mid-run
 // is run again by another worker after AckWait (at least once), and a
 // result that arrives after another run already ended the job is dropped.
+// A job is started from its record as read when its message is taken, so
+// a job cancelled while queued does not run. A second queue message of one
+// job (the repair sweeper's, see RepairQueued) is dropped once the record
+// shows the first run, or at once on the worker running it; on another
+// worker, within the first run's StartedAfter, it can run the job a second
+// time, and that run's result is dropped (JobMetrics counts it).
+// Unlike RQ's worker, which runs one job at a time in a forked work horse,
+// it runs Concurrency jobs at once in this process and fetches messages
+// ahead of its free slots, holding at most Concurrency of them waiting
+// (plus one per function whose queue had run dry) and telling the server
+// they are in progress, so none is redelivered while it waits.
 // On return the jobs it was running are handed back to the queue.
 func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 	if q.conn.anonymousRemote {
@@ -122,6 +152,9 @@ func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
 	}
+	if o.StartedAfter == 0 {
+		o.StartedAfter = DefaultStartedAfter
+	}
 	if o.Name == "" {
 		host, _ := os.Hostname()
 		o.Name = host + ":" + strconv.Itoa(os.Getpid())
@@ -139,7 +172,7 @@ func ServeJobs(ctx context.Context, q *Jobs, o JobWorkerOptions) error {
 		log = slog.Default()
 	}
 	w := &jobWorker{q: q, o: o, id: nuid.Next(), start: time.Now(), slots: newSlotPool(o.Concurrency),
-		running: map[string]context.CancelCauseFunc{}}
+		running: map[string]jobRun{}, ended: map[string]jobRun{}}
 	w.log = log.With("component", "trident.jobs", "worker", o.Name)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -228,6 +261,9 @@ func (w *jobWorker) loop(ctx context.Context) error {
 		stop(errWorkerStopping)
 		tasks.Wait()
 	}()
+	if len(w.o.Queues) == 1 {
+		return w.stream(ctx, base, w.conss, &tasks)
+	}
 	idle := time.Millisecond
 	for {
 		n, ok := w.slots.waitFree(ctx)
@@ -271,6 +307,261 @@ func (w *jobWorker) loop(ctx context.Context) error {
 	}
 }
 
+// stream serves the consumers of one queue (one per function). A fetcher
+// per consumer keeps messages ahead of the free slots, in fetches as large
+// as the room there is (up to Concurrency messages held), so that a slot
+// freed by a finished job is filled without waiting for a round trip. A
+// fetcher whose last fetch found nothing asks for one message at a time
+// outside that room, so idle functions hold no room: at most one message
+// per function more is held. Messages waiting for a slot are told
+// InProgress every AckWait/3, so none is redelivered while it waits. The
+// records of the messages dispatched together are read in one batched
+// request. Several queues are fetched in turn instead (loop), to keep
+// strict priority between them: a prefetch would hold a lower queue's
+// jobs while a higher one fills.
+func (w *jobWorker) stream(ctx, base context.Context, conss []jetstream.Consumer, tasks *sync.WaitGroup) error {
+	p := &prefetch{limit: w.o.Concurrency, wake: make(chan struct{}), fetchers: len(conss)}
+	fetchErr := make(chan error, len(conss))
+	for _, cons := range conss {
+		go func() { fetchErr <- w.fetchAhead(ctx, cons, p) }()
+	}
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		t := time.NewTicker(max(w.o.AckWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.beat()
+			}
+		}
+	}()
+	defer func() {
+		<-beatDone
+		for range conss {
+			if err := <-fetchErr; err != nil && ctx.Err() == nil {
+				w.log.Warn("job worker fetcher stopped", "err", err)
+			}
+		}
+		// Hand back what was fetched but not started, for another worker
+		// to take now rather than after AckWait.
+		for _, m := range p.popUpTo(context.Background(), 1<<30, false) {
+			_ = m.Nak()
+		}
+	}()
+	for {
+		n, ok := w.slots.waitFree(ctx)
+		if !ok {
+			return nil
+		}
+		msgs := p.popUpTo(ctx, n, true)
+		if len(msgs) == 0 {
+			if ctx.Err() != nil {
+				return nil
+			}
+			err := <-fetchErr // the fetchers stopped: the connection is closed
+			fetchErr <- err   // for the deferred check
+			return err
+		}
+		// Their slots are taken now; their records are read together, off
+		// this loop, which goes on filling slots meanwhile.
+		taken := msgs[:0]
+		for _, m := range msgs {
+			if !w.slots.take(ctx, m, w.o.AckWait) {
+				_ = m.Nak()
+				continue
+			}
+			taken = append(taken, m)
+		}
+		if len(taken) == 0 {
+			continue
+		}
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			w.startBatch(ctx, base, taken, tasks)
+		}()
+	}
+}
+
+// startBatch reads the records of msgs, whose slots are taken, in one batched
+// request and hands each message to handle with its record.
+func (w *jobWorker) startBatch(ctx, base context.Context, msgs []jetstream.Msg, tasks *sync.WaitGroup) {
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		if id := m.Headers().Get(hdrJobID); validJobID(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	recs, err := w.q.readMany(rctx, ids)
+	cancel()
+	if err != nil {
+		recs = nil // each handler reads its own
+	}
+	for _, m := range msgs {
+		var j *Job
+		if r, ok := recs[m.Headers().Get(hdrJobID)]; ok {
+			c := *r // two messages of one job get a record each
+			j = &c
+		}
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			defer w.slots.release()
+			w.handle(base, m, j)
+		}()
+	}
+}
+
+// fetchAhead fetches messages of cons into p until ctx ends; it returns
+// an error only when the connection is closed. While cons has messages
+// ready it takes as many as p has room for, without waiting (no-wait
+// fetches, so no room is held for a function that has run dry); once it
+// finds none it probes: a fetch of one message that waits for it at the
+// server, outside p's room, so an idle function costs no room.
+func (w *jobWorker) fetchAhead(ctx context.Context, cons jetstream.Consumer, p *prefetch) error {
+	defer p.close()
+	probe, idle := true, time.Millisecond
+	for ctx.Err() == nil {
+		var batch jetstream.MessageBatch
+		var err error
+		k := 1
+		if probe {
+			// Not bound to ctx: a fetch is always read to its end, so that
+			// no message is left delivered and unseen when the worker stops.
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		} else {
+			if k = p.reserve(ctx, 1024); k == 0 {
+				return nil
+			}
+			batch, err = cons.FetchNoWait(k)
+		}
+		got := 0
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				p.push(m, probe)
+			}
+			err = batch.Error()
+		}
+		if !probe {
+			p.unreserve(k - got)
+		}
+		probe = got == 0
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return fmt.Errorf("cluster: job worker connection closed: %w", err)
+		}
+		if got > 0 || err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+			idle = time.Millisecond
+			continue
+		}
+		select { // a failing fetch (server restarting...): back off
+		case <-ctx.Done():
+			return nil
+		case <-time.After(idle):
+		}
+		idle = min(2*idle, time.Second)
+	}
+	return nil
+}
+
+// prefetch holds a job worker's fetched messages until a slot takes them.
+type prefetch struct {
+	mu       sync.Mutex
+	limit    int // waiting + reserved stays at or under it, probed messages aside
+	waiting  []jetstream.Msg
+	reserved int           // asked for by the fetches in flight, probes aside
+	fetchers int           // fetchers still running
+	wake     chan struct{} // closed and replaced on every change
+}
+
+func (p *prefetch) changed() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// reserve waits for room and reserves up to most messages of it; 0 when
+// ctx ended.
+func (p *prefetch) reserve(ctx context.Context, most int) int {
+	for {
+		p.mu.Lock()
+		if room := p.limit - len(p.waiting) - p.reserved; room > 0 {
+			k := min(room, most)
+			p.reserved += k
+			p.mu.Unlock()
+			return k
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+func (p *prefetch) push(m jetstream.Msg, probe bool) {
+	p.mu.Lock()
+	p.waiting = append(p.waiting, m)
+	if !probe {
+		p.reserved--
+	}
+	p.changed()
+	p.mu.Unlock()
+}
+
+func (p *prefetch) unreserve(k int) {
+	p.mu.Lock()
+	p.reserved -= k
+	p.changed()
+	p.mu.Unlock()
+}
+
+// close marks one fetcher stopped.
+func (p *prefetch) close() {
+	p.mu.Lock()
+	p.fetchers--
+	p.changed()
+	p.mu.Unlock()
+}
+
+// popUpTo takes up to n waiting messages, oldest first; with wait, it
+// waits for at least one until ctx ends or every fetcher stopped.
+func (p *prefetch) popUpTo(ctx context.Context, n int, wait bool) []jetstream.Msg {
+	for {
+		p.mu.Lock()
+		if k := min(n, len(p.waiting)); k > 0 || !wait || p.fetchers == 0 {
+			out := slices.Clone(p.waiting[:k])
+			p.waiting = slices.Delete(p.waiting, 0, k)
+			p.changed()
+			p.mu.Unlock()
+			return out
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// beat tells JetStream the waiting messages are in progress.
+func (p *prefetch) beat() {
+	p.mu.Lock()
+	ms := slices.Clone(p.waiting)
+	p.mu.Unlock()
+	for _, m := range ms {
+		_ = m.InProgress()
+	}
+}
+
 func (w *jobWorker) dispatch(ctx, base context.Context, batch jetstream.MessageBatch, err error, tasks *sync.WaitGroup) int {
 	if err != nil || batch == nil {
 		return 0
@@ -286,15 +577,16 @@ func (w *jobWorker) dispatch(ctx, base context.Context, batch jetstream.MessageB
 		go func() {
 			defer tasks.Done()
 			defer w.slots.release()
-			w.handle(base, m)
+			w.handle(base, m, nil)
 		}()
 	}
 	return n
 }
 
 // handle takes one job message to its end: acknowledged once the job is
-// final, delayed (scheduled, deferred, retry backoff) or handed back.
-func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
+// final, delayed (scheduled, deferred, retry backoff) or handed back. j is
+// the job's record as just read, or nil to read it here.
+func (w *jobWorker) handle(base context.Context, m jetstream.Msg, j *Job) {
 	id := m.Headers().Get(hdrJobID)
 	ctx, cancelOp := context.WithTimeout(base, 10*time.Second)
 	defer cancelOp()
@@ -307,14 +599,15 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		delivered, seq = int(md.NumDelivered), md.Sequence.Stream
 	}
-	// The first delivery carries the record as written at enqueue and its
-	// revision: start the job with a compare-and-set on it, no read. A
-	// failed compare-and-set (cancelled, started by another worker,
-	// requeued...) and any later delivery read the current record.
-	j := carriedJob(m, id, delivered)
+	if j != nil && j.ID != id {
+		j = nil
+	}
+	// fresh: j was read for this delivery and no write has failed since.
+	fresh := j != nil
 	for {
 		var err error
 		if j == nil {
+			fresh = false
 			j, err = w.q.record(ctx, id)
 		}
 		if errors.Is(err, ErrJobNotFound) {
@@ -398,6 +691,14 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 			waited = now.Sub(j.RunAt)
 		}
 		j.event(JobStarted, w.o.Name, note)
+		if fresh && delivered == 1 && w.o.StartedAfter > 0 {
+			// Recorded as started only if it runs StartedAfter (run): the
+			// final write's compare-and-set on the revision read still
+			// catches a cancel or another run meanwhile.
+			w.o.Metrics.started(j.Queue, waited)
+			w.run(base, m, j, true)
+			return
+		}
 		err = w.q.put(ctx, j)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			j = nil
@@ -410,28 +711,64 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg) {
 		w.o.Metrics.started(j.Queue, waited)
 		break
 	}
-	w.run(base, m, j)
+	w.run(base, m, j, false)
 }
 
-// carriedJob returns the record a job message carries (see
-// Jobs.queueMsg) on its first delivery, or nil when it must be read from
-// the bucket: a redelivery (the record has changed since), no record in
-// the message, or one that does not decode to job id.
-func carriedJob(m jetstream.Msg, id string, delivered int) *Job {
-	if delivered != 1 {
-		return nil
-	}
-	rev, err := strconv.ParseUint(m.Headers().Get(hdrJobRev), 10, 64)
-	if err != nil || rev == 0 || len(m.Data()) == 0 {
-		return nil
-	}
-	var j Job
-	if json.Unmarshal(m.Data(), &j) != nil || j.ID != id {
-		return nil
-	}
-	j.Revision = rev
-	return &j
+// lateStart writes a running job's started state once it has run
+// JobWorkerOptions.StartedAfter (see handle).
+type lateStart struct {
+	t       *time.Timer
+	done    chan struct{} // closed when the write, once begun, is over
+	settled bool
 }
+
+// startLate arranges for j to be recorded as started after d, unless
+// settle comes first. A write that finds the record changed (the job was
+// cancelled, or another run took it) cancels the run with
+// errRunSuperseded.
+func (w *jobWorker) startLate(base context.Context, j *Job, d time.Duration, cancel context.CancelCauseFunc) *lateStart {
+	ls := &lateStart{done: make(chan struct{})}
+	ls.t = time.AfterFunc(d, func() {
+		defer close(ls.done)
+		ctx, c := context.WithTimeout(base, 10*time.Second)
+		defer c()
+		err := w.q.put(ctx, j)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			cancel(errRunSuperseded)
+		} else if err != nil {
+			w.log.Warn("job's started state not recorded", "job", j.ID, "err", err)
+		}
+	})
+	return ls
+}
+
+// settle stops the write if it has not begun, or waits for it to end, so
+// that j is the caller's alone again.
+func (ls *lateStart) settle() {
+	if ls == nil || ls.settled {
+		return
+	}
+	ls.settled = true
+	if !ls.t.Stop() {
+		<-ls.done
+	}
+}
+
+// jobRun is a run of a job on this worker, running or ended.
+type jobRun struct {
+	cancel context.CancelCauseFunc // while running
+	from   uint64                  // the record revision it started from
+	at     time.Time               // when it ended
+}
+
+// endedKeep bounds how long a worker remembers a job it ran (jobWorker.
+// ended), once it remembers many: far longer than a record read takes to
+// reach the run it was read for.
+const endedKeep = 10 * time.Second
+
+// errRunSuperseded cancels a run whose job record changed before it was
+// recorded as started: cancelled, or taken by another run.
+var errRunSuperseded = errors.New("cluster: job record changed before its run was recorded (cancelled, or run elsewhere)")
 
 // depsReady reports whether j's dependencies allow it to run now; a
 // non-empty reason means it must be cancelled.
@@ -459,22 +796,50 @@ func (w *jobWorker) depsReady(ctx context.Context, j *Job) (bool, string) {
 	return true, ""
 }
 
-func (w *jobWorker) run(base context.Context, m jetstream.Msg, j *Job) {
+func (w *jobWorker) run(base context.Context, m jetstream.Msg, j *Job, late bool) {
 	ctx, cancel := context.WithCancelCause(context.WithValue(base, taskKey{}, &taskInfo{id: j.ID, delivery: j.Attempts}))
 	defer cancel(nil)
+
 	if j.Timeout > 0 {
 		var c context.CancelFunc
 		ctx, c = context.WithTimeout(ctx, j.Timeout)
 		defer c()
 	}
+	from := j.Revision // the revision this run starts from
 	w.mu.Lock()
-	w.running[j.ID] = cancel
+	r, runs := w.running[j.ID]
+	e, ran := w.ended[j.ID]
+	if late && (runs && r.from == from || ran && e.from == from) {
+		// Another message of this job (a repair republish), delivered
+		// while this worker runs the job from the first one or just
+		// after: the record read for it does not show that run yet, this
+		// worker knows. The first message settles the job.
+		w.mu.Unlock()
+		w.o.Metrics.duplicate()
+		_ = m.Ack()
+		return
+	}
+	w.running[j.ID] = jobRun{cancel: cancel, from: from}
 	w.mu.Unlock()
 	defer func() {
+		now := time.Now()
 		w.mu.Lock()
 		delete(w.running, j.ID)
+		w.ended[j.ID] = jobRun{from: from, at: now}
+		if len(w.ended) > 4096 {
+			for id, e := range w.ended {
+				if now.Sub(e.at) > endedKeep {
+					delete(w.ended, id)
+				}
+			}
+		}
 		w.mu.Unlock()
 	}()
+	var ls *lateStart
+	if late {
+		ls = w.startLate(base, j, w.o.StartedAfter, cancel)
+	}
+	defer ls.settle()
 	w.log.Debug("job started", "job", j.ID, "func", j.Func, "queue", j.Queue, "attempt", j.Attempts)
 	start := time.Now()
 	type outcome struct {
@@ -513,6 +878,7 @@ wait:
 		}
 	}
 	elapsed := time.Since(start)
+	ls.settle() // j is ours again
 	cause := context.Cause(ctx)
 	if errors.Is(cause, errWorkerStopping) {
 		_ = m.Nak() // another worker runs it again
@@ -572,7 +938,7 @@ wait:
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			cur, gerr := w.q.record(opCtx, j.ID)
-			if gerr == nil && cur.State == JobStarted && cur.Attempts == j.Attempts && cur.Worker == j.Worker {
+			if gerr == nil && cur.State == JobStarted && cur.Attempts == j.Attempts && cur.Worker == j.Worker && cur.QueueSeq == j.QueueSeq {
 				j.Revision = cur.Revision // still our run: write on top
 				continue
 			}
@@ -654,7 +1020,7 @@ func tail(b []byte, n int) string {
 
 func (w *jobWorker) onCancel(m *nats.Msg) {
 	w.mu.Lock()
-	cancel := w.running[string(m.Data)]
+	cancel := w.running[string(m.Data)].cancel
 	w.mu.Unlock()
 	if cancel != nil {
 		cancel(errJobCancelled)

@@ -495,7 +495,7 @@ func jobWorkerCmd() *cobra.Command {
 	var f clusterFlags
 	var n int
 	var name, metrics string
-	var ackWait time.Duration
+	var ackWait, startedAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker --cluster URL [-j N] [--queue high,default,low] [--metrics ADDR]",
 		Short: "Run durable command jobs (and functions registered in this binary)",
@@ -504,7 +504,11 @@ priority order: a job of a later queue runs only when the earlier ones have
 none ready. A worker killed mid-job has its job run again by another worker
 after --ack-wait; each job ends exactly once. --metrics serves Prometheus
 metrics on ADDR (/metrics): queue depths, jobs ended by state, retries,
-run and wait time histograms. Logs go to stderr (log/slog text).`,
+run and wait time histograms. Logs go to stderr (log/slog text).
+A job is recorded as started once it has run --started-after (a job that
+ends sooner goes from queued to its final state in one write, which is
+what makes small jobs cheap); --started-after=-1s records every job as
+started before it runs, as RQ does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
@@ -524,7 +528,7 @@ run and wait time histograms. Logs go to stderr (log/slog text).`,
 				return err
 			}
 			defer closeConn()
-			o := cluster.JobWorkerOptions{Queues: queues, Concurrency: n, Name: name, AckWait: ackWait,
+			o := cluster.JobWorkerOptions{Queues: queues, Concurrency: n, Name: name, AckWait: ackWait, StartedAfter: startedAfter,
 				Functions: append(registry.Names(), cluster.CommandFunc), Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 			if metrics != "" {
 				o.Metrics = cluster.NewJobMetrics(q)
@@ -550,6 +554,7 @@ run and wait time histograms. Logs go to stderr (log/slog text).`,
 	cmd.Flags().StringVar(&name, "name", "", "worker name in job records (default host:pid)")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9108")
 	cmd.Flags().DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long a silent worker keeps its job before another takes it")
+	cmd.Flags().DurationVar(&startedAfter, "started-after", cluster.DefaultStartedAfter, "record a job as started once it has run this long (negative: before it runs)")
 	return cmd
 }
 
