@@ -328,6 +328,22 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		return rep, nil
 	}
 
+	// Anchor: RQ (Python's Redis Queue) on this machine, same experiment,
+	// with trident's workers stopped.
+	rqN := 20_000
+	if cfg.Quick {
+		rqN = 2000
+	}
+	if rqRow, rqNote, err := runRQAnchor(cfg, rqN); err != nil {
+		rep.Notes = append(rep.Notes, "RQ anchor failed: "+err.Error())
+	} else {
+		if rqRow != nil {
+			rep.Rows = append(rep.Rows, *rqRow)
+			rep.Ratios["rq-vs-jobs-end-to-end"] = rqRow.NsPerTask / best
+		}
+		rep.Notes = append(rep.Notes, rqNote)
+	}
+
 	// Anchor: the futures executor (results on core NATS, nothing kept).
 	cws, err := startClusterWorkers(srv.URL(), "anchor", 1, 4*cores)
 	if err != nil {
