@@ -43,8 +43,19 @@ const (
 )
 
 var jobTiny = registry.Register("bench.jobs.tiny", func(ctx context.Context, n int) (int, error) {
+	if runLog != nil {
+		_, _ = runLog.Write([]byte(strconv.Itoa(n) + "\n"))
+	}
 	return n*2 + 1, nil
 })
+
+// runLog, when the jobs-kill suite sets envJobsRunLog, gets one line per
+// run of jobTiny (O_APPEND: whole lines, kept in the page cache when the
+// worker is SIGKILLed), so that runs lost before they were recorded in
+// their job's record are counted too.
+var runLog *os.File
+
+const envJobsRunLog = "TRIDENT_BENCH_JOBS_RUNLOG"
 
 // jobsMain turns the bench binary into a job worker or a JetStream server
 // when a jobs suite started it (one hook line in main).
@@ -69,6 +80,14 @@ func jobsMain() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	stopProfile := startProfile("jobs-worker")
+	if p := os.Getenv(envJobsRunLog); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench jobs worker:", err)
+			os.Exit(1)
+		}
+		runLog = f
+	}
 	slots, _ := strconv.Atoi(os.Getenv(envJobsWorker + "_SLOTS"))
 	ackWait, _ := time.ParseDuration(os.Getenv(envJobsWorker + "_ACKWAIT"))
 	code := 0
@@ -177,11 +196,10 @@ func drained(ctx context.Context, q *cluster.Jobs) error {
 
 // readAll reads every job's record with FetchMany, batches of 5000 from
 // par goroutines, and counts them by state.
-func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (map[cluster.JobState]int, int, error) {
+func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (counts map[cluster.JobState]int, extra, missing int, err error) {
 	const batch = 5000
 	var mu sync.Mutex
-	counts := map[cluster.JobState]int{}
-	extra := 0
+	counts = map[cluster.JobState]int{}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
@@ -199,11 +217,9 @@ func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (map[c
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				for i, j := range js {
+				for _, j := range js {
 					if j == nil {
-						if firstErr == nil {
-							firstErr = fmt.Errorf("job %s not found", ids[lo+i])
-						}
+						missing++
 						continue
 					}
 					counts[j.State]++
@@ -214,7 +230,7 @@ func readAll(ctx context.Context, q *cluster.Jobs, ids []string, par int) (map[c
 		}()
 	}
 	wg.Wait()
-	return counts, extra, firstErr
+	return counts, extra, missing, firstErr
 }
 
 func runJobsSuite(cfg Config) (*Report, error) {
@@ -305,7 +321,7 @@ func runJobsSuite(cfg Config) (*Report, error) {
 			return nil, err
 		}
 		t2 := time.Now()
-		counts, extra, err := readAll(ctx, q, ids, 4)
+		counts, extra, _, err := readAll(ctx, q, ids, 4)
 		if err != nil {
 			return nil, err
 		}
@@ -473,6 +489,9 @@ func runJobsKillSuite(cfg Config) (*Report, error) {
 	}
 	enq := time.Since(t0)
 	const ackWait = 2 * time.Second
+	runLogPath := filepath.Join(dir, "runs.log")
+	os.Setenv(envJobsRunLog, runLogPath) // inherited by the workers
+	defer os.Unsetenv(envJobsRunLog)
 	ws := startJobsWorkers(url, 2, 64, ackWait)
 	defer func() { ws.stop() }()
 	// Kill everything once about a third of the jobs are done.
@@ -507,25 +526,44 @@ func runJobsKillSuite(cfg Config) (*Report, error) {
 		}
 	}
 	recovery := time.Since(t1)
-	counts, extra, err := readAll(wctx, q, ids, 64)
+	counts, extra, missing, err := readAll(wctx, q, ids, 4)
 	if err != nil {
 		return nil, err
 	}
-	missing := n
-	for _, c := range counts {
-		missing -= c
+	ws.stop() // flushes nothing: every run's line is written before its result
+	runs, distinct, err := countRuns(runLogPath)
+	if err != nil {
+		return nil, err
 	}
 	rep.Rows = append(rep.Rows, Row{Name: "jobs-kill-restart", NsPerTask: float64(recovery.Nanoseconds()) / float64(n), AllocsPerTask: -1,
 		Extra: map[string]float64{"jobs": float64(n), "finished": float64(counts[cluster.JobFinished]), "failed": float64(counts[cluster.JobFailed]),
 			"cancelled": float64(counts[cluster.JobCancelled]), "started_stuck": float64(counts[cluster.JobStarted]),
 			"queued_left": float64(counts[cluster.JobQueued] + counts[cluster.JobScheduled] + counts[cluster.JobDeferred]),
-			"missing":     float64(missing), "extra_runs": float64(extra), "recovery_s": recovery.Seconds(), "enqueue_s": enq.Seconds()},
+			"missing":     float64(missing), "extra_runs": float64(extra), "recovery_s": recovery.Seconds(), "enqueue_s": enq.Seconds(),
+			"runs": float64(runs), "jobs_run": float64(distinct), "duplicate_runs": float64(runs - distinct)},
 		Note: "2 worker processes x 64 slots, AckWait 2s; workers and server SIGKILLed with about a third done, then restarted on the same data"})
 	rep.Notes = append(rep.Notes, "queues when killed: "+killedAt,
-		"extra_runs = runs started beyond one per job (sum of attempts-1): runs lost with the killed workers and run again (at least once); each job's final state is written once (compare-and-set)",
+		"extra_runs = runs recorded in the job records beyond one per job (sum of attempts-1); runs = every run of the job function, logged by the workers (O_APPEND, one line per run, survives SIGKILL), so duplicate_runs = runs - jobs_run counts also runs lost before they were recorded as started (at least once); each job's final state is written once (compare-and-set)",
 		"load average at the end: "+loadavg())
 	if counts[cluster.JobFinished] != n {
 		return rep, fmt.Errorf("kill test: %v of %d jobs, %d missing", counts, n, missing)
 	}
 	return rep, nil
+}
+
+// countRuns reads a run log: every run, and the distinct jobs run.
+func countRuns(path string) (runs, distinct int, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the run log: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l == "" {
+			continue
+		}
+		runs++
+		seen[l] = true
+	}
+	return runs, len(seen), nil
 }

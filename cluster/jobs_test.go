@@ -35,6 +35,27 @@ var (
 		countRun(ctx)
 		return x, nil
 	})
+	// loggedSleep appends its job's ID to the file named by envRunLog
+	// (O_APPEND: one whole line per run, from any process) and sleeps:
+	// runs counted across worker processes.
+	loggedSleep = registry.Register("jobtest.loggedsleep", func(ctx context.Context, ms int) (int, error) {
+		id, _ := TaskID(ctx)
+		f, err := os.OpenFile(os.Getenv(envRunLog), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		_, err = f.Write([]byte(id + "\n"))
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			return ms, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
 	jobSleep = registry.Register("jobtest.sleep", func(ctx context.Context, ms int) (int, error) {
 		countRun(ctx)
 		select {
@@ -483,6 +504,106 @@ func TestJobTTL(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if j, err := e.q.Job(ctx, kept); err != nil || j.State != JobFinished {
 		t.Errorf("job kept forever: %v, %v", j, err)
+	}
+}
+
+// envRunLog names the run log of loggedSleep.
+const envRunLog = "TRIDENT_CLUSTER_TEST_RUNLOG"
+
+// runsLogged counts the runs of each job in a loggedSleep run log.
+func runsLogged(t *testing.T, path string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]int{}
+	for _, id := range strings.Fields(string(b)) {
+		runs[id]++
+	}
+	return runs
+}
+
+// A worker process is SIGSTOPped with jobs running and more fetched
+// ahead; another worker takes them all after AckWait. The stopped worker
+// resumes while that worker runs them: only the jobs it was running run a
+// second time (their results dropped), the messages it had fetched ahead
+// are left to the worker that has them now, every job ends once, and no
+// record changes after its final state.
+func TestJobWorkerStoppedAndResumed(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 60*time.Second)
+	log := t.TempDir() + "/runs"
+	t.Setenv(envRunLog, log)
+	w := startJobWorker(t, e.srv.URL(), envAckWait+"=1s") // 4 slots
+	defer w.stop()
+	specs := make([]JobSpec, 12)
+	for i := range specs {
+		specs[i] = JobSpec{Func: loggedSleep.Name(), Arg: []byte("1500")}
+	}
+	ids, err := e.q.EnqueueBatch(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(ok func(*Job) bool) int {
+		js, err := e.q.FetchMany(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, j := range js {
+			if j != nil && ok(j) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, ctx, "the worker to run 4 jobs", func() bool {
+		return count(func(j *Job) bool { return j.State == JobStarted }) == 4
+	})
+	time.Sleep(200 * time.Millisecond) // and to fetch ahead
+	if err := w.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = w.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	e.serve(t, JobWorkerOptions{AckWait: time.Second, Concurrency: 16, Name: "survivor"})
+	waitFor(t, ctx, "the survivor to run every job", func() bool {
+		return count(func(j *Job) bool { return j.Worker == "survivor" && (j.State == JobStarted || j.State.Final()) }) == len(ids)
+	})
+	resumed = true
+	if err := w.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "every job to end", func() bool { return count(func(j *Job) bool { return j.State.Final() }) == len(ids) })
+	before, err := e.q.FetchMany(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the resumed worker's leftovers would show now
+	after, err := e.q.FetchMany(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := runsLogged(t, log)
+	total, dups := 0, 0
+	for i, id := range ids {
+		if after[i].State != JobFinished || after[i].Revision != before[i].Revision || after[i].Worker != "survivor" {
+			t.Errorf("%s: %s by %s at revision %d after the resume, %s at %d before", id, after[i].State, after[i].Worker, after[i].Revision, before[i].State, before[i].Revision)
+		}
+		if runs[id] < 1 {
+			t.Errorf("%s finished without a logged run", id)
+		}
+		total += runs[id]
+		dups += runs[id] - 1
+	}
+	t.Logf("%d jobs, %d runs, %d duplicate runs", len(ids), total, dups)
+	if dups > 4 {
+		t.Errorf("%d duplicate runs: more than the 4 jobs the stopped worker was running", dups)
 	}
 }
 

@@ -651,6 +651,14 @@ func (w *jobWorker) handle(base context.Context, m jetstream.Msg, j *Job) {
 				return
 			}
 		case JobStarted:
+			if delivered == 1 && j.QueueSeq != 0 && j.QueueSeq == seq {
+				// Started from this very message after a redelivery: this
+				// worker held its first delivery past AckWait (stopped,
+				// or starved of CPU) and another worker has it now. The
+				// message is that run's to settle: leave it alone.
+				w.o.Metrics.duplicate()
+				return
+			}
 			if j.QueueSeq != 0 && seq != 0 && j.QueueSeq != seq {
 				// Started from another message of the job, which stays in
 				// the stream until that run ends (and is redelivered if its
