@@ -107,6 +107,9 @@ func jobsMain() {
 			if os.Getenv("TRIDENT_BENCH_JOBS_REPAIR") == "off" {
 				o.RepairGrace = -1 // to measure what the repair sweeper costs
 			}
+			if d, err := time.ParseDuration(os.Getenv("TRIDENT_BENCH_JOBS_STARTED_AFTER")); err == nil {
+				o.StartedAfter = d // to measure what recording "started" late saves
+			}
 			err = cluster.ServeJobs(ctx, q, o)
 		}
 		conn.Close()

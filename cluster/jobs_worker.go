@@ -107,7 +107,8 @@ type jobWorker struct {
 	// a run ended may not show it, so a message of that job whose record
 	// still shows the revision the run started from is a duplicate (see
 	// run).
-	ended map[string]jobRun
+	ended      map[string]jobRun
+	endedOrder []string // ended's keys, oldest first (pruned after endedKeep)
 
 	nDone, nFailed atomic.Int64
 }
@@ -769,10 +770,9 @@ type jobRun struct {
 	at     time.Time               // when it ended
 }
 
-// endedKeep bounds how long a worker remembers a job it ran (jobWorker.
-// ended), once it remembers many: far longer than a record read takes to
-// reach the run it was read for.
-const endedKeep = 10 * time.Second
+// endedKeep is how long a worker remembers a job it ran (jobWorker.ended):
+// far longer than a record read takes to reach the run it was read for.
+const endedKeep = 5 * time.Second
 
 // errRunSuperseded cancels a run whose job record changed before it was
 // recorded as started: cancelled, or taken by another run.
@@ -834,13 +834,15 @@ func (w *jobWorker) run(base context.Context, m jetstream.Msg, j *Job, late bool
 		w.mu.Lock()
 		delete(w.running, j.ID)
 		w.ended[j.ID] = jobRun{from: from, at: now}
-		if len(w.ended) > 4096 {
-			for id, e := range w.ended {
-				if now.Sub(e.at) > endedKeep {
-					delete(w.ended, id)
-				}
+		w.endedOrder = append(w.endedOrder, j.ID)
+		k := 0 // forget, oldest first, what ended more than endedKeep ago
+		for ; k < len(w.endedOrder); k++ {
+			if e, ok := w.ended[w.endedOrder[k]]; ok && now.Sub(e.at) <= endedKeep {
+				break // (a job run twice here waits for its later end)
 			}
+			delete(w.ended, w.endedOrder[k])
 		}
+		w.endedOrder = w.endedOrder[k:] // append reallocates the live part only
 		w.mu.Unlock()
 	}()
 	var ls *lateStart
