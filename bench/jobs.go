@@ -342,6 +342,24 @@ func runJobsSuite(cfg Config) (*Report, error) {
 		Extra: map[string]float64{"jobs_per_s": 1e9 / best, "extra_runs": float64(dups),
 			"enqueue_s": phases[0], "run_s": phases[1], "read_s": phases[2]},
 		Note: fmt.Sprintf("enqueue (batched) -> run on 2 worker processes x %d slots -> final state stored -> every record read (FetchMany)", slots)})
+	// Futures over durable jobs: typed Submit through a JobExecutor, every
+	// future waited for (each waits on its job's record).
+	{
+		k := n / 10
+		ex := q.Executor(cluster.JobOptions{})
+		t0 := time.Now()
+		fs := make([]*future.Future[int], k)
+		for i := range fs {
+			fs[i] = jobTiny.Submit(ex, ctx, i)
+		}
+		if _, err := future.Results(ctx, fs); err != nil {
+			return nil, fmt.Errorf("JobExecutor: %w", err)
+		}
+		ns := float64(time.Since(t0).Nanoseconds()) / float64(k)
+		rep.Rows = append(rep.Rows, Row{Name: "jobs-executor-submit", NsPerTask: ns, AllocsPerTask: -1,
+			Extra: map[string]float64{"jobs_per_s": 1e9 / ns},
+			Note:  fmt.Sprintf("%d typed Submits through Jobs.Executor (one durable job each), every future's result awaited", k)})
+	}
 	ws.stop()
 	if e2eOnly {
 		return rep, nil

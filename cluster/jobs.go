@@ -366,7 +366,8 @@ type Jobs struct {
 	kvPre string // "$KV.TRIDENT_JOBS."
 
 	repair repairState // RepairQueued's place in the bucket
-	reads  readMux     // answers of batched reads (readMany)
+	reads   readMux    // answers of batched reads (readMany)
+	waiters jobWaiters // JobExecutor's futures waiting for their jobs
 
 	objMu sync.Mutex
 	obj   jetstream.ObjectStore // the result store, once used
@@ -963,8 +964,12 @@ func (q *Jobs) lockUnique(ctx context.Context, j *Job) error {
 // handle's Submit on it enqueues a job (with the executor's options) and
 // returns a future of its result, so code written for the process pool or
 // the cluster Executor runs unchanged on the durable queue. Cancelling the
-// future cancels the job. Each call costs a job's writes and a watch of its
-// record; for many tiny calls the cluster Executor is the fast path.
+// future cancels the job. Submit returns at once, as Python's
+// Executor.submit does: the job is enqueued in the background (an enqueue
+// error fails the future). Each call costs a job's writes; the futures of
+// one Jobs handle wait on one shared watch of the bucket's record writes,
+// running while any of them waits. For many tiny calls the cluster
+// Executor is still the fast path (nothing stored).
 type JobExecutor struct {
 	q *Jobs
 	o JobOptions
@@ -1034,23 +1039,49 @@ func (e *JobExecutor) submit(ctx context.Context, s JobSpec) future.Resolver[[]b
 		r.Complete(nil, errors.New("cluster: JobExecutor options must not set ID or UniqueKey (every call is its own job)"))
 		return r
 	}
-	id, err := e.q.EnqueueRaw(ctx, s)
-	if err != nil {
-		r.Complete(nil, err)
-		return r
-	}
+	id := nuid.Next()
+	s.Opts.ID = id
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	enqueued := make(chan struct{})
 	f.OnDone(func() {
 		cancel()
 		if f.Cancelled() {
-			cctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer c()
-			_ = e.q.Cancel(cctx, id)
+			go func() {
+				<-enqueued // cancel the job once it exists
+				cctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer c()
+				_ = e.q.Cancel(cctx, id)
+			}()
 		}
 	})
 	go func() {
-		j, err := e.q.Wait(wctx, id)
+		// Wait on the handle's shared watch of record writes, registered
+		// before the job exists, so its final write cannot be missed.
+		done, unregister, err := e.q.register(ctx, id)
 		if err != nil {
+			close(enqueued)
+			r.Complete(nil, err)
+			return
+		}
+		defer unregister()
+		_, err = e.q.EnqueueRaw(ctx, s)
+		close(enqueued)
+		if err != nil {
+			r.Complete(nil, err)
+			return
+		}
+		var j *Job
+		select {
+		case j = <-done:
+		case <-wctx.Done():
+			r.Complete(nil, wctx.Err())
+			return
+		}
+		if j == nil {
+			r.Complete(nil, fmt.Errorf("%w: %s (expired)", ErrJobNotFound, id))
+			return
+		}
+		if err := e.q.loadResult(wctx, j); err != nil {
 			r.Complete(nil, err)
 			return
 		}

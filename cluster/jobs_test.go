@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trident-go/trident/future"
 	"github.com/trident-go/trident/registry"
 )
 
@@ -849,6 +850,66 @@ func TestJobExecutor(t *testing.T) {
 	if _, err := square.Submit(e.q.Executor(JobOptions{UniqueKey: "k"}), ctx, 1).Result(ctx); err == nil {
 		t.Error("a JobExecutor with a unique key was accepted")
 	}
+}
+
+// JobExecutor's futures wait on one shared watch of the bucket, which
+// runs while any of them waits: Submit returns at once, many futures in
+// flight resolve from it, and it stops with the last one.
+func TestJobExecutorSharedWatch(t *testing.T) {
+	e := newJobEnv(t)
+	ctx := testCtx(t, 30*time.Second)
+	ex := e.q.Executor(JobOptions{})
+	stops := func() int {
+		e.q.waiters.mu.Lock()
+		defer e.q.waiters.mu.Unlock()
+		return e.q.waiters.stops
+	}
+	watching := func() bool {
+		e.q.waiters.mu.Lock()
+		defer e.q.waiters.mu.Unlock()
+		return e.q.waiters.cc != nil
+	}
+	// No worker yet: Submit does not wait for the job to run.
+	fs := make([]*future.Future[int], 300)
+	for i := range fs {
+		fs[i] = square.Submit(ex, ctx, i)
+	}
+	waitFor(t, ctx, "the watch to start", watching)
+	if n := consumersOf(t, ctx, e, "KV_"+JobBucket); n != 1 {
+		t.Errorf("%d consumers on the bucket for 300 waiting futures, want 1", n)
+	}
+	e.serve(t, JobWorkerOptions{Concurrency: 8})
+	for i, f := range fs {
+		if v, err := f.Result(ctx); err != nil || v != i*i {
+			t.Fatalf("square(%d) = %v, %v", i, v, err)
+		}
+	}
+	waitFor(t, ctx, "the watch to stop with the last waiter", func() bool { return !watching() })
+	if got := stops(); got != 1 {
+		t.Errorf("the watch stopped %d times, want once", got)
+	}
+	// A future cancelled at once: its job is cancelled once it exists.
+	f := jobSleep.Submit(ex, ctx, 30_000)
+	f.Cancel()
+	waitFor(t, ctx, "the job to be cancelled", func() bool {
+		l, _ := e.q.ListJobs(ctx, JobFilter{State: JobCancelled})
+		return len(l) == 1
+	})
+	waitFor(t, ctx, "the watch to stop", func() bool { return !watching() })
+}
+
+// consumersOf counts the consumers of stream name.
+func consumersOf(t *testing.T, ctx context.Context, e *jobEnv, name string) int {
+	t.Helper()
+	st, err := e.conn.js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
 }
 
 // The queue message carries the record as written and its KV revision, so
