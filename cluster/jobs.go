@@ -365,9 +365,9 @@ type Jobs struct {
 	kv    jetstream.KeyValue
 	kvPre string // "$KV.TRIDENT_JOBS."
 
-	repair repairState // RepairQueued's place in the bucket
-	reads   readMux    // answers of batched reads (readMany)
-	waiters jobWaiters // JobExecutor's futures waiting for their jobs
+	repair  repairState // RepairQueued's place in the bucket
+	reads   readMux     // answers of batched reads (readMany)
+	waiters jobWaiters  // JobExecutor's futures waiting for their jobs
 
 	objMu sync.Mutex
 	obj   jetstream.ObjectStore // the result store, once used
