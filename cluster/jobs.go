@@ -968,8 +968,10 @@ func (q *Jobs) lockUnique(ctx context.Context, j *Job) error {
 // Executor.submit does: the job is enqueued in the background (an enqueue
 // error fails the future). Each call costs a job's writes; the futures of
 // one Jobs handle wait on one shared watch of the bucket's record writes,
-// running while any of them waits. For many tiny calls the cluster
-// Executor is still the fast path (nothing stored).
+// running while any of them waits. That watch receives every record write
+// in the bucket, the right trade for many futures; Jobs.Wait watches its
+// one key instead. For many tiny calls the cluster Executor is still the
+// fast path (nothing stored).
 type JobExecutor struct {
 	q *Jobs
 	o JobOptions
